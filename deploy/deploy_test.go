@@ -409,3 +409,51 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// setup.sh creates .env and every secret the compose file mounts, with a
+// signing key the server can load, and leaves existing files alone.
+func TestSetupScript(t *testing.T) {
+	tool(t, "openssl")
+	dir := t.TempDir()
+	for _, f := range []string{"setup.sh", ".env.example", "docker-compose.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, f), b, 0o755))
+	}
+	run := func() {
+		t.Helper()
+		if out, err := exec.Command("sh", filepath.Join(dir, "setup.sh")).CombinedOutput(); err != nil {
+			t.Fatalf("setup.sh: %v\n%s", err, out)
+		}
+	}
+	run()
+	for _, s := range readCompose(t).Secrets {
+		st, err := os.Stat(filepath.Join(dir, s.File))
+		if err != nil {
+			t.Fatalf("setup.sh did not create %s: %v", s.File, err)
+		}
+		if st.Mode().Perm()&0o004 == 0 {
+			t.Errorf("%s is %v: the non-root container user cannot read it", s.File, st.Mode())
+		}
+	}
+	st, err := os.Stat(filepath.Join(dir, "secrets"))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("secrets folder mode = %v, %v; want 0700", st.Mode(), err)
+	}
+	key := filepath.Join(dir, "secrets", "signing_key.pem")
+	first, _ := os.ReadFile(key)
+	if out, err := exec.Command("openssl", "pkey", "-in", key, "-noout", "-text").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("ED25519")) {
+		t.Fatalf("signing key is not an Ed25519 key: %v\n%s", err, out)
+	}
+	hexKey, _ := os.ReadFile(filepath.Join(dir, "secrets", "session_key_secret"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}\n?$`).Match(hexKey) {
+		t.Errorf("session_key_secret = %q, want 64 hex characters", hexKey)
+	}
+	run() // again: nothing is replaced
+	again, _ := os.ReadFile(key)
+	if !bytes.Equal(first, again) {
+		t.Error("a second run replaced the signing key")
+	}
+}
