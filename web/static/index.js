@@ -1,0 +1,144 @@
+// The login page: the widget while signed out, the user from /api/v1/me
+// while signed in. The access token is kept in this module's memory only.
+const ScanLogin = globalThis.ScanLogin;
+
+const TEXT = {
+  en: {
+    title: 'Sign in', signIn: 'Sign in', signedIn: "You're signed in", userID: 'User ID', since: 'Signed in at',
+    signOut: 'Sign out', signingOut: 'Signing out…', signedOut: 'You have signed out.',
+    signOutFailed: 'Could not sign out. Please try again.', devLink: 'No phone at hand? Open the phone simulator',
+    footer: 'Sign-in by WeChat scan. This page keeps its login secrets in memory only.',
+    welcome: (n) => `Signed in as ${n}.`, unnamed: 'WeChat user', avatarAlt: (n) => `Profile picture of ${n}`,
+  },
+  zh: {
+    title: '登录', signIn: '登录', signedIn: '你已登录', userID: '用户 ID', since: '登录时间',
+    signOut: '退出登录', signingOut: '正在退出…', signedOut: '你已退出登录。',
+    signOutFailed: '退出失败，请重试。', devLink: '手边没有手机？打开手机模拟器',
+    footer: '微信扫码登录。本页面只在内存中保存登录凭据。',
+    welcome: (n) => `已以 ${n} 的身份登录。`, unnamed: '微信用户', avatarAlt: (n) => `${n} 的头像`,
+  },
+};
+
+const params = new URLSearchParams(location.search);
+const locale = ScanLogin.locale(params.get('lang') || undefined);
+const t = TEXT[locale];
+const $ = (id) => document.getElementById(id);
+
+let session = null; // {access_token, ...} from redeem; memory only
+let widget = null;
+let siteName = '';
+
+function applyText() {
+  document.documentElement.lang = locale === 'zh' ? 'zh-CN' : 'en';
+  for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t[n.dataset.i18n];
+  for (const a of document.querySelectorAll('.langs a')) a.setAttribute('aria-current', String(a.dataset.lang === locale));
+  document.title = siteName ? `${t.title} · ${siteName}` : t.title;
+}
+
+function say(text) {
+  $('page-status').textContent = text;
+}
+
+async function api(method, path, token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store' });
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error('HTTP ' + res.status), { status: res.status, body });
+  return body;
+}
+
+function showLogin(focus) {
+  $('user-view').hidden = true;
+  $('login-view').hidden = false;
+  if (widget) widget.destroy();
+  widget = ScanLogin.mount($('scanlogin'), {
+    locale,
+    baseURL: location.origin,
+    onSuccess: async (result) => {
+      session = result;
+      try {
+        await showUser(await api('GET', '/api/v1/me', session.access_token));
+      } catch {
+        // The redeem answer carries the user too; show it rather than fail.
+        await showUser(result.user || {});
+      }
+    },
+    onState: ({ scene }) => {
+      if (scene) $('phone-link').href = '/dev/phone?scene=' + encodeURIComponent(scene);
+    },
+  });
+  if (focus) $('login-title').focus();
+}
+
+function showUser(user) {
+  if (widget) {
+    widget.destroy();
+    widget = null;
+  }
+  const name = user.nickname || t.unnamed;
+  const pic = $('user-picture');
+  if (user.avatar_url) {
+    const img = Object.assign(document.createElement('img'), { className: 'avatar-lg', src: user.avatar_url, alt: t.avatarAlt(name), width: 96, height: 96 });
+    pic.replaceChildren(img);
+  } else {
+    const span = Object.assign(document.createElement('span'), { className: 'initial-lg', textContent: Array.from(name)[0].toUpperCase() });
+    span.setAttribute('role', 'img');
+    span.setAttribute('aria-label', t.avatarAlt(name));
+    pic.replaceChildren(span);
+  }
+  $('user-name').textContent = name;
+  $('user-id').textContent = user.id || '';
+  $('user-since').textContent = new Date().toLocaleString(locale === 'zh' ? 'zh-CN' : 'en');
+  $('user-view').dataset.userId = user.id || '';
+  $('login-view').hidden = true;
+  $('user-view').hidden = false;
+  document.body.dataset.view = 'user';
+  $('user-title').focus();
+  say(t.welcome(name));
+}
+
+async function logout() {
+  const button = $('logout');
+  button.disabled = true;
+  say(t.signingOut);
+  try {
+    await api('POST', '/api/v1/session/logout', session && session.access_token);
+  } catch (err) {
+    // 401: the session is already gone, which is what signing out wants.
+    if (err.status !== 401) {
+      button.disabled = false;
+      say(t.signOutFailed);
+      return;
+    }
+  } finally {
+    session = null;
+  }
+  button.disabled = false;
+  document.body.dataset.view = 'login';
+  showLogin(true);
+  say(t.signedOut);
+}
+
+async function main() {
+  applyText();
+  $('logout').addEventListener('click', logout);
+  api('GET', '/api/v1/config').then((cfg) => {
+    if (!cfg) return;
+    siteName = cfg.site_name || '';
+    if (siteName) $('site-name').textContent = siteName;
+    $('dev-link').hidden = !cfg.dev_mode;
+    applyText();
+  }).catch(() => {});
+  // A session cookie from an earlier visit: no need to scan again.
+  try {
+    const me = await api('GET', '/api/v1/me');
+    if (me && me.id) return showUser(me);
+  } catch {
+    // Not signed in (401) or the server is unreachable: the widget retries.
+  }
+  document.body.dataset.view = 'login';
+  showLogin(false);
+}
+
+main();

@@ -1,0 +1,608 @@
+/*
+ * scanlogin.js: the scan-login widget.
+ *
+ * Include it as a classic script (it sets window.ScanLogin) or import
+ * scanlogin.mjs next to it as an ES module; both are this one implementation,
+ * which the login page of scanlogin uses too.
+ *
+ *   const login = ScanLogin.mount(el, {
+ *     baseURL: 'https://login.example.com', // default: where this script came from
+ *     onSuccess(result) {},  // redeem answer: {access_token, refresh_token, expires_in, user}
+ *     onError(err) {},       // err.status, err.code; the widget keeps showing what to do
+ *     onState(detail) {},    // {scene, state, version} on every change (also a
+ *                            // 'scanlogin:state' event on el)
+ *     locale: 'zh' | 'en',   // default: the browser's language
+ *   });
+ *   login.refresh(); login.destroy();
+ *
+ * The poll token lives only in this closure: never in a URL, the DOM or
+ * storage. The scene ID is public (it is in the QR) and is exposed as
+ * el.dataset.scene, with el.dataset.state, for pages and tests.
+ */
+(function (global) {
+  'use strict';
+
+  // Where this file was loaded from: the default API origin, so a site that
+  // includes https://login.example.com/scanlogin.js needs no configuration.
+  const scriptOrigin = (() => {
+    try {
+      const s = global.document && global.document.currentScript;
+      return s && s.src ? new URL(s.src).origin : '';
+    } catch {
+      return '';
+    }
+  })();
+
+  // Idle expiries (nobody scanned) that get a fresh code on their own; after
+  // that the overlay waits for a click, so an abandoned tab stops costing a
+  // WeChat code every two minutes.
+  const AUTO_REFRESHES = 3;
+  const DEFAULT_WAIT = 25; // seconds per long poll (SPEC: default 25, max 30)
+  const MAX_BACKOFF = 30000;
+
+  const STRINGS = {
+    en: {
+      title: 'Scan with WeChat to sign in',
+      hint: 'Open WeChat, tap + then Scan, and point it at the code.',
+      qrAlt: 'Mini-program login code. Scan it with WeChat.',
+      loading: 'Getting a login code…',
+      ready: 'Login code ready. Scan it with WeChat.',
+      renewed: 'The code expired. Here is a new one.',
+      scanned: 'Scanned',
+      confirmOnPhone: 'Confirm on your phone',
+      pickOnPhone: (n) => `Choose ${n} on your phone`,
+      scannedStatus: (name) => `Scanned by ${name}. Confirm on your phone.`,
+      someone: 'WeChat user',
+      avatarAlt: (name) => `Profile picture of ${name}`,
+      confirmed: 'Confirmed. Signing you in…',
+      redeemed: 'Signed in',
+      expired: 'Code expired — click to refresh',
+      expiredStatus: 'The login code expired. Click the code to get a new one.',
+      cancelled: 'Login cancelled on the phone',
+      newCode: 'Get a new code',
+      retrying: (s) => `Connection problem. Retrying in ${s} s…`,
+      busy: (s) => `The server is busy. Retrying in ${s} s…`,
+      failed: 'Something went wrong.',
+      used: 'This code has already been used.',
+      tryAgain: 'Try again',
+      matchLabel: 'Match code',
+    },
+    zh: {
+      title: '使用微信扫码登录',
+      hint: '打开微信，点击右上角“+”选择“扫一扫”，对准二维码。',
+      qrAlt: '登录用的小程序码，请用微信扫描',
+      loading: '正在获取登录码…',
+      ready: '登录码已就绪，请用微信扫描。',
+      renewed: '二维码已过期，已为你更换新的二维码。',
+      scanned: '已扫码',
+      confirmOnPhone: '请在手机上确认',
+      pickOnPhone: (n) => `请在手机上选择 ${n}`,
+      scannedStatus: (name) => `${name} 已扫码，请在手机上确认。`,
+      someone: '微信用户',
+      avatarAlt: (name) => `${name} 的头像`,
+      confirmed: '已确认，正在登录…',
+      redeemed: '登录成功',
+      expired: '二维码已过期，点击刷新',
+      expiredStatus: '二维码已过期，点击二维码获取新的。',
+      cancelled: '已在手机上取消登录',
+      newCode: '获取新的二维码',
+      retrying: (s) => `网络连接有问题，${s} 秒后重试…`,
+      busy: (s) => `服务器繁忙，${s} 秒后重试…`,
+      failed: '出了点问题。',
+      used: '该二维码已被使用。',
+      tryAgain: '重试',
+      matchLabel: '配对码',
+    },
+  };
+
+  function pickLocale(locale) {
+    const langs = locale ? [locale] : (global.navigator && (global.navigator.languages || [global.navigator.language])) || [];
+    for (const l of langs) {
+      const s = String(l || '').toLowerCase();
+      if (s.startsWith('zh')) return 'zh';
+      if (s.startsWith('en')) return 'en';
+    }
+    return 'en';
+  }
+
+  // The light frame, overlay and buttons keep their contrast on any host
+  // page; the text colours outside the frame follow --sl-fg / --sl-muted,
+  // which a host can set on the element (custom properties cross the shadow
+  // boundary) to match a dark theme.
+  const CSS = `
+:host { display: block; color: var(--sl-fg, #1f2328);
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif; }
+:host([hidden]) { display: none; }
+.sl { display: flex; flex-direction: column; align-items: center; text-align: center; gap: .5rem; }
+.frame { position: relative; box-sizing: border-box; width: min(var(--sl-size, 232px), 100%); aspect-ratio: 1 / 1;
+  border-radius: 12px; background: #fff; border: 1px solid var(--sl-border, #d0d7de); overflow: hidden; }
+.qr { display: block; box-sizing: border-box; width: 100%; height: 100%; padding: 10px; object-fit: contain;
+  transition: opacity .2s, filter .2s; }
+.qr:not([src]) { visibility: hidden; }
+.frame[data-dim] .qr { opacity: .15; filter: blur(2px); }
+.overlay { position: absolute; inset: 0; box-sizing: border-box; display: flex; flex-direction: column;
+  align-items: center; justify-content: center; gap: .5rem; padding: 1rem; margin: 0; border: 0;
+  background: rgba(255, 255, 255, .9); color: #1f2328; font: inherit; text-align: center; }
+.overlay[hidden] { display: none; }
+button.overlay { cursor: pointer; width: 100%; }
+button.overlay:hover .big { text-decoration: underline; }
+button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
+.avatar { width: 64px; height: 64px; border-radius: 50%; object-fit: cover; background: #e7f3ec; }
+.initial { display: grid; place-items: center; width: 64px; height: 64px; border-radius: 50%;
+  background: #e7f3ec; color: #066a32; font-size: 28px; font-weight: 600; }
+.name { max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 600; }
+.big { font-size: 1.05rem; font-weight: 600; }
+.ok { color: #066a32; }
+.icon { width: 40px; height: 40px; }
+.btn { min-height: 44px; padding: 0 1.1rem; border: 0; border-radius: 8px; background: #067a38; color: #fff;
+  font: inherit; font-weight: 600; cursor: pointer; }
+.btn:hover { background: #05652e; }
+.title { margin: .25rem 0 0; font-size: 1.05rem; font-weight: 600; }
+.hint { margin: 0; max-width: 22rem; min-height: 2.9em; color: var(--sl-muted, #57606a); font-size: .9rem; }
+.match { margin: 0; min-height: 2rem; display: flex; align-items: center; gap: .5rem; color: var(--sl-muted, #57606a); }
+.match:not([data-on]) { visibility: hidden; }
+.match strong { color: var(--sl-fg, #1f2328); font-size: 1.5rem; letter-spacing: .12em; font-variant-numeric: tabular-nums; }
+.status { margin: 0; max-width: 22rem; min-height: 2.9em; color: var(--sl-muted, #57606a); font-size: .875rem; }
+.spinner { width: 32px; height: 32px; border: 3px solid #d0d7de; border-top-color: #067a38; border-radius: 50%;
+  animation: spin 1s linear infinite; }
+@keyframes spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 4s; } .qr { transition: none; } }
+`;
+
+  const ICONS = {
+    refresh: '<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="#067a38" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M20 11a8 8 0 1 0-2.3 5.7"/><path d="M20 4v7h-7"/></svg>',
+    check: '<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="#067a38" stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round"><circle cx="12" cy="12" r="10"/><path d="m7 12.5 3 3 7-7"/></svg>',
+    stop: '<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="#57606a" stroke-width="2" stroke-linecap="round"><circle cx="12" cy="12" r="10"/><path d="m8 8 8 8M16 8l-8 8"/></svg>',
+  };
+
+  /** An HTTP API failure: status 0 means the network (or CORS) failed. */
+  class ScanLoginError extends Error {
+    constructor(status, code, message, retryAfter) {
+      super(message || code || 'request failed');
+      this.name = 'ScanLoginError';
+      this.status = status;
+      this.code = code || (status ? 'http_' + status : 'network');
+      this.retryAfter = retryAfter; // seconds, or 0
+    }
+    get retriable() {
+      return this.status === 0 || this.status === 429 || this.status >= 500;
+    }
+  }
+
+  function parseRetryAfter(v) {
+    if (!v) return 0;
+    const n = Number(v);
+    if (Number.isFinite(n)) return Math.max(0, n);
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? Math.max(0, (t - Date.now()) / 1000) : 0;
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'html') e.innerHTML = v; // only our own constant icons
+      else e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  class Widget {
+    constructor(host, opts) {
+      if (!host || !host.nodeType) throw new TypeError('ScanLogin.mount: an element is required');
+      this.host = host;
+      this.base = String(opts.baseURL || scriptOrigin || global.location.origin).replace(/\/+$/, '');
+      this.onSuccess = typeof opts.onSuccess === 'function' ? opts.onSuccess : () => {};
+      this.onError = typeof opts.onError === 'function' ? opts.onError : () => {};
+      this.onState = typeof opts.onState === 'function' ? opts.onState : () => {};
+      this.autoRefreshes = Number.isInteger(opts.autoRefresh) ? opts.autoRefresh : AUTO_REFRESHES;
+      this.lang = pickLocale(opts.locale);
+      this.t = STRINGS[this.lang];
+      this.gen = 0; // bumped for every scene; loops of older scenes stop
+      this.abort = null;
+      this.scene = null; // {id, pollToken, version, state, matchCode, numberMatch, wait}
+      this.state = 'loading';
+      this.idleExpiries = 0;
+      this.engaged = false; // the current scene was scanned
+      this.build();
+      this.onPageHide = () => this.abandon();
+      this.onPageShow = (e) => { if (e.persisted && this.gen) this.refresh(); };
+      this.onVisible = () => {
+        if (document.visibilityState === 'visible' && this.state === 'expired' && !this.engaged &&
+            this.idleExpiries < this.autoRefreshes) {
+          this.idleExpiries++;
+          this.newScene(true);
+        }
+      };
+      global.addEventListener('pagehide', this.onPageHide);
+      global.addEventListener('pageshow', this.onPageShow);
+      document.addEventListener('visibilitychange', this.onVisible);
+    }
+
+    build() {
+      const t = this.t;
+      this.root = this.host.shadowRoot || this.host.attachShadow({ mode: 'open' });
+      this.root.replaceChildren();
+      if (this.root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === 'function' && CSSStyleSheet.prototype.replaceSync) {
+        const sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+        this.root.adoptedStyleSheets = [sheet];
+      } else {
+        this.root.append(el('style', {}, CSS));
+      }
+      this.qr = el('img', { class: 'qr', alt: t.qrAlt, width: 232, height: 232, decoding: 'async' });
+      this.overlay = el('div', { class: 'overlay' });
+      this.frame = el('div', { class: 'frame', part: 'frame' }, this.qr, this.overlay);
+      this.matchCode = el('strong');
+      this.match = el('p', { class: 'match', part: 'match' }, el('span', {}, t.matchLabel), this.matchCode);
+      this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite', part: 'status' });
+      this.root.append(el('div', { class: 'sl', lang: this.lang === 'zh' ? 'zh-CN' : 'en' },
+        this.frame,
+        el('p', { class: 'title', part: 'title' }, t.title),
+        el('p', { class: 'hint', part: 'hint' }, t.hint),
+        this.match,
+        this.status));
+    }
+
+    // ---- rendering ------------------------------------------------------
+
+    setState(state) {
+      this.state = state;
+      const h = this.host.dataset;
+      h.state = state;
+      if (this.scene) {
+        h.scene = this.scene.id;
+        h.version = String(this.scene.version);
+      } else {
+        delete h.scene;
+        delete h.version;
+      }
+      const detail = { scene: this.scene ? this.scene.id : null, state, version: this.scene ? this.scene.version : 0 };
+      try { this.onState(detail); } catch (e) { console.error(e); }
+      this.host.dispatchEvent(new CustomEvent('scanlogin:state', { detail, bubbles: true, composed: true }));
+    }
+
+    say(text) {
+      if (this.status.textContent !== text) this.status.textContent = text;
+    }
+
+    showOverlay(node, dim = true) {
+      this.overlay.replaceWith(node);
+      this.overlay = node;
+      node.hidden = !node.childNodes.length;
+      if (dim && !node.hidden) this.frame.dataset.dim = '';
+      else delete this.frame.dataset.dim;
+    }
+
+    clearOverlay() {
+      this.showOverlay(el('div', { class: 'overlay', hidden: true }), false);
+    }
+
+    spinnerOverlay() {
+      this.showOverlay(el('div', { class: 'overlay' }, el('div', { class: 'spinner', role: 'presentation' })));
+    }
+
+    renderScanned(by) {
+      const t = this.t;
+      const name = (by && by.nickname) || t.someone;
+      let pic;
+      if (by && by.avatar_url) {
+        pic = el('img', { class: 'avatar', alt: t.avatarAlt(name), src: this.url(by.avatar_url), width: 64, height: 64 });
+      } else {
+        pic = el('span', { class: 'initial', role: 'img', 'aria-label': t.avatarAlt(name) }, Array.from(name)[0].toUpperCase());
+      }
+      const s = this.scene;
+      const ask = s.numberMatch && s.matchCode ? t.pickOnPhone(s.matchCode) : t.confirmOnPhone;
+      this.showOverlay(el('div', { class: 'overlay' },
+        pic,
+        el('span', { class: 'name', 'data-role': 'nickname' }, name),
+        el('span', { class: 'big ok' }, ask)));
+      this.say(t.scannedStatus(name));
+    }
+
+    renderExpired() {
+      const t = this.t;
+      const b = el('button', { type: 'button', class: 'overlay', 'data-action': 'refresh' },
+        el('span', { html: ICONS.refresh }), el('span', { class: 'big' }, t.expired));
+      b.addEventListener('click', () => this.refresh());
+      this.showOverlay(b);
+      this.say(t.expiredStatus);
+    }
+
+    renderProblem(icon, text, buttonLabel) {
+      const b = el('button', { type: 'button', class: 'btn', 'data-action': 'refresh' }, buttonLabel);
+      b.addEventListener('click', () => this.refresh());
+      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: icon }), el('span', { class: 'big' }, text), b));
+      this.say(text);
+    }
+
+    url(u) {
+      return new URL(u, this.base + '/').href;
+    }
+
+    // ---- HTTP ------------------------------------------------------------
+
+    async api(method, path, { token, body, credentials = 'same-origin', timeout = 15000, keepalive = false } = {}) {
+      const ctl = new AbortController();
+      const outer = this.abort;
+      const stop = () => ctl.abort();
+      if (outer) {
+        if (outer.signal.aborted) ctl.abort();
+        else outer.signal.addEventListener('abort', stop, { once: true });
+      }
+      const timer = setTimeout(stop, timeout);
+      const headers = { Accept: 'application/json' };
+      if (token) headers.Authorization = 'Bearer ' + token;
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      let res;
+      try {
+        res = await fetch(this.base + path, {
+          method, headers, credentials, keepalive, cache: 'no-store', signal: ctl.signal,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (e) {
+        throw new ScanLoginError(0, ctl.signal.aborted ? 'aborted' : 'network', String(e && e.message || e));
+      } finally {
+        clearTimeout(timer);
+        if (outer) outer.signal.removeEventListener('abort', stop);
+      }
+      let data = null;
+      const text = await res.text().catch(() => '');
+      if (text) {
+        try { data = JSON.parse(text); } catch { data = null; }
+      }
+      if (!res.ok) {
+        const err = (data && data.error) || {};
+        throw new ScanLoginError(res.status, err.code, err.message, parseRetryAfter(res.headers.get('Retry-After')));
+      }
+      return data || {};
+    }
+
+    // Waits before a retry: exponential from 1 s to 30 s with jitter, never
+    // shorter than Retry-After. Resolves false if the scene was replaced.
+    async backoff(gen, err, failures) {
+      const exp = Math.min(MAX_BACKOFF, 1000 * 2 ** Math.min(failures - 1, 5));
+      const ms = Math.max(err.retryAfter * 1000, exp * (0.75 + Math.random() * 0.5));
+      const secs = Math.max(1, Math.round(ms / 1000));
+      this.say(err.status === 429 || err.status === 503 ? this.t.busy(secs) : this.t.retrying(secs));
+      if (failures === 3) this.report(err);
+      await new Promise((r) => setTimeout(r, ms));
+      return gen === this.gen;
+    }
+
+    report(err) {
+      try { this.onError(err); } catch (e) { console.error(e); }
+    }
+
+    // ---- the flow --------------------------------------------------------
+
+    start() {
+      this.newScene(false);
+    }
+
+    refresh() {
+      this.idleExpiries = 0;
+      this.newScene(false);
+    }
+
+    // Replaces the current scene (if any) with a new one and follows it.
+    async newScene(auto) {
+      const gen = ++this.gen;
+      if (this.abort) this.abort.abort();
+      this.abandon();
+      this.abort = new AbortController();
+      this.scene = null;
+      this.engaged = false;
+      this.match.removeAttribute('data-on');
+      this.matchCode.textContent = '';
+      this.spinnerOverlay(); // the old code is useless from here on
+      if (!auto) this.say(this.t.loading);
+      this.setState('loading');
+      let created;
+      for (let failures = 1; ; failures++) {
+        try {
+          created = await this.api('POST', '/api/v1/qr', { body: {} });
+          break;
+        } catch (err) {
+          if (gen !== this.gen) return;
+          if (!err.retriable) return this.fail(gen, err);
+          if (!(await this.backoff(gen, err, failures))) return;
+        }
+      }
+      if (gen !== this.gen) return;
+      this.scene = {
+        id: created.scene,
+        pollToken: created.poll_token,
+        version: created.version || 1,
+        state: created.state || 'pending',
+        matchCode: created.match_code || '',
+        numberMatch: !!created.number_match,
+        wait: Math.min(30, Math.max(1, Number(created.poll_wait) || DEFAULT_WAIT)),
+      };
+      if (this.scene.numberMatch && this.scene.matchCode) {
+        this.matchCode.textContent = this.scene.matchCode;
+        this.match.dataset.on = '';
+      }
+      await this.loadImage(gen, this.url(created.qr_image_url || `/api/v1/qr/${created.scene}/image`));
+      if (gen !== this.gen) return;
+      this.clearOverlay();
+      this.say(auto ? this.t.renewed : this.t.ready);
+      this.setState('pending');
+      this.follow(gen);
+    }
+
+    // The image is generated by WeChat on first request and may fail while
+    // WeChat is busy; retry quietly like any other request.
+    loadImage(gen, src) {
+      return new Promise((resolve) => {
+        let failures = 0;
+        const img = new Image();
+        img.decoding = 'async';
+        img.onload = () => {
+          if (gen === this.gen) this.qr.src = img.src;
+          resolve();
+        };
+        img.onerror = async () => {
+          failures++;
+          if (!(await this.backoff(gen, new ScanLoginError(0, 'image'), failures))) return resolve();
+          img.src = src + (src.includes('?') ? '&' : '?') + 'retry=' + failures;
+        };
+        img.src = src;
+      });
+    }
+
+    // Long-polls the scene until it is final or replaced.
+    async follow(gen) {
+      let failures = 0;
+      while (gen === this.gen) {
+        const s = this.scene;
+        let r;
+        try {
+          r = await this.api('GET', `/api/v1/qr/${encodeURIComponent(s.id)}/state?since=${s.version}&wait=${s.wait}`,
+            { token: s.pollToken, timeout: (s.wait + 15) * 1000 });
+        } catch (err) {
+          if (gen !== this.gen) return;
+          if (err.status === 401 || err.status === 404 || err.status === 410) {
+            // Gone (garbage-collected or replaced): nothing to follow any more.
+            return this.expired(gen);
+          }
+          if (!err.retriable) return this.fail(gen, err);
+          failures++;
+          if (!(await this.backoff(gen, err, failures))) return;
+          continue;
+        }
+        if (gen !== this.gen) return;
+        if (failures) {
+          failures = 0; // back online: put the state's own message back
+          this.say(this.state === 'scanned' ? this.t.scannedStatus(this.lastScanner) : this.t.ready);
+        }
+        if (typeof r.version === 'number') s.version = r.version;
+        if (r.state === this.state) continue; // the wait elapsed with nothing new
+        switch (r.state) {
+          case 'pending':
+            this.clearOverlay();
+            this.setState('pending');
+            break;
+          case 'scanned':
+            this.engaged = true;
+            this.idleExpiries = 0;
+            this.lastScanner = (r.scanned_by && r.scanned_by.nickname) || this.t.someone;
+            this.renderScanned(r.scanned_by);
+            this.setState('scanned');
+            break;
+          case 'confirmed':
+            return this.redeem(gen);
+          case 'expired':
+            return this.expired(gen);
+          case 'cancelled':
+            this.engaged = true;
+            this.idleExpiries = 0;
+            this.renderProblem(ICONS.stop, this.t.cancelled, this.t.newCode);
+            this.setState('cancelled');
+            return;
+          case 'redeemed':
+            // Redeemed by someone else holding the poll token: not ours to use.
+            this.renderProblem(ICONS.stop, this.t.used, this.t.newCode);
+            this.setState('error');
+            return;
+          default:
+            continue;
+        }
+      }
+    }
+
+    expired(gen) {
+      if (gen !== this.gen) return;
+      const idle = !this.engaged;
+      if (idle && this.idleExpiries < this.autoRefreshes && document.visibilityState !== 'hidden') {
+        this.idleExpiries++;
+        this.newScene(true);
+        return;
+      }
+      this.renderExpired();
+      this.setState('expired');
+    }
+
+    async redeem(gen) {
+      const t = this.t;
+      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: ICONS.check }), el('span', { class: 'big ok' }, t.confirmed)));
+      this.say(t.confirmed);
+      this.setState('confirmed');
+      const s = this.scene;
+      let result;
+      for (let failures = 1; ; failures++) {
+        try {
+          // credentials: 'include' so the session cookie lands, also cross-origin.
+          result = await this.api('POST', `/api/v1/qr/${encodeURIComponent(s.id)}/redeem`,
+            { token: s.pollToken, body: {}, credentials: 'include' });
+          break;
+        } catch (err) {
+          if (gen !== this.gen) return;
+          if (err.code === 'scene_expired' || err.status === 410) return this.expired(gen);
+          if (err.code === 'already_redeemed' || err.code === 'scene_final') {
+            this.renderProblem(ICONS.stop, t.used, t.newCode);
+            this.setState('error');
+            return this.report(err);
+          }
+          if (!err.retriable || failures >= 6) return this.fail(gen, err);
+          if (!(await this.backoff(gen, err, failures))) return;
+        }
+      }
+      if (gen !== this.gen) return;
+      s.pollToken = null; // spent: nothing more to do with it
+      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: ICONS.check }), el('span', { class: 'big ok' }, t.redeemed)));
+      this.say(t.redeemed);
+      this.setState('redeemed');
+      try { this.onSuccess(result); } catch (e) { console.error(e); }
+    }
+
+    fail(gen, err) {
+      if (gen !== this.gen) return;
+      this.renderProblem(ICONS.stop, this.t.failed, this.t.tryAgain);
+      this.setState('error');
+      this.report(err);
+    }
+
+    // Tells the server this browser is done with a scene that is still open,
+    // so a phone scanning it later is told so. Best effort.
+    abandon() {
+      const s = this.scene;
+      if (!s || !s.pollToken || !['pending', 'scanned', 'loading'].includes(this.state)) return;
+      fetch(this.base + `/api/v1/qr/${encodeURIComponent(s.id)}`, {
+        method: 'DELETE', keepalive: true, headers: { Authorization: 'Bearer ' + s.pollToken },
+      }).catch(() => {});
+      s.pollToken = null;
+    }
+
+    destroy() {
+      this.gen++;
+      if (this.abort) this.abort.abort();
+      this.abandon();
+      this.scene = null;
+      global.removeEventListener('pagehide', this.onPageHide);
+      global.removeEventListener('pageshow', this.onPageShow);
+      document.removeEventListener('visibilitychange', this.onVisible);
+      this.root.replaceChildren();
+      for (const k of ['scene', 'state', 'version']) delete this.host.dataset[k];
+    }
+  }
+
+  /**
+   * Mounts the scan-login experience into el and starts it.
+   * Returns {refresh(), destroy(), scene, state}.
+   */
+  function mount(host, opts) {
+    const w = new Widget(host, opts || {});
+    w.start();
+    return Object.freeze({
+      refresh: () => w.refresh(),
+      destroy: () => w.destroy(),
+      get scene() { return w.scene ? w.scene.id : null; },
+      get state() { return w.state; },
+    });
+  }
+
+  global.ScanLogin = Object.freeze({ mount, Error: ScanLoginError, locale: pickLocale });
+})(typeof window !== 'undefined' ? window : globalThis);
