@@ -1,0 +1,188 @@
+package scanlogin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config tunes an Engine. Zero values take the defaults noted per field.
+type Config struct {
+	SceneTTL      time.Duration // pending lifetime (default 120s)
+	ConfirmWindow time.Duration // granted by the first scan (default 60s), never past HardCap
+	HardCap       time.Duration // from creation (default 5m)
+	RedeemWindow  time.Duration // confirmed -> redeem (default 60s)
+	NumberMatch   bool          // scenes carry 3 MatchChoices; Confirm checks the pick
+	SessionTTL    time.Duration // web session lifetime (refresh token validity), default 30 days
+	MPTokenTTL    time.Duration // mini-program login token lifetime, default 7 days
+	// SessionKeySecret is the AES-256-GCM key for session_key at rest: 32
+	// bytes, required.
+	SessionKeySecret []byte
+	KeyPrefix        string           // default "sl:"
+	Now              func() time.Time // injected clock; default time.Now
+	Logger           *slog.Logger     // default: discard
+}
+
+const (
+	// gcGrace is how long a scene key outlives its deadline (or its final
+	// transition) so that late polls still read "expired" or the final state.
+	gcGrace = 5 * time.Minute
+	// waitReadTimeout bounds each Redis read made while waiting, so a Redis
+	// that stopped answering fails a wait well within 2 s.
+	waitReadTimeout = time.Second
+	// failFastAfter: a new Wait fails at once with ErrUnavailable when the
+	// wake-up subscription has been down this long.
+	failFastAfter = 500 * time.Millisecond
+)
+
+func (c *Config) setDefaults() error {
+	if c.SceneTTL <= 0 {
+		c.SceneTTL = 120 * time.Second
+	}
+	if c.ConfirmWindow <= 0 {
+		c.ConfirmWindow = 60 * time.Second
+	}
+	if c.HardCap <= 0 {
+		c.HardCap = 5 * time.Minute
+	}
+	if c.RedeemWindow <= 0 {
+		c.RedeemWindow = 60 * time.Second
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 30 * 24 * time.Hour
+	}
+	if c.MPTokenTTL <= 0 {
+		c.MPTokenTTL = 7 * 24 * time.Hour
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = "sl:"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(c.SessionKeySecret) != 32 {
+		return errors.New("scanlogin: SessionKeySecret must be 32 bytes")
+	}
+	return nil
+}
+
+// Engine is the domain service. It is safe for concurrent use. Create it
+// with New and release it with Close.
+type Engine struct {
+	rdb redis.UniversalClient
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	kp  string // key prefix
+
+	sealer  sealer // session_key encryption
+	scripts scripts
+
+	channel string // pub/sub channel for wake-ups
+	hub     hub
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	subCancel context.CancelFunc
+	subDone   chan struct{}
+
+	// suppressPublish makes transitions skip PUBLISH; set by in-package
+	// tests to prove that waiters survive lost messages.
+	suppressPublish bool
+	// pingEvery is the subscriber's idle ping period (a field so that the
+	// command-count benchmark can quiet it).
+	pingEvery time.Duration
+}
+
+// New returns an Engine on rdb and starts its one wake-up subscription. It
+// returns an error only for a bad Config; a Redis that is down at start is
+// retried in the background.
+func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
+	return newEngine(rdb, cfg, nil)
+}
+
+// newEngine is New with a hook that sets test-only knobs before the
+// subscriber starts.
+func newEngine(rdb redis.UniversalClient, cfg Config, tune func(*Engine)) (*Engine, error) {
+	if rdb == nil {
+		return nil, errors.New("scanlogin: nil redis client")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s, err := newSealer(cfg.SessionKeySecret)
+	if err != nil {
+		return nil, fmt.Errorf("scanlogin: session key secret: %w", err)
+	}
+	e := &Engine{
+		rdb:       rdb,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		kp:        cfg.KeyPrefix,
+		sealer:    s,
+		scripts:   newScripts(),
+		channel:   cfg.KeyPrefix + "wake",
+		closed:    make(chan struct{}),
+		subDone:   make(chan struct{}),
+		pingEvery: defaultPingEvery,
+	}
+	e.hub.init()
+	if tune != nil {
+		tune(e)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.subCancel = cancel
+	go e.subscribeLoop(ctx)
+	return e, nil
+}
+
+// Close releases every waiter at once with its current state and stops the
+// subscriber. It does not close the Redis client, which the caller owns.
+// It is safe to call more than once.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		e.subCancel()
+		<-e.subDone
+	})
+	return nil
+}
+
+func (e *Engine) isClosed() bool {
+	select {
+	case <-e.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ping reports whether Redis answers: ErrUnavailable when it does not.
+func (e *Engine) Ping(ctx context.Context) error {
+	if err := e.rdb.Ping(ctx).Err(); err != nil {
+		return storeErr("ping", err)
+	}
+	return nil
+}
+
+// Key layout. Everything of one scene shares the hash tag {<scene id>}, so
+// the scene scripts run on Redis Cluster; a session and its spent refresh
+// tokens share {<session id>}; a user and its session index share {<user id>}.
+func (e *Engine) sceneKey(id string) string     { return e.kp + "{" + id + "}:s" }
+func (e *Engine) imageKey(id string) string     { return e.kp + "{" + id + "}:img" }
+func (e *Engine) userKey(id string) string      { return e.kp + "user:{" + id + "}" }
+func (e *Engine) userSessKey(id string) string  { return e.kp + "user:{" + id + "}:sessions" }
+func (e *Engine) openIDKey(oid string) string   { return e.kp + "openid:{" + oid + "}" }
+func (e *Engine) avatarKey(id string) string    { return e.kp + "avatar:{" + id + "}" }
+func (e *Engine) sessKey(id string) string      { return e.kp + "sess:{" + id + "}" }
+func (e *Engine) spentKey(id string) string     { return e.kp + "sess:{" + id + "}:spent" }
+func (e *Engine) mpTokenKey(hash string) string { return e.kp + "mpt:{" + hash + "}" }

@@ -1,0 +1,468 @@
+package scanlogin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// State is the state of a scene.
+type State string
+
+// The scene states of SPEC §3.
+const (
+	StatePending   State = "pending"
+	StateScanned   State = "scanned"
+	StateConfirmed State = "confirmed"
+	StateRedeemed  State = "redeemed"
+	StateCancelled State = "cancelled"
+	StateExpired   State = "expired"
+)
+
+// Final reports whether no transition can leave s.
+func (s State) Final() bool {
+	return s == StateRedeemed || s == StateCancelled || s == StateExpired
+}
+
+// Scene is a login scene as callers see it. Expiry has already been judged
+// against the engine's clock: a scene read past its deadline is "expired".
+type Scene struct {
+	ID      string
+	State   State
+	Version int64
+	// MatchCode is shown in the browser. MatchChoices (3 codes including
+	// MatchCode, stable per scene) are set only with Config.NumberMatch.
+	MatchCode        string
+	MatchChoices     []string
+	BrowserIP        string
+	BrowserUserAgent string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time // deadline of the current state; zero once final
+	ScannedBy        string    // user ID of the scanner ("" before scan)
+	ScannedAt        time.Time
+	ConfirmedAt      time.Time
+}
+
+// ExpiresIn is the time left until ExpiresAt, never negative; zero once
+// final.
+func (s *Scene) ExpiresIn(now time.Time) time.Duration {
+	if s.ExpiresAt.IsZero() {
+		return 0
+	}
+	return max(s.ExpiresAt.Sub(now), 0)
+}
+
+// NewScene describes the browser that asks for a scene.
+type NewScene struct{ BrowserIP, BrowserUserAgent string }
+
+// sceneRecord is the scene as stored in Redis: one JSON string per scene, so
+// that creation is a single SET and each transition script a GET, a SET and
+// a PUBLISH. Times are Unix milliseconds of the engine's clock.
+type sceneRecord struct {
+	ID          string `json:"id"`
+	State       State  `json:"st"`
+	Version     int64  `json:"v"`
+	TokenHash   string `json:"th"` // SHA-256 hex of the poll token
+	MatchCode   string `json:"mc"`
+	Choices     string `json:"ch,omitempty"` // comma-separated, only with number match
+	IP          string `json:"ip"`
+	UserAgent   string `json:"ua"`
+	Created     int64  `json:"ca"`
+	Deadline    int64  `json:"dl"` // 0 once final
+	ScannedBy   string `json:"sb,omitempty"`
+	ScannedAt   int64  `json:"sa,omitempty"`
+	ConfirmedAt int64  `json:"cfa,omitempty"`
+	RedeemedAt  int64  `json:"ra,omitempty"`
+	FinalAt     int64  `json:"fa,omitempty"`
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
+
+// view turns a record into a Scene, judging expiry at now. A non-final scene
+// past its deadline reads as expired with its version bumped by one, exactly
+// as if the expiry had been written, so waiters see it as a change. Nothing
+// is written: reads have no side effects.
+func (r *sceneRecord) view(now time.Time) *Scene {
+	s := &Scene{
+		ID:               r.ID,
+		State:            r.State,
+		Version:          r.Version,
+		MatchCode:        r.MatchCode,
+		BrowserIP:        r.IP,
+		BrowserUserAgent: r.UserAgent,
+		CreatedAt:        fromMS(r.Created),
+		ScannedBy:        r.ScannedBy,
+		ScannedAt:        fromMS(r.ScannedAt),
+		ConfirmedAt:      fromMS(r.ConfirmedAt),
+	}
+	if r.Choices != "" {
+		s.MatchChoices = strings.Split(r.Choices, ",")
+	}
+	if !s.State.Final() {
+		if ms(now) >= r.Deadline {
+			s.State = StateExpired
+			s.Version++
+		} else {
+			s.ExpiresAt = fromMS(r.Deadline)
+		}
+	}
+	return s
+}
+
+const (
+	maxUserAgent = 512
+	maxIP        = 64
+)
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// CreateScene starts a pending scene and returns it with its poll token, the
+// only copy of which goes to the caller (Redis keeps a hash).
+// Errors: ErrUnavailable.
+func (e *Engine) CreateScene(ctx context.Context, ns NewScene) (*Scene, string, error) {
+	now := e.now()
+	token := newSecret()
+	life := min(e.cfg.SceneTTL, e.cfg.HardCap)
+	rec := sceneRecord{
+		State:     StatePending,
+		Version:   1,
+		TokenHash: hashToken(token),
+		MatchCode: twoDigits(),
+		IP:        truncate(ns.BrowserIP, maxIP),
+		UserAgent: truncate(ns.BrowserUserAgent, maxUserAgent),
+		Created:   ms(now),
+		Deadline:  ms(now.Add(life)),
+	}
+	if e.cfg.NumberMatch {
+		rec.Choices = strings.Join(matchChoices(rec.MatchCode), ",")
+	}
+	// A 122-bit random ID never collides in practice; NX makes sure a
+	// collision could never overwrite someone's scene.
+	for range 3 {
+		rec.ID = newID()
+		b, err := json.Marshal(&rec)
+		if err != nil {
+			return nil, "", fmt.Errorf("scanlogin: create scene: %w", err)
+		}
+		ok, err := e.rdb.SetNX(ctx, e.sceneKey(rec.ID), b, life+gcGrace).Result()
+		if err != nil {
+			return nil, "", storeErr("create scene", err)
+		}
+		if ok {
+			return rec.view(now), token, nil
+		}
+	}
+	return nil, "", fmt.Errorf("scanlogin: create scene: %w: scene id collisions", ErrUnavailable)
+}
+
+// readScene reads a scene record. Errors: ErrSceneNotFound, ErrUnavailable.
+func (e *Engine) readScene(ctx context.Context, id string) (*sceneRecord, error) {
+	b, err := e.rdb.Get(ctx, e.sceneKey(id)).Bytes()
+	if isNil(err) {
+		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
+	}
+	if err != nil {
+		return nil, storeErr("read scene", err)
+	}
+	var rec sceneRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("scanlogin: decode scene %s: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// Scene returns a scene without authorization (the phone side uses it);
+// expiry is judged on read.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrUnavailable.
+func (e *Engine) Scene(ctx context.Context, id string) (*Scene, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("scanlogin: scene: %w", ErrInvalidSceneID)
+	}
+	rec, err := e.readScene(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.view(e.now()), nil
+}
+
+// Authorize returns the scene if pollToken is its poll token.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
+// ErrUnavailable.
+func (e *Engine) Authorize(ctx context.Context, id, pollToken string) (*Scene, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("scanlogin: authorize: %w", ErrInvalidSceneID)
+	}
+	rec, err := e.readScene(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !equalHash(rec.TokenHash, hashToken(pollToken)) {
+		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", id, ErrInvalidPollToken)
+	}
+	return rec.view(e.now()), nil
+}
+
+// Scan records userID as the scanner of a pending scene and grants the
+// confirm window (never past the hard cap). A rescan by the same user
+// changes nothing and succeeds.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrAlreadyScanned,
+// ErrSceneFinal, ErrSceneExpired, ErrUnavailable. On a refusal the scene as
+// it stands is returned with the error.
+func (e *Engine) Scan(ctx context.Context, id, userID string) (*Scene, error) {
+	return e.transition(ctx, "scan", id, userID, "")
+}
+
+// Confirm moves a scanned scene to confirmed, by its scanner only, and
+// starts the redeem window. With number match on, a wrong matchCode cancels
+// the scene and returns ErrMatchMismatch. Confirming again by the scanner
+// changes nothing and succeeds.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrNotScanned, ErrNotScanner,
+// ErrMatchMismatch, ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
+func (e *Engine) Confirm(ctx context.Context, id, userID, matchCode string) (*Scene, error) {
+	return e.transition(ctx, "confirm", id, userID, matchCode)
+}
+
+// Cancel cancels a scanned (or confirmed, not yet redeemed) scene on behalf
+// of its scanner.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrNotScanned, ErrNotScanner,
+// ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
+func (e *Engine) Cancel(ctx context.Context, id, userID string) (*Scene, error) {
+	return e.transition(ctx, "cancel", id, userID, "")
+}
+
+// CancelByBrowser cancels a non-final scene on behalf of the browser that
+// holds its poll token.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
+// ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
+func (e *Engine) CancelByBrowser(ctx context.Context, id, pollToken string) (*Scene, error) {
+	return e.transition(ctx, "bcancel", id, hashToken(pollToken), "")
+}
+
+// Redeem moves a confirmed scene to redeemed, exactly once; the returned
+// Scene.ScannedBy is the user to sign in. Only the caller that gets a nil
+// error may create a session.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
+// ErrNotConfirmed, ErrAlreadyRedeemed, ErrSceneFinal, ErrSceneExpired,
+// ErrUnavailable.
+func (e *Engine) Redeem(ctx context.Context, id, pollToken string) (*Scene, error) {
+	return e.transition(ctx, "redeem", id, hashToken(pollToken), "")
+}
+
+// transition runs one compare-and-set of the scene state machine in Redis.
+func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*Scene, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("scanlogin: %s: %w", op, ErrInvalidSceneID)
+	}
+	if actor == "" {
+		return nil, fmt.Errorf("scanlogin: %s: empty user id", op)
+	}
+	now := e.now()
+	publish, numberMatch := "1", "0"
+	if e.suppressPublish {
+		publish = "0"
+	}
+	if e.cfg.NumberMatch {
+		numberMatch = "1"
+	}
+	res, err := e.scripts.transition.Run(ctx, e.rdb, []string{e.sceneKey(id)},
+		op, ms(now), actor, pick,
+		e.cfg.ConfirmWindow.Milliseconds(), e.cfg.HardCap.Milliseconds(),
+		e.cfg.RedeemWindow.Milliseconds(), gcGrace.Milliseconds(),
+		e.channel, publish, numberMatch,
+	).StringSlice()
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("scanlogin: %s: unexpected script reply %d", op, len(res))
+	}
+	code := res[0]
+	switch code {
+	case "not_found":
+		return nil, fmt.Errorf("scanlogin: %s scene %s: %w", op, id, ErrSceneNotFound)
+	case "bad_token":
+		return nil, fmt.Errorf("scanlogin: %s scene %s: %w", op, id, ErrInvalidPollToken)
+	}
+	var rec sceneRecord
+	if err := json.Unmarshal([]byte(res[1]), &rec); err != nil {
+		return nil, fmt.Errorf("scanlogin: %s: decode scene: %w", op, err)
+	}
+	s := rec.view(now)
+	if code == "ok" || code == "same" {
+		return s, nil
+	}
+	sentinel, ok := scriptErrors[code]
+	if !ok {
+		return nil, fmt.Errorf("scanlogin: %s: unexpected script code %q", op, code)
+	}
+	return s, fmt.Errorf("scanlogin: %s scene %s: %w", op, id, sentinel)
+}
+
+// PutSceneImage caches the QR image of a scene for as long as the scene's
+// key lives. Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrUnavailable.
+func (e *Engine) PutSceneImage(ctx context.Context, id, contentType string, data []byte) error {
+	if !validID(id) {
+		return fmt.Errorf("scanlogin: put scene image: %w", ErrInvalidSceneID)
+	}
+	ok, err := e.scripts.putImage.Run(ctx, e.rdb, []string{e.sceneKey(id), e.imageKey(id)},
+		packBlob(contentType, data)).Int()
+	if err != nil {
+		return storeErr("put scene image", err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("scanlogin: put scene image %s: %w", id, ErrSceneNotFound)
+	}
+	return nil
+}
+
+// SceneImage returns the cached QR image of a scene.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound (no image cached),
+// ErrUnavailable.
+func (e *Engine) SceneImage(ctx context.Context, id string) (string, []byte, error) {
+	if !validID(id) {
+		return "", nil, fmt.Errorf("scanlogin: scene image: %w", ErrInvalidSceneID)
+	}
+	b, err := e.rdb.Get(ctx, e.imageKey(id)).Bytes()
+	if isNil(err) {
+		return "", nil, fmt.Errorf("scanlogin: scene image %s: %w", id, ErrSceneNotFound)
+	}
+	if err != nil {
+		return "", nil, storeErr("scene image", err)
+	}
+	ct, data := unpackBlob(b)
+	return ct, data, nil
+}
+
+// packBlob stores a content type and bytes in one string value.
+func packBlob(contentType string, data []byte) []byte {
+	out := make([]byte, 0, len(contentType)+1+len(data))
+	out = append(out, contentType...)
+	out = append(out, 0)
+	return append(out, data...)
+}
+
+func unpackBlob(b []byte) (string, []byte) {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), b[i+1:]
+		}
+	}
+	return "application/octet-stream", b
+}
+
+// scripts are the Lua scripts of the engine. redis.Script.Run uses EVALSHA
+// and falls back to EVAL (which loads the script) on NOSCRIPT, so a Redis
+// restart or failover costs one extra round trip.
+type scripts struct {
+	transition *redis.Script
+	putImage   *redis.Script
+	loginUser  *redis.Script
+	updateUser *redis.Script
+	refresh    *redis.Script
+	revoke     *redis.Script
+}
+
+func newScripts() scripts {
+	return scripts{
+		transition: redis.NewScript(transitionLua),
+		putImage:   redis.NewScript(putImageLua),
+		loginUser:  redis.NewScript(loginUserLua),
+		updateUser: redis.NewScript(updateUserLua),
+		refresh:    redis.NewScript(refreshLua),
+		revoke:     redis.NewScript(revokeLua),
+	}
+}
+
+// transitionLua is the whole scene state machine: one atomic compare-and-set.
+// KEYS[1] scene. ARGV: op (scan|confirm|cancel|bcancel|redeem), now ms,
+// actor (user ID, or poll token hash for bcancel/redeem), number-match pick,
+// confirm window ms, hard cap ms, redeem window ms, GC grace ms, channel,
+// publish (1|0), number match (1|0).
+// Reply {code, scene JSON}. Only "ok" wrote anything; "same" is an
+// idempotent repeat; every other code is a refusal that changed nothing.
+// The deadline is judged by the caller's clock (ARGV[2]), not Redis TIME,
+// so every instance and every test agrees with the clock that reads.
+const transitionLua = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'not_found', ''} end
+local op, now, actor, pick = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local confirmMs, hardMs, redeemMs, graceMs = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local publish, numberMatch = ARGV[10] == '1', ARGV[11] == '1'
+local s = cjson.decode(raw)
+local st = s.st
+
+local function commit(code, newst, dl)
+  s.st = newst
+  s.v = s.v + 1
+  local ttl = graceMs
+  if dl > 0 then
+    ttl = dl - now + graceMs
+  else
+    s.fa = now
+  end
+  s.dl = dl
+  local out = cjson.encode(s)
+  redis.call('SET', KEYS[1], out, 'PX', math.max(1, math.floor(ttl)))
+  if publish then redis.call('PUBLISH', ARGV[9], s.id .. ':' .. s.v) end
+  return {code, out}
+end
+
+if (op == 'redeem' or op == 'bcancel') and s.th ~= actor then return {'bad_token', ''} end
+local final = st == 'redeemed' or st == 'cancelled' or st == 'expired'
+if st == 'expired' or (not final and now >= s.dl) then return {'expired', raw} end
+if op == 'redeem' and st == 'redeemed' then return {'already_redeemed', raw} end
+if final then return {'final', raw} end
+
+if op == 'scan' then
+  if st == 'pending' then
+    s.sb = actor
+    s.sa = now
+    return commit('ok', 'scanned', math.min(now + confirmMs, s.ca + hardMs))
+  end
+  if s.sb == actor then return {'same', raw} end
+  return {'already_scanned', raw}
+elseif op == 'confirm' then
+  if st == 'pending' then return {'not_scanned', raw} end
+  if s.sb ~= actor then return {'not_scanner', raw} end
+  if st == 'confirmed' then return {'same', raw} end
+  if numberMatch and pick ~= s.mc then return commit('mismatch', 'cancelled', 0) end
+  s.cfa = now
+  return commit('ok', 'confirmed', now + redeemMs)
+elseif op == 'cancel' then
+  if st == 'pending' then return {'not_scanned', raw} end
+  if s.sb ~= actor then return {'not_scanner', raw} end
+  return commit('ok', 'cancelled', 0)
+elseif op == 'bcancel' then
+  return commit('ok', 'cancelled', 0)
+elseif op == 'redeem' then
+  if st ~= 'confirmed' then return {'not_confirmed', raw} end
+  s.ra = now
+  return commit('ok', 'redeemed', 0)
+end
+return redis.error_reply('scanlogin: unknown op ' .. op)
+`
+
+// putImageLua caches an image under KEYS[2] for as long as the scene KEYS[1]
+// lives. Reply 1, or 0 when the scene is gone.
+const putImageLua = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+return 1
+`

@@ -1,0 +1,271 @@
+package scanlogin
+
+import (
+	"context"
+
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Session is a web session, created when a browser redeems a scene. Its
+// refresh token rotates on every use; the session ends at ExpiresAt
+// (CreatedAt + SessionTTL, not extended by refreshes) or when revoked.
+type Session struct {
+	ID, UserID, IP, UserAgent        string
+	CreatedAt, LastSeenAt, ExpiresAt time.Time
+}
+
+// Refresh tokens look like "<session id>.<256 random bits>", so the session
+// is found without an index; Redis keeps only SHA-256 hashes: the current
+// token's in the session hash, spent ones in a set beside it (same hash tag)
+// so that a spent token coming back is recognised as reuse and kills the
+// session, while a made-up token for a known session ID is merely invalid.
+//
+// Mini-program tokens are opaque 256-bit random strings, not JWTs: the
+// mini-program never needs to read them, every use is checked against Redis
+// anyway (GET /api/v1/mp/me is the validity check), and an opaque token is
+// revoked by deleting one key. Redis stores "mpt:{sha256(token)}" ->
+// "<user id> <expiry ms>".
+
+const (
+	sID, sUser, sIP, sUA, sCreated, sLastSeen, sExpires, sRefresh = "id", "uid", "ip", "ua", "ca", "ls", "ea", "rt"
+)
+
+// CreateSession starts a web session for userID and returns it with its
+// first refresh token. Errors: ErrUnavailable.
+func (e *Engine) CreateSession(ctx context.Context, userID, ip, userAgent string) (*Session, string, error) {
+	if !validID(userID) {
+		return nil, "", fmt.Errorf("scanlogin: create session: %w", ErrUserNotFound)
+	}
+	now := e.now()
+	s := &Session{
+		ID:         newID(),
+		UserID:     userID,
+		IP:         truncate(ip, maxIP),
+		UserAgent:  truncate(userAgent, maxUserAgent),
+		CreatedAt:  now.Truncate(time.Millisecond),
+		LastSeenAt: now.Truncate(time.Millisecond),
+		ExpiresAt:  now.Add(e.cfg.SessionTTL).Truncate(time.Millisecond),
+	}
+	token := s.ID + "." + newSecret()
+	ttl := e.cfg.SessionTTL
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		k := e.sessKey(s.ID)
+		p.HSet(ctx, k, sID, s.ID, sUser, userID, sIP, s.IP, sUA, s.UserAgent,
+			sCreated, ms(now), sLastSeen, ms(now), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token))
+		p.PExpire(ctx, k, ttl)
+		ik := e.userSessKey(userID)
+		p.ZAdd(ctx, ik, redis.Z{Score: float64(ms(s.ExpiresAt)), Member: s.ID})
+		p.PExpire(ctx, ik, ttl) // every member expires no later than the newest session
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr("create session", err)
+	}
+	return s, token, nil
+}
+
+// RefreshSession spends a refresh token and returns the session with the
+// next one. A token that was already spent revokes the whole session.
+// Errors: ErrInvalidToken (unknown, forged, or session gone or expired),
+// ErrRefreshReused, ErrUnavailable.
+func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Session, string, error) {
+	sid, _, ok := strings.Cut(refreshToken, ".")
+	if !ok || !validID(sid) {
+		return nil, "", fmt.Errorf("scanlogin: refresh session: %w", ErrInvalidToken)
+	}
+	next := sid + "." + newSecret()
+	now := ms(e.now())
+	res, err := e.scripts.refresh.Run(ctx, e.rdb, []string{e.sessKey(sid), e.spentKey(sid)},
+		hashToken(refreshToken), hashToken(next), now).StringSlice()
+	if err != nil {
+		return nil, "", storeErr("refresh session", err)
+	}
+	switch res[0] {
+	case "ok":
+		return sessionFromFields(pairs(res[1:])), next, nil
+	case "reused":
+		e.log.Warn("scanlogin: spent refresh token reused; session revoked", "session", sid)
+		if len(res) > 1 && res[1] != "" {
+			_ = e.rdb.ZRem(ctx, e.userSessKey(res[1]), sid).Err()
+		}
+		return nil, "", fmt.Errorf("scanlogin: refresh session %s: %w", sid, ErrRefreshReused)
+	default:
+		return nil, "", fmt.Errorf("scanlogin: refresh session: %w", ErrInvalidToken)
+	}
+}
+
+// refreshLua rotates a refresh token. KEYS: session, spent set. ARGV:
+// presented hash, next hash, now ms.
+const refreshLua = `
+local h = redis.call('HMGET', KEYS[1], 'rt', 'ea', 'uid')
+if not h[1] then return {'invalid'} end
+if tonumber(h[2]) <= tonumber(ARGV[3]) then return {'invalid'} end
+if h[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ls', ARGV[3])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  local out = {'ok'}
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all do out[#out + 1] = all[i] end
+  return out
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {'reused', h[3]}
+end
+return {'invalid'}
+`
+
+// SessionAlive returns the session if it exists, is not revoked and has not
+// expired. Errors: ErrSessionNotFound, ErrUnavailable.
+func (e *Engine) SessionAlive(ctx context.Context, sessionID string) (*Session, error) {
+	if !validID(sessionID) {
+		return nil, fmt.Errorf("scanlogin: session: %w", ErrSessionNotFound)
+	}
+	m, err := e.rdb.HGetAll(ctx, e.sessKey(sessionID)).Result()
+	if err != nil {
+		return nil, storeErr("session", err)
+	}
+	s := sessionFromFields(m)
+	if s.ID == "" || !e.now().Before(s.ExpiresAt) {
+		return nil, fmt.Errorf("scanlogin: session %s: %w", sessionID, ErrSessionNotFound)
+	}
+	return s, nil
+}
+
+// RevokeSession ends a session at once; its refresh token stops working.
+// Errors: ErrSessionNotFound (nothing to revoke), ErrUnavailable.
+func (e *Engine) RevokeSession(ctx context.Context, sessionID string) error {
+	if !validID(sessionID) {
+		return fmt.Errorf("scanlogin: revoke session: %w", ErrSessionNotFound)
+	}
+	uid, err := e.scripts.revoke.Run(ctx, e.rdb, []string{e.sessKey(sessionID), e.spentKey(sessionID)}).Text()
+	if isNil(err) {
+		return fmt.Errorf("scanlogin: revoke session %s: %w", sessionID, ErrSessionNotFound)
+	}
+	if err != nil {
+		return storeErr("revoke session", err)
+	}
+	if err := e.rdb.ZRem(ctx, e.userSessKey(uid), sessionID).Err(); err != nil {
+		// The session is already dead; a stale index entry is pruned by
+		// UserSessions.
+		e.log.Warn("scanlogin: unindex revoked session", "session", sessionID, "err", err)
+	}
+	return nil
+}
+
+const revokeLua = `
+local uid = redis.call('HGET', KEYS[1], 'uid')
+if not uid then return false end
+redis.call('DEL', KEYS[1], KEYS[2])
+return uid
+`
+
+// UserSessions lists the user's live web sessions, most recently seen first.
+// Errors: ErrUnavailable.
+func (e *Engine) UserSessions(ctx context.Context, userID string) ([]*Session, error) {
+	if !validID(userID) {
+		return nil, nil
+	}
+	now := e.now()
+	ik := e.userSessKey(userID)
+	ids, err := e.rdb.ZRangeByScore(ctx, ik, &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(ms(now), 10), Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, storeErr("user sessions", err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, e.sessKey(id))
+		}
+		p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(ms(now), 10))
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr("user sessions", err)
+	}
+	out := make([]*Session, 0, len(ids))
+	var gone []any
+	for i, c := range cmds {
+		s := sessionFromFields(c.Val())
+		if s.ID == "" || s.UserID != userID || !now.Before(s.ExpiresAt) {
+			gone = append(gone, ids[i])
+			continue
+		}
+		out = append(out, s)
+	}
+	if len(gone) > 0 {
+		_ = e.rdb.ZRem(ctx, ik, gone...).Err() // housekeeping only
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastSeenAt.After(out[j].LastSeenAt) })
+	return out, nil
+}
+
+func sessionFromFields(m map[string]string) *Session {
+	return &Session{
+		ID:         m[sID],
+		UserID:     m[sUser],
+		IP:         m[sIP],
+		UserAgent:  m[sUA],
+		CreatedAt:  msField(m, sCreated),
+		LastSeenAt: msField(m, sLastSeen),
+		ExpiresAt:  msField(m, sExpires),
+	}
+}
+
+// IssueMPToken returns a new mini-program login token for userID and its
+// lifetime. Errors: ErrUnavailable.
+func (e *Engine) IssueMPToken(ctx context.Context, userID string) (string, time.Duration, error) {
+	if !validID(userID) {
+		return "", 0, fmt.Errorf("scanlogin: issue mp token: %w", ErrUserNotFound)
+	}
+	token := newSecret()
+	ttl := e.cfg.MPTokenTTL
+	exp := ms(e.now().Add(ttl))
+	if err := e.rdb.Set(ctx, e.mpTokenKey(hashToken(token)), userID+" "+strconv.FormatInt(exp, 10), ttl).Err(); err != nil {
+		return "", 0, storeErr("issue mp token", err)
+	}
+	return token, ttl, nil
+}
+
+// MPTokenUser returns the user a mini-program token belongs to.
+// Errors: ErrInvalidToken (unknown, revoked or expired), ErrUnavailable.
+func (e *Engine) MPTokenUser(ctx context.Context, token string) (string, error) {
+	if token == "" || len(token) > 256 {
+		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
+	}
+	v, err := e.rdb.Get(ctx, e.mpTokenKey(hashToken(token))).Result()
+	if isNil(err) {
+		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
+	}
+	if err != nil {
+		return "", storeErr("mp token", err)
+	}
+	uid, expS, _ := strings.Cut(v, " ")
+	exp, _ := strconv.ParseInt(expS, 10, 64)
+	if ms(e.now()) >= exp {
+		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
+	}
+	return uid, nil
+}
+
+// RevokeMPToken makes a mini-program token invalid at once. Revoking an
+// unknown token is not an error. Errors: ErrUnavailable.
+func (e *Engine) RevokeMPToken(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	if err := e.rdb.Del(ctx, e.mpTokenKey(hashToken(token))).Err(); err != nil {
+		return storeErr("revoke mp token", err)
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package scanlogin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Waiting works like this. The engine holds ONE pub/sub connection, on the
+// channel <prefix>wake, for all waiters of the process; every transition
+// script publishes "<scene id>:<version>" there. The subscriber goroutine
+// hands each message to the waiters of that scene through 1-buffered
+// channels with non-blocking sends, so a slow waiter never stalls it and a
+// waiter costs no Redis connection and no Redis command while it sleeps.
+//
+// Pub/sub is only a hint. A waiter is registered before it reads the state,
+// and re-reads the state on every message, whenever the subscription is
+// (re)established (go-redis reconnects silently; the subscriber sees the
+// fresh "subscribe" confirmation and wakes everyone), when it loses health,
+// at the scene's deadline and at the end of its wait. So a lost message
+// delays no one past one wait.
+
+// waiter is one pending Wait call.
+type waiter struct {
+	wake chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
+}
+
+// hub maps scene IDs to their waiters.
+type hub struct {
+	mu      sync.Mutex
+	byScene map[string]map[*waiter]struct{}
+	n       int
+
+	// downSince is the UnixNano time the subscription was lost, 0 while
+	// healthy.
+	downSince atomic.Int64
+}
+
+func (h *hub) init() { h.byScene = map[string]map[*waiter]struct{}{} }
+
+func (h *hub) add(scene string) *waiter {
+	w := &waiter{wake: make(chan struct{}, 1)}
+	h.mu.Lock()
+	set := h.byScene[scene]
+	if set == nil {
+		set = map[*waiter]struct{}{}
+		h.byScene[scene] = set
+	}
+	set[w] = struct{}{}
+	h.n++
+	h.mu.Unlock()
+	return w
+}
+
+func (h *hub) remove(scene string, w *waiter) {
+	h.mu.Lock()
+	if set := h.byScene[scene]; set != nil {
+		if _, ok := set[w]; ok {
+			delete(set, w)
+			h.n--
+		}
+		if len(set) == 0 {
+			delete(h.byScene, scene)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (w *waiter) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default: // a wake-up is already pending; it will re-read anyway
+	}
+}
+
+// wakeScene wakes the waiters of one scene.
+func (h *hub) wakeScene(scene string) {
+	h.mu.Lock()
+	for w := range h.byScene[scene] {
+		w.notify()
+	}
+	h.mu.Unlock()
+}
+
+// wakeAll wakes every waiter, after a (re)subscription or a loss of health.
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	for _, set := range h.byScene {
+		for w := range set {
+			w.notify()
+		}
+	}
+	h.mu.Unlock()
+}
+
+// waiters is the number of pending waits.
+func (h *hub) waiters() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+// Wait long-polls a scene. It checks the poll token and returns at once if
+// the scene's version differs from since or the scene is final; otherwise it
+// returns when the version changes, at the scene's deadline (as expired),
+// after maxWait with the unchanged scene, or on Close with the current
+// scene.
+// Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
+// ErrUnavailable (within 2 s when Redis is down), or the context's error
+// when ctx ends first.
+func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, maxWait time.Duration) (*Scene, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("scanlogin: wait: %w", ErrInvalidSceneID)
+	}
+	if d := e.downFor(); d > failFastAfter {
+		return nil, fmt.Errorf("scanlogin: wait: %w: wake-up subscription down for %s", ErrUnavailable, d.Round(time.Millisecond))
+	}
+	end := time.Now().Add(maxWait)
+	// Register before reading, so a transition that lands between the read
+	// and the sleep still wakes us.
+	w := e.hub.add(id)
+	defer e.hub.remove(id, w)
+
+	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+	s, err := e.Authorize(rctx, id, pollToken)
+	cancel()
+	if err != nil {
+		return nil, e.waitErr(ctx, err)
+	}
+	if s.Version != since || s.State.Final() || maxWait <= 0 || e.isClosed() {
+		return s, nil
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		d := time.Until(end)
+		if !s.ExpiresAt.IsZero() {
+			// +1ms so the re-read lands at or past the deadline.
+			d = min(d, s.ExpiresAt.Sub(e.now())+time.Millisecond)
+		}
+		timer.Reset(max(d, 0))
+		closing := false
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
+		case <-w.wake:
+		case <-timer.C:
+		case <-e.closed:
+			closing = true
+		}
+		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+		rec, err := e.readScene(rctx, id)
+		cancel()
+		if err != nil {
+			if closing && !errors.Is(err, ErrSceneNotFound) {
+				return s, nil // shutting down: the last state we saw is the best we have
+			}
+			return nil, e.waitErr(ctx, err)
+		}
+		s = rec.view(e.now())
+		if s.Version != since || s.State.Final() || closing || !time.Now().Before(end) {
+			return s, nil
+		}
+	}
+}
+
+// waitErr prefers the caller's context error over the timeout it caused.
+func (e *Engine) waitErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("scanlogin: wait: %w", ctx.Err())
+	}
+	return err
+}
+
+// downFor is how long the wake-up subscription has been down (0 if up).
+func (e *Engine) downFor() time.Duration {
+	since := e.hub.downSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
+}
+
+const (
+	// defaultPingEvery: with no traffic for this long the subscriber pings,
+	// so a silently dead connection is noticed within a few periods.
+	defaultPingEvery = 500 * time.Millisecond
+	// retryEvery paces reconnection attempts while Redis is down.
+	retryEvery = 200 * time.Millisecond
+)
+
+func (e *Engine) setHealthy(ok bool) {
+	if ok {
+		if e.hub.downSince.Swap(0) != 0 {
+			e.log.Info("scanlogin: wake-up subscription restored")
+		}
+		return
+	}
+	if e.hub.downSince.CompareAndSwap(0, time.Now().UnixNano()) {
+		e.log.Warn("scanlogin: wake-up subscription lost")
+	}
+}
+
+// subscribeLoop owns the process's single pub/sub connection until ctx ends.
+func (e *Engine) subscribeLoop(ctx context.Context) {
+	defer close(e.subDone)
+	var cur atomic.Pointer[redis.PubSub]
+	cur.Store(e.rdb.Subscribe(ctx, e.channel))
+	stopped := make(chan struct{})
+	defer func() {
+		close(stopped)
+		_ = cur.Load().Close()
+	}()
+	go func() {
+		// Receive blocks in a socket read that ignores ctx; closing the
+		// PubSub ends it.
+		select {
+		case <-ctx.Done():
+			_ = cur.Load().Close()
+		case <-stopped:
+		}
+	}()
+
+	lastHeard := time.Now()
+	pinged := false
+	for ctx.Err() == nil {
+		ps := cur.Load()
+		msg, err := ps.ReceiveTimeout(ctx, e.pingEvery)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if time.Since(lastHeard) > 3*e.pingEvery {
+					// No pong: the connection is dead without having been
+					// closed. Start over with a fresh PubSub.
+					e.setHealthy(false)
+					e.hub.wakeAll()
+					_ = ps.Close()
+					cur.Store(e.rdb.Subscribe(ctx, e.channel))
+					if ctx.Err() != nil {
+						return
+					}
+					lastHeard = time.Now()
+					pinged = false
+					continue
+				}
+				if !pinged {
+					_ = ps.Ping(ctx)
+					pinged = true
+				}
+				continue
+			}
+			// Connection lost or refused. go-redis reconnects on the next
+			// receive; until the "subscribe" confirmation arrives we may
+			// miss messages, so waiters re-read now (and fail fast if Redis
+			// itself is gone) and again when it is back.
+			if e.downFor() == 0 {
+				e.setHealthy(false)
+				e.hub.wakeAll()
+			}
+			t := time.NewTimer(retryEvery)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		lastHeard = time.Now()
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				e.setHealthy(true)
+				e.hub.wakeAll()
+			}
+		case *redis.Message:
+			if scene, _, ok := strings.Cut(m.Payload, ":"); ok {
+				e.hub.wakeScene(scene)
+			}
+		case *redis.Pong:
+		}
+	}
+}
