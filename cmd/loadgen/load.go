@@ -1,0 +1,509 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ticket is one login attempt: a browser's scene, followed by the browser
+// and completed by a phone.
+type ticket struct {
+	Scene     string `json:"scene"`
+	PollToken string `json:"poll_token"`
+	MatchCode string `json:"match_code"`
+	Version   int64  `json:"version"`
+
+	confirmStart atomic.Int64 // unix ns when the phone sent confirm
+	confirmed    atomic.Bool  // the phone's confirm succeeded
+	redeemed     atomic.Bool  // the browser redeemed its session
+}
+
+// load holds one run's shared state.
+type load struct {
+	cfg    *config
+	client *http.Client
+	st     *stats
+	avail  chan *ticket
+
+	mu        sync.Mutex
+	confirmed []*ticket // confirmed by a phone inside the window
+
+	// sigterm fault: targets that went away are skipped.
+	deadMu sync.RWMutex
+	dead   map[string]bool
+
+	faultAt time.Time // when the fault was injected, if any
+}
+
+func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*summary, error) {
+	l := &load{
+		cfg: cfg,
+		client: &http.Client{
+			Timeout: time.Duration(cfg.wait+15) * time.Second,
+			Transport: &http.Transport{
+				MaxIdleConns:        cfg.browsers + 4096,
+				MaxIdleConnsPerHost: cfg.browsers + 4096,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+		st:    newStats(),
+		avail: make(chan *ticket, cfg.browsers),
+		dead:  map[string]bool{},
+	}
+	probe := newProbe(cfg)
+	defer probe.close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var browsers sync.WaitGroup
+	rssBefore := probe.rss(0)
+	for i := range cfg.browsers {
+		browsers.Add(1)
+		go func() { defer browsers.Done(); l.browser(runCtx, i) }()
+	}
+
+	// Idle waiters first: every browser waiting and no phone yet, so the
+	// browser instance's growth is the cost of waiting alone.
+	idle := l.settle(ctx, cl, logs)
+	rssIdle := probe.rss(0)
+
+	var phones sync.WaitGroup
+	phoneCtx, stopPhones := context.WithCancel(runCtx)
+	defer stopPhones()
+	if !cfg.create {
+		phones.Add(1)
+		go func() { defer phones.Done(); l.dispatchPhones(phoneCtx, &phones) }()
+	}
+	progressDone := make(chan struct{})
+	go l.progress(runCtx, logs, progressDone)
+
+	if !sleepCtx(ctx, cfg.warmup) {
+		return nil, ctx.Err()
+	}
+	before := probe.snapshot(ctx)
+	l.st.start()
+	var faultRes *faultResult
+	if cfg.fault != "" {
+		half := cfg.duration / 2
+		if !sleepCtx(ctx, half) {
+			return nil, ctx.Err()
+		}
+		faultRes = l.injectFault(ctx, cl, probe, logs)
+		if !sleepCtx(ctx, cfg.duration-half) {
+			return nil, ctx.Err()
+		}
+	} else if !sleepCtx(ctx, cfg.duration) {
+		return nil, ctx.Err()
+	}
+	l.st.stop()
+	after := probe.snapshot(ctx)
+
+	// Let logins confirmed in the window finish delivering, then stop.
+	stopPhones()
+	grace := time.Duration(cfg.wait+5) * time.Second
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) && l.undelivered() > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	browsers.Wait()
+	phones.Wait()
+	<-progressDone
+
+	sum := l.summarize(before, after, probe, faultRes)
+	sum.IdleWaiters = idle
+	if idle > 0 && rssBefore > 0 && rssIdle > rssBefore {
+		sum.RSSPerIdleWaiterKB = float64(rssIdle-rssBefore) / 1024 / float64(idle)
+	}
+	return sum, nil
+}
+
+// settle waits until the browsers are waiting (or, in create mode, a short
+// moment), and returns how many polls the browser instance holds.
+func (l *load) settle(ctx context.Context, cl *cluster, logs io.Writer) int {
+	if l.cfg.create {
+		return 0
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	last := 0.0
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		n := 0.0
+		for _, t := range l.cfg.browserTargets {
+			n += gauge(ctx, l.client, t, "scanlogin_waiting_polls")
+		}
+		if n >= float64(l.cfg.browsers)*0.99 {
+			fmt.Fprintf(logs, "loadgen: %d browsers waiting\n", int(n))
+			time.Sleep(time.Second) // let the allocator settle
+			return int(n)
+		}
+		if n != last {
+			last = n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(logs, "loadgen: only %d of %d browsers waiting after 60 s\n", int(last), l.cfg.browsers)
+	return int(last)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// browserIP gives each simulated browser its own address from the
+// benchmarking range (RFC 2544), sent as X-Forwarded-For through the trusted
+// loopback proxy, so per-IP limits see many clients as in production.
+func browserIP(i int) string {
+	return fmt.Sprintf("198.18.%d.%d", (i>>8)&0xff, i&0xff)
+}
+
+func phoneIP(i int) string {
+	return fmt.Sprintf("198.19.%d.%d", (i>>8)&0xff, i&0xff)
+}
+
+// response is one API answer.
+type response struct {
+	status     int
+	retryAfter time.Duration
+	body       []byte
+}
+
+func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, body any) (*response, error) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("X-Forwarded-For", ip)
+	req.Header.Set("User-Agent", "scanlogin-loadgen/1 ("+side+")")
+	l.st.request(side)
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := &response{status: resp.StatusCode, body: b}
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			out.retryAfter = time.Duration(n) * time.Second
+		}
+	}
+	if resp.StatusCode == 503 {
+		l.st.unavailable(out.retryAfter > 0)
+	}
+	return out, nil
+}
+
+// errorKind names a failed answer for the error table.
+func errorKind(r *response, err error) string {
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "timeout"
+		}
+		return "transport"
+	}
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &e)
+	return fmt.Sprintf("%d %s", r.status, e.Error.Code)
+}
+
+// backoff waits before a retry: the server's Retry-After when it gave one.
+func backoff(ctx context.Context, r *response, attempt int) bool {
+	d := time.Duration(50<<min(attempt, 6)) * time.Millisecond
+	if r != nil && r.retryAfter > 0 {
+		d = r.retryAfter
+	}
+	return sleepCtx(ctx, d+time.Duration(rand.Int64N(int64(50*time.Millisecond))))
+}
+
+// target picks the i-th live target of a list, skipping stopped instances.
+func (l *load) target(list []string, i int) string {
+	l.deadMu.RLock()
+	defer l.deadMu.RUnlock()
+	for k := range list {
+		t := list[(i+k)%len(list)]
+		if !l.dead[t] {
+			return t
+		}
+	}
+	return list[i%len(list)]
+}
+
+func (l *load) markDead(t string) {
+	l.deadMu.Lock()
+	l.dead[t] = true
+	l.deadMu.Unlock()
+}
+
+// browser creates a scene, offers it to the phones and follows it to the
+// end, again and again.
+func (l *load) browser(ctx context.Context, i int) {
+	ip := browserIP(i)
+	seq := 0
+	for attempt := 0; ctx.Err() == nil; {
+		base := l.target(l.cfg.browserTargets, i)
+		if l.cfg.create {
+			seq++
+			ip = browserIP(i*4096 + seq) // creation is limited per IP: spread it
+		}
+		r, err := l.do(ctx, "browser", "POST", base+"/api/v1/qr", ip, "", map[string]any{})
+		if err != nil || r.status != http.StatusCreated {
+			if ctx.Err() != nil {
+				return
+			}
+			l.st.fail("create: " + errorKind(r, err))
+			attempt++
+			backoff(ctx, r, attempt)
+			continue
+		}
+		attempt = 0
+		l.st.created()
+		if l.cfg.create {
+			continue
+		}
+		t := &ticket{}
+		if err := json.Unmarshal(r.body, t); err != nil || t.Scene == "" {
+			l.st.fail("create: bad body")
+			continue
+		}
+		select {
+		case l.avail <- t:
+		default: // more waiting scenes than phones will take: it just waits
+		}
+		l.follow(ctx, i, ip, t)
+	}
+}
+
+type sceneState struct {
+	State   string `json:"state"`
+	Version int64  `json:"version"`
+}
+
+// follow polls one scene until it is final.
+func (l *load) follow(ctx context.Context, i int, ip string, t *ticket) {
+	since := t.Version
+	for attempt := 0; ctx.Err() == nil; {
+		base := l.target(l.cfg.browserTargets, i)
+		url := base + "/api/v1/qr/" + t.Scene + "/state"
+		if l.cfg.mode == "longpoll" {
+			url += "?since=" + strconv.FormatInt(since, 10) + "&wait=" + strconv.Itoa(l.cfg.wait)
+		}
+		r, err := l.do(ctx, "browser", "GET", url, ip, t.PollToken, nil)
+		if err != nil || r.status != http.StatusOK {
+			if ctx.Err() != nil {
+				return
+			}
+			if r != nil && r.status == http.StatusNotFound {
+				l.st.fail("poll: " + errorKind(r, err))
+				return // gone (a Redis that lost data): start over
+			}
+			l.st.fail("poll: " + errorKind(r, err))
+			attempt++
+			backoff(ctx, r, attempt)
+			continue
+		}
+		attempt = 0
+		var s sceneState
+		if json.Unmarshal(r.body, &s) != nil {
+			l.st.fail("poll: bad body")
+			continue
+		}
+		since = s.Version
+		switch s.State {
+		case "confirmed":
+			if start := t.confirmStart.Load(); start > 0 {
+				l.st.delivered(time.Since(time.Unix(0, start)), time.Unix(0, start))
+			}
+			l.redeem(ctx, i, ip, t)
+			return
+		case "expired", "cancelled", "redeemed":
+			return
+		}
+		if l.cfg.mode == "shortpoll" && !sleepCtx(ctx, time.Second) {
+			return
+		}
+	}
+}
+
+func (l *load) redeem(ctx context.Context, i int, ip string, t *ticket) {
+	for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
+		base := l.target(l.cfg.browserTargets, i)
+		r, err := l.do(ctx, "browser", "POST", base+"/api/v1/qr/"+t.Scene+"/redeem", ip, t.PollToken, map[string]any{})
+		switch {
+		case err == nil && r.status == http.StatusOK:
+			if t.redeemed.Swap(true) {
+				l.st.fail("redeem: twice")
+			}
+			l.st.login()
+			return
+		case err == nil && r.status == http.StatusConflict:
+			l.st.fail("redeem: " + errorKind(r, err))
+			return
+		}
+		l.st.fail("redeem: " + errorKind(r, err))
+		backoff(ctx, r, attempt)
+	}
+}
+
+// dispatchPhones starts logins at the configured rate whether or not earlier
+// ones have finished (open loop), so a slow server shows as latency rather
+// than as a lower offered load.
+func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
+	start := time.Now()
+	started := 0
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		due := int(time.Since(start).Seconds() * l.cfg.rate)
+		for ; started < due; started++ {
+			select {
+			case t := <-l.avail:
+				wg.Add(1)
+				go func(n int) { defer wg.Done(); l.phone(ctx, n, t) }(started)
+			default:
+				l.st.fail("phone: no waiting browser")
+			}
+		}
+	}
+}
+
+// phone does what the mini-program does for one login: get a wx.login code,
+// log in, scan, confirm. Each step is retried on 429/5xx (honouring
+// Retry-After) so a login started during a fault still completes.
+func (l *load) phone(ctx context.Context, n int, t *ticket) {
+	user := rand.IntN(l.cfg.phones)
+	ip := phoneIP(user)
+	openid := "o_loadgen_" + strconv.Itoa(user)
+	var code, token struct {
+		Code  string `json:"code"`
+		Token string `json:"token"`
+	}
+	steps := []struct {
+		name, method, path string
+		bearer             func() string
+		body               func() any
+		out                any
+	}{
+		{"code", "POST", "/dev/wechat/login", func() string { return "" }, func() any { return map[string]string{"openid": openid} }, &code},
+		{"login", "POST", "/api/v1/mp/login", func() string { return "" }, func() any { return map[string]string{"code": code.Code} }, &token},
+		{"scan", "POST", "/api/v1/qr/" + t.Scene + "/scan", func() string { return token.Token }, func() any { return map[string]any{} }, nil},
+		{"confirm", "POST", "/api/v1/qr/" + t.Scene + "/confirm", func() string { return token.Token }, func() any { return map[string]string{"match_code": t.MatchCode} }, nil},
+	}
+	for k := 0; k < len(steps); k++ {
+		s := steps[k]
+		var r *response
+		var err error
+		for attempt := 0; ; attempt++ {
+			if ctx.Err() != nil {
+				return
+			}
+			base := l.target(l.cfg.phoneTargets, n)
+			if s.name == "confirm" {
+				t.confirmStart.Store(time.Now().UnixNano())
+			}
+			r, err = l.do(ctx, "phone", s.method, base+s.path, ip, s.bearer(), s.body())
+			if err == nil && r.status < 300 {
+				break
+			}
+			l.st.fail("phone " + s.name + ": " + errorKind(r, err))
+			if err != nil && l.cfg.fault == "sigterm" {
+				l.markDead(base)
+			}
+			retryable := err != nil || r.status == 429 || r.status >= 500
+			if r != nil && r.status == 401 && s.name == "login" {
+				k = -1 // the code was spent by a request that failed late: mint a new one
+				break
+			}
+			if !retryable || attempt >= 30 {
+				return
+			}
+			backoff(ctx, r, attempt)
+		}
+		if k == -1 {
+			continue
+		}
+		if s.out != nil {
+			_ = json.Unmarshal(r.body, s.out)
+		}
+	}
+	t.confirmed.Store(true)
+	if l.st.measuring.Load() {
+		l.mu.Lock()
+		l.confirmed = append(l.confirmed, t)
+		l.mu.Unlock()
+	}
+}
+
+// undelivered counts logins confirmed in the window that no browser has
+// redeemed yet.
+func (l *load) undelivered() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, t := range l.confirmed {
+		if !t.redeemed.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *load) progress(ctx context.Context, logs io.Writer, done chan struct{}) {
+	defer close(done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	start := time.Now()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		total := l.st.allLogins.Load()
+		window := "warm-up"
+		if l.st.measuring.Load() {
+			window = "measuring"
+		}
+		fmt.Fprintf(logs, "loadgen: %4.0fs %-9s logins %6d (%4d/s) created %7d errors %5d\n",
+			time.Since(start).Seconds(), window, total, total-last, l.st.allCreated.Load(), l.st.errorCount())
+		last = total
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlagsRefuseWhatIsNotLocalOrBounded(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"remote target", []string{"-browser-targets", "http://10.0.0.5:8080"}, "not on loopback"},
+		{"public target", []string{"-browser-targets", "http://example.com"}, "not on loopback"},
+		{"remote phone target", []string{"-browser-targets", "http://127.0.0.1:1", "-phone-targets", "http://192.168.1.2:80"}, "not on loopback"},
+		{"too many browsers", []string{"-browsers", "50000"}, "-browsers"},
+		{"unbounded duration", []string{"-duration", "2h"}, "-duration"},
+		{"bad mode", []string{"-mode", "websocket"}, "-mode"},
+		{"fault needs own servers", []string{"-browser-targets", "http://127.0.0.1:1", "-fault", "sigterm"}, "needs the servers started here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseFlags(tt.args, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("parseFlags(%v) = %v, want an error about %q", tt.args, err, tt.want)
+			}
+		})
+	}
+	c, err := parseFlags([]string{"-browser-targets", "http://127.0.0.1:8080/,http://[::1]:8081"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.phoneTargets) != 2 || c.phoneTargets[0] != "http://127.0.0.1:8080" {
+		t.Fatalf("phone targets default to browser targets, trimmed: %v", c.phoneTargets)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 1000; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	l := percentiles(ds)
+	if l.N != 1000 || l.P50 != 500 || l.P99 != 990 || l.Max != 1000 {
+		t.Fatalf("percentiles = %+v", l)
+	}
+	if (percentiles(nil) != latency{}) {
+		t.Fatal("percentiles of nothing should be zero")
+	}
+}
+
+// A short real run: loadgen starts its own Redis and two servers, browsers
+// on one and phones on the other, and every login confirmed is delivered.
+func TestShortRunAgainstRealServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server and two servers")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server not found and CI is set")
+		}
+		t.Skip("redis-server not found")
+	}
+	bin := filepath.Join(t.TempDir(), "scanlogin")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/scanlogin")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"-server-bin", bin, "-browsers", "40", "-rate", "20", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s", code, stderr.String())
+	}
+	var s summary
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Logins < 20 {
+		t.Errorf("only %d logins in a 4 s window at 20/s\n%s", s.Logins, stderr.String())
+	}
+	if s.LostLogins != 0 {
+		t.Errorf("%d confirmed logins never reached their browser", s.LostLogins)
+	}
+	for kind, n := range s.Errors {
+		t.Errorf("error %q x%d", kind, n)
+	}
+	if s.Latency.N == 0 || s.Latency.P50 <= 0 {
+		t.Errorf("no delivery latency measured: %+v", s.Latency)
+	}
+	if s.RedisCmdsPerLogin <= 0 || s.CPUPerLoginMs <= 0 || len(s.PeakRSSMB) != 2 {
+		t.Errorf("costs not measured: redis %v cpu %v rss %v", s.RedisCmdsPerLogin, s.CPUPerLoginMs, s.PeakRSSMB)
+	}
+	if !bytes.Contains(stderr.Bytes(), []byte("measuring")) {
+		t.Error("no progress line")
+	}
+}

@@ -1,0 +1,164 @@
+// Command loadgen drives scanlogin servers on loopback the way browsers and
+// phones do, and reports latency, throughput and the cost of each login.
+//
+// Browsers create a scene and follow it (long polls, or a 1 s short poll with
+// -mode shortpoll for comparison); phones log in, scan and confirm at a fixed
+// open-loop rate. With no -browser-targets it starts its own private
+// redis-server and two server instances, browsers on one, phones on the
+// other. All traffic goes to loopback and stops by itself.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type config struct {
+	browserTargets []string
+	phoneTargets   []string
+	redisAddr      string
+	pids           []int
+
+	browsers int
+	rate     float64
+	duration time.Duration
+	warmup   time.Duration
+	mode     string
+	wait     int
+	phones   int
+	fault    string
+	create   bool
+	jsonOut  string
+
+	serverBin string
+	sceneTTL  time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{}
+	var browserTargets, phoneTargets, pids string
+	fs.StringVar(&browserTargets, "browser-targets", "", "comma-separated base URLs the browsers use (empty: start servers here)")
+	fs.StringVar(&phoneTargets, "phone-targets", "", "comma-separated base URLs the phones use (default: the browser targets)")
+	fs.StringVar(&c.redisAddr, "redis", "", "host:port of the servers' Redis, for INFO commandstats (set automatically when servers are started here)")
+	fs.StringVar(&pids, "pids", "", "comma-separated server PIDs, for CPU and RSS from /proc (set automatically when servers are started here)")
+	fs.IntVar(&c.browsers, "browsers", 1000, "concurrent browsers, each following one scene at a time")
+	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
+	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting)")
+	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
+	fs.IntVar(&c.phones, "phones", 2000, "distinct phone users (scans are rate-limited per user)")
+	fs.StringVar(&c.fault, "fault", "", "fault in the middle of the window: redis-restart | pubsub-kill | sigterm")
+	fs.BoolVar(&c.create, "create", false, "measure scene creation alone: browsers create scenes as fast as they can and never poll")
+	fs.StringVar(&c.jsonOut, "json", "", "also write the JSON summary to this file")
+	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
+	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.browserTargets = splitList(browserTargets)
+	c.phoneTargets = splitList(phoneTargets)
+	if len(c.phoneTargets) == 0 {
+		c.phoneTargets = c.browserTargets
+	}
+	for _, p := range splitList(pids) {
+		var pid int
+		if _, err := fmt.Sscan(p, &pid); err != nil {
+			return nil, fmt.Errorf("-pids: %q is not a PID", p)
+		}
+		c.pids = append(c.pids, pid)
+	}
+	switch {
+	case c.mode != "longpoll" && c.mode != "shortpoll":
+		return nil, fmt.Errorf("-mode: %q is neither longpoll nor shortpoll", c.mode)
+	case c.browsers < 1 || c.browsers > 15000:
+		return nil, errors.New("-browsers: between 1 and 15000 (the process may hold about 20,000 files)")
+	case c.rate <= 0 || c.rate > 5000:
+		return nil, errors.New("-rate: above 0 and at most 5000 logins/s")
+	case c.duration <= 0 || c.duration > 30*time.Minute:
+		return nil, errors.New("-duration: above 0 and at most 30m")
+	case c.wait < 1 || c.wait > 30:
+		return nil, errors.New("-wait: 1 to 30 seconds")
+	case c.fault != "" && c.fault != "redis-restart" && c.fault != "pubsub-kill" && c.fault != "sigterm":
+		return nil, fmt.Errorf("-fault: unknown %q", c.fault)
+	case c.fault != "" && c.fault != "pubsub-kill" && len(c.browserTargets) > 0:
+		return nil, fmt.Errorf("-fault %s needs the servers started here (no -browser-targets)", c.fault)
+	}
+	for _, u := range append(append([]string{}, c.browserTargets...), c.phoneTargets...) {
+		if !loopback(u) {
+			return nil, fmt.Errorf("target %q is not on loopback: loadgen only drives local servers", u)
+		}
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cl *cluster
+	if len(cfg.browserTargets) == 0 {
+		cl, err = startCluster(ctx, cfg, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		defer cl.close()
+		cfg.browserTargets = []string{cl.instances[0].url}
+		cfg.phoneTargets = []string{cl.instances[1].url}
+		if cfg.fault == "sigterm" {
+			// Browsers on both, so one can go away under them.
+			cfg.browserTargets = []string{cl.instances[0].url, cl.instances[1].url}
+		}
+		cfg.redisAddr = cl.redis.addr
+		cfg.pids = cl.pids()
+	}
+
+	sum, err := runLoad(ctx, cfg, cl, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 1
+	}
+	b, _ := json.MarshalIndent(sum, "", "  ")
+	fmt.Fprintln(stdout, string(b))
+	if cfg.jsonOut != "" {
+		if err := os.WriteFile(cfg.jsonOut, b, 0o644); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+)
+
+// stats counts what happens; only events inside the measured window count
+// toward the summary, the all* counters feed the progress line.
+type stats struct {
+	measuring atomic.Bool
+	started   time.Time
+	stopped   time.Time
+
+	browserReqs, phoneReqs atomic.Int64
+	logins, creates        atomic.Int64
+	allLogins, allCreated  atomic.Int64
+	with503, without503    atomic.Int64
+
+	mu        sync.Mutex
+	latencies []time.Duration
+	latAt     []time.Time
+	errors    map[string]int64
+}
+
+func newStats() *stats { return &stats{errors: map[string]int64{}} }
+
+func (s *stats) start() {
+	s.mu.Lock()
+	s.started = time.Now()
+	s.mu.Unlock()
+	s.measuring.Store(true)
+}
+
+func (s *stats) stop() {
+	s.measuring.Store(false)
+	s.mu.Lock()
+	s.stopped = time.Now()
+	s.mu.Unlock()
+}
+
+func (s *stats) request(side string) {
+	if !s.measuring.Load() {
+		return
+	}
+	if side == "browser" {
+		s.browserReqs.Add(1)
+	} else {
+		s.phoneReqs.Add(1)
+	}
+}
+
+func (s *stats) created() {
+	s.allCreated.Add(1)
+	if s.measuring.Load() {
+		s.creates.Add(1)
+	}
+}
+
+func (s *stats) login() {
+	s.allLogins.Add(1)
+	if s.measuring.Load() {
+		s.logins.Add(1)
+	}
+}
+
+// delivered records confirm->delivery latency for confirms sent inside the
+// window.
+func (s *stats) delivered(d time.Duration, confirmedAt time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started.IsZero() || confirmedAt.Before(s.started) || (!s.stopped.IsZero() && confirmedAt.After(s.stopped)) {
+		return
+	}
+	s.latencies = append(s.latencies, d)
+	s.latAt = append(s.latAt, confirmedAt)
+}
+
+func (s *stats) unavailable(withRetryAfter bool) {
+	if withRetryAfter {
+		s.with503.Add(1)
+	} else {
+		s.without503.Add(1)
+	}
+}
+
+func (s *stats) fail(kind string) {
+	s.mu.Lock()
+	s.errors[kind]++
+	s.mu.Unlock()
+}
+
+func (s *stats) errorCount() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, v := range s.errors {
+		n += v
+	}
+	return n
+}
+
+// probe reads the servers' Redis and processes.
+type probe struct {
+	cfg *config
+	rdb *redis.Client
+}
+
+func newProbe(cfg *config) *probe {
+	p := &probe{cfg: cfg}
+	if cfg.redisAddr != "" {
+		p.rdb = redis.NewClient(&redis.Options{Addr: cfg.redisAddr, MaxRetries: -1})
+	}
+	return p
+}
+
+func (p *probe) close() {
+	if p.rdb != nil {
+		_ = p.rdb.Close()
+	}
+}
+
+type snapshot struct {
+	at       time.Time
+	commands map[string]int64
+	cpu      []float64 // seconds per pid
+}
+
+func (p *probe) snapshot(ctx context.Context) snapshot {
+	s := snapshot{at: time.Now()}
+	if p.rdb != nil {
+		if info, err := p.rdb.Info(ctx, "commandstats").Result(); err == nil {
+			s.commands = scanlogintest.ParseCommandStats(info)
+		}
+	}
+	for _, pid := range p.cfg.pids {
+		s.cpu = append(s.cpu, cpuSeconds(pid))
+	}
+	return s
+}
+
+// rss is the resident set of the i-th server process in bytes (0 if unknown).
+func (p *probe) rss(i int) int64 {
+	if i >= len(p.cfg.pids) {
+		return 0
+	}
+	return procStatusKB(p.cfg.pids[i], "VmRSS") * 1024
+}
+
+// clockTicks is USER_HZ, 100 on Linux for every architecture Go supports.
+const clockTicks = 100
+
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; fields resume after the last ')'.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / clockTicks
+}
+
+func procStatusKB(pid int, key string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// gauge reads one unlabelled metric from a server's /metrics.
+func gauge(ctx context.Context, c *http.Client, base, name string) float64 {
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+type latency struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p99_9_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+func percentiles(ds []time.Duration) latency {
+	if len(ds) == 0 {
+		return latency{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(s)-1))
+		return float64(s[i].Microseconds()) / 1000
+	}
+	return latency{N: len(s), P50: at(0.5), P90: at(0.9), P99: at(0.99), P999: at(0.999), Max: float64(s[len(s)-1].Microseconds()) / 1000}
+}
+
+type summary struct {
+	Mode        string  `json:"mode"`
+	Browsers    int     `json:"browsers"`
+	TargetRate  float64 `json:"target_logins_per_s"`
+	WindowS     float64 `json:"window_s"`
+	Fault       string  `json:"fault,omitempty"`
+	IdleWaiters int     `json:"idle_waiters"`
+
+	Logins             int64              `json:"logins"`
+	LoginsPerS         float64            `json:"logins_per_s"`
+	ScenesCreated      int64              `json:"scenes_created"`
+	ScenesPerS         float64            `json:"scenes_created_per_s"`
+	Latency            latency            `json:"confirm_to_delivery"`
+	Errors             map[string]int64   `json:"errors"`
+	BrowserReqsPerLog  float64            `json:"browser_requests_per_login"`
+	PhoneReqsPerLog    float64            `json:"phone_requests_per_login"`
+	RedisCmdsPerLogin  float64            `json:"redis_commands_per_login"`
+	RedisTopPerLogin   map[string]float64 `json:"redis_commands_by_name_per_login"`
+	CPUPerLoginMs      float64            `json:"server_cpu_ms_per_login"`
+	CPUByInstanceS     []float64          `json:"server_cpu_s_by_instance"`
+	PeakRSSMB          []float64          `json:"peak_rss_mb_by_instance"`
+	RSSPerIdleWaiterKB float64            `json:"rss_per_idle_waiter_kb"`
+	Unavailable503     struct {
+		WithRetryAfter    int64 `json:"with_retry_after"`
+		WithoutRetryAfter int64 `json:"without_retry_after"`
+	} `json:"unavailable_503"`
+	ConfirmedInWindow int64        `json:"confirmed_in_window"`
+	LostLogins        int64        `json:"lost_logins"`
+	FaultResult       *faultResult `json:"fault_result,omitempty"`
+}
+
+func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *summary {
+	st := l.st
+	window := after.at.Sub(before.at).Seconds()
+	s := &summary{
+		Mode: l.cfg.mode, Browsers: l.cfg.browsers, TargetRate: l.cfg.rate, WindowS: window, Fault: l.cfg.fault,
+		Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
+	}
+	if l.cfg.create {
+		s.Mode = "create"
+	}
+	s.LoginsPerS = float64(s.Logins) / window
+	s.ScenesPerS = float64(s.ScenesCreated) / window
+	st.mu.Lock()
+	s.Latency = percentiles(st.latencies)
+	s.Errors = map[string]int64{}
+	for k, v := range st.errors {
+		s.Errors[k] = v
+	}
+	st.mu.Unlock()
+	per := float64(s.Logins)
+	if l.cfg.create {
+		per = float64(s.ScenesCreated)
+	}
+	if per > 0 {
+		s.BrowserReqsPerLog = float64(st.browserReqs.Load()) / per
+		s.PhoneReqsPerLog = float64(st.phoneReqs.Load()) / per
+		if before.commands != nil && after.commands != nil {
+			var total int64
+			type kv struct {
+				k string
+				v int64
+			}
+			var all []kv
+			for k, v := range after.commands {
+				d := v - before.commands[k]
+				if k == "info" || d <= 0 {
+					continue // the probe's own
+				}
+				total += d
+				all = append(all, kv{k, d})
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+			s.RedisCmdsPerLogin = float64(total) / per
+			s.RedisTopPerLogin = map[string]float64{}
+			for _, e := range all[:min(len(all), 10)] {
+				s.RedisTopPerLogin[e.k] = float64(e.v) / per
+			}
+		}
+		var cpu float64
+		for i := range after.cpu {
+			d := after.cpu[i] - before.cpu[i]
+			s.CPUByInstanceS = append(s.CPUByInstanceS, d)
+			cpu += d
+		}
+		s.CPUPerLoginMs = cpu * 1000 / per
+	}
+	for _, pid := range l.cfg.pids {
+		s.PeakRSSMB = append(s.PeakRSSMB, float64(procStatusKB(pid, "VmHWM"))/1024)
+	}
+	s.Unavailable503.WithRetryAfter = st.with503.Load()
+	s.Unavailable503.WithoutRetryAfter = st.without503.Load()
+	l.mu.Lock()
+	s.ConfirmedInWindow = int64(len(l.confirmed))
+	for _, t := range l.confirmed {
+		if !t.redeemed.Load() {
+			s.LostLogins++
+		}
+	}
+	l.mu.Unlock()
+	if fr != nil {
+		fr.MaxAfter = st.maxDeliveryAfter(l.faultAt)
+	}
+	s.FaultResult = fr
+	return s
+}
