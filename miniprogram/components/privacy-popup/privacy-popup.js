@@ -1,0 +1,62 @@
+// The consent popup WeChat's privacy check asks for. Put <privacy-popup /> on
+// every page that uses avatar, nickname, phone number or camera; utils/privacy.js
+// opens the one on the page in front.
+const privacy = require('../../utils/privacy.js')
+
+Component({
+  data: {
+    show: false,
+    contractName: 'Privacy Guide'
+  },
+
+  lifetimes: {
+    attached () {
+      privacy.register(this)
+      if (typeof wx.getPrivacySetting === 'function') {
+        wx.getPrivacySetting({
+          success: res => {
+            if (res.privacyContractName) this.setData({ contractName: res.privacyContractName })
+          }
+        })
+      }
+    },
+    detached () {
+      privacy.unregister(this)
+      this.finish({ event: 'disagree' })
+    }
+  },
+
+  methods: {
+    // open shows the popup for one pending authorization. A second request
+    // while one is pending refuses the first (WeChat only waits for the last).
+    open (resolve) {
+      if (this.resolve && this.resolve !== resolve) this.resolve({ event: 'disagree' })
+      this.resolve = resolve
+      this.setData({ show: true })
+    },
+
+    onOpenContract () {
+      wx.openPrivacyContract({})
+    },
+
+    // Bound to the open-type="agreePrivacyAuthorization" button: tapping it is
+    // what WeChat records as consent; the resolve names that button.
+    onAgree () {
+      this.finish({ event: 'agree', buttonId: 'agree-btn' })
+    },
+
+    onDisagree () {
+      this.finish({ event: 'disagree' })
+    },
+
+    finish (result) {
+      const resolve = this.resolve
+      this.resolve = null
+      if (this.data.show) this.setData({ show: false })
+      if (resolve) {
+        resolve(result)
+        this.triggerEvent(result.event)
+      }
+    }
+  }
+})

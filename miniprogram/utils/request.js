@@ -1,0 +1,261 @@
+// The one door to the scanlogin server. This is the only file that knows the
+// API base URL (from config.js) and the only one that touches the login token.
+//
+// - Every call carries `Authorization: Bearer <token>`.
+// - A 401 means the token expired or was revoked: log in again silently
+//   (wx.login -> POST /api/v1/mp/login) and retry the call once. Concurrent 401s
+//   share one login.
+// - Network failures and 5xx show a toast and reject with an ApiError.
+// - 429 honours Retry-After: short waits are waited out and retried once,
+//   longer ones are reported.
+// - Any other non-2xx rejects with an ApiError carrying the server's error code
+//   ({"error":{"code","message"}}) for the page to explain.
+const config = require('../config.js')
+
+const TOKEN_KEY = 'scanlogin_token'
+const USER_KEY = 'scanlogin_user'
+
+class ApiError extends Error {
+  // kind: 'network' (no HTTP answer), 'http' (a non-2xx answer) or 'wechat'
+  // (wx.login itself failed).
+  constructor (kind, status, code, message, retryAfter) {
+    super(message || code || kind)
+    this.name = 'ApiError'
+    this.kind = kind
+    this.status = status || 0
+    this.code = code || ''
+    this.retryAfter = retryAfter || 0
+  }
+}
+
+function apiURL (path) {
+  return config.apiBase.replace(/\/+$/, '') + path
+}
+
+// absoluteURL turns a server-relative URL (such as an uploaded avatar's
+// "/api/v1/avatars/ID") into one an <image> can load.
+function absoluteURL (url) {
+  if (!url) return ''
+  if (/^(https?:)?\/\//.test(url) || /^wxfile:|^data:/.test(url)) return url
+  return apiURL(url.charAt(0) === '/' ? url : '/' + url)
+}
+
+function getToken () {
+  return wx.getStorageSync(TOKEN_KEY) || ''
+}
+
+function getUser () {
+  return wx.getStorageSync(USER_KEY) || null
+}
+
+function headerValue (header, name) {
+  if (!header) return undefined
+  const want = name.toLowerCase()
+  for (const k in header) {
+    if (k.toLowerCase() === want) return header[k]
+  }
+  return undefined
+}
+
+function retryAfterSeconds (header) {
+  const v = headerValue(header, 'Retry-After')
+  if (v === undefined || v === null || v === '') return 1
+  const n = Number(v)
+  if (!isNaN(n)) return Math.max(0, Math.ceil(n))
+  const at = Date.parse(v) // the HTTP-date form
+  return isNaN(at) ? 1 : Math.max(0, Math.ceil((at - Date.now()) / 1000))
+}
+
+function sleep (ms) {
+  return new Promise(resolve => setTimeout(resolve, ms))
+}
+
+function toast (title) {
+  wx.showToast({ title, icon: 'none', duration: 3000 })
+}
+
+function parseBody (data) {
+  if (typeof data !== 'string') return data
+  try { return JSON.parse(data) } catch (e) { return data }
+}
+
+// once performs one HTTP exchange and resolves {statusCode, data, header}, or
+// rejects with a network ApiError. wx.request calls success for any status.
+function once (opts, token) {
+  return new Promise((resolve, reject) => {
+    const header = Object.assign({}, opts.header)
+    if (token) header.Authorization = 'Bearer ' + token
+    const fail = err => reject(new ApiError('network', 0, 'network', (err && err.errMsg) || 'network error'))
+    if (opts.filePath) {
+      wx.uploadFile({
+        url: apiURL(opts.path),
+        filePath: opts.filePath,
+        name: opts.name || 'file',
+        formData: opts.formData,
+        header,
+        timeout: config.timeout,
+        // uploadFile gives the body as a string whatever its type.
+        success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: res.header || {} }),
+        fail
+      })
+      return
+    }
+    if (opts.data !== undefined && opts.method && opts.method !== 'GET') {
+      header['Content-Type'] = 'application/json'
+    }
+    wx.request({
+      url: apiURL(opts.path),
+      method: opts.method || 'GET',
+      data: opts.data,
+      header,
+      timeout: config.timeout,
+      success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: res.header || {} }),
+      fail
+    })
+  })
+}
+
+// exchange is once() plus the transport policy shared by every call,
+// including login: network errors and 5xx toast, 429 waits for Retry-After.
+async function exchange (opts, token) {
+  let waited = false
+  for (;;) {
+    let res
+    try {
+      res = await once(opts, token)
+    } catch (err) {
+      if (opts.toast !== false) toast('Network error. Check your connection and try again.')
+      throw err
+    }
+    const status = res.statusCode
+    if (status === 429) {
+      const secs = retryAfterSeconds(res.header)
+      if (!waited && secs <= config.maxAutoRetryAfter) {
+        waited = true
+        await sleep(secs * 1000)
+        continue
+      }
+      if (opts.toast !== false) toast('Too many attempts. Try again in ' + secs + ' s.')
+      throw errorFrom(res, secs)
+    }
+    if (status >= 500) {
+      const secs = headerValue(res.header, 'Retry-After') ? retryAfterSeconds(res.header) : 0
+      if (opts.toast !== false) {
+        toast(secs ? 'The server is busy. Try again in ' + secs + ' s.' : 'The server had a problem. Please try again.')
+      }
+      throw errorFrom(res, secs)
+    }
+    return res
+  }
+}
+
+function errorFrom (res, retryAfter) {
+  const body = res.data && typeof res.data === 'object' ? res.data : {}
+  const e = body.error || {}
+  return new ApiError('http', res.statusCode, e.code || 'http_' + res.statusCode, e.message || '', retryAfter)
+}
+
+function wxLogin () {
+  return new Promise((resolve, reject) => {
+    wx.login({
+      success: res => res.code ? resolve(res.code) : reject(new ApiError('wechat', 0, 'wx_login', res.errMsg)),
+      fail: err => reject(new ApiError('wechat', 0, 'wx_login', err && err.errMsg))
+    })
+  })
+}
+
+let loginInFlight = null
+
+// login runs wx.login -> POST /api/v1/mp/login and stores the token. Callers
+// arriving while a login is running share it.
+function login () {
+  if (!loginInFlight) {
+    loginInFlight = doLogin().then(
+      data => { loginInFlight = null; return data },
+      err => { loginInFlight = null; throw err })
+  }
+  return loginInFlight
+}
+
+async function doLogin () {
+  let code
+  try {
+    code = await wxLogin()
+  } catch (err) {
+    toast('WeChat login failed. Please try again.')
+    throw err
+  }
+  const res = await exchange({ path: '/api/v1/mp/login', method: 'POST', data: { code } }, '')
+  if (res.statusCode !== 200 || !res.data || !res.data.token) {
+    const err = errorFrom(res, 0)
+    toast('Could not sign you in (' + err.code + ').')
+    throw err
+  }
+  wx.setStorageSync(TOKEN_KEY, res.data.token)
+  wx.setStorageSync(USER_KEY, res.data.user)
+  return res.data
+}
+
+// ensureLogin is the launch-time check: a stored token while WeChat says the
+// session is still good, otherwise a fresh login. A token the server no longer
+// accepts is replaced by the first request that gets a 401.
+function ensureLogin () {
+  const token = getToken()
+  if (!token) return login()
+  return new Promise(resolve => {
+    wx.checkSession({ success: () => resolve(true), fail: () => resolve(false) })
+  }).then(valid => valid ? { token, user: getUser(), is_new_user: false } : login())
+}
+
+// request calls the API. opts: {path, method, data, auth (default true),
+// toast (default true)} or, for uploads, {path, filePath, name, formData}.
+// Resolves the parsed body of a 2xx answer (null for 204).
+async function request (opts) {
+  const auth = opts.auth !== false
+  let token = ''
+  if (auth) {
+    token = getToken()
+    if (!token) token = (await login()).token
+  }
+  let res = await exchange(opts, token)
+  if (res.statusCode === 401 && auth) {
+    // Another call may already have replaced the token we used.
+    const current = getToken()
+    token = current && current !== token ? current : (await login()).token
+    res = await exchange(opts, token)
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    return res.statusCode === 204 ? null : res.data
+  }
+  throw errorFrom(res, 0)
+}
+
+function uploadFile (opts) {
+  return request(Object.assign({ method: 'POST', name: 'file' }, opts))
+}
+
+// rememberUser keeps the latest profile (after an edit) for pages that show it.
+function rememberUser (user) {
+  if (user) wx.setStorageSync(USER_KEY, user)
+}
+
+function logout () {
+  wx.removeStorageSync(TOKEN_KEY)
+  wx.removeStorageSync(USER_KEY)
+}
+
+module.exports = {
+  ApiError,
+  request,
+  uploadFile,
+  login,
+  ensureLogin,
+  logout,
+  getToken,
+  getUser,
+  rememberUser,
+  absoluteURL,
+  retryAfterSeconds,
+  TOKEN_KEY,
+  USER_KEY
+}
