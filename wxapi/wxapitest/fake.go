@@ -343,7 +343,7 @@ func (f *Fake) ExpireTokens() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = f.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, f.key("expired_before"), f.now().UnixMilli(), 0)
+		p.Incr(ctx, f.key("epoch"))
 		p.HDel(ctx, f.key("stable"), "cur", "cur_exp", "prev", "prev_exp")
 		p.HDel(ctx, f.key("classic"), "cur")
 		return nil

@@ -335,7 +335,7 @@ func (f *Fake) classicToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := f.now().UnixMilli()
-	res, err := classicScript.Run(r.Context(), f.rdb, []string{f.key("classic")},
+	res, err := classicScript.Run(r.Context(), f.rdb, []string{f.key("classic"), f.key("epoch")},
 		now, newToken(), tokenTTL.Milliseconds(), f.day(), f.key("tok")+":", classicGrace.Milliseconds(), tokenRecordTTL.Milliseconds()).Slice()
 	f.tokenAnswer(w, res, err)
 }
@@ -364,7 +364,7 @@ func (f *Fake) stableToken(w http.ResponseWriter, r *http.Request) {
 		force = "1"
 	}
 	now := f.now().UnixMilli()
-	res, err := stableScript.Run(r.Context(), f.rdb, []string{f.key("stable")},
+	res, err := stableScript.Run(r.Context(), f.rdb, []string{f.key("stable"), f.key("epoch")},
 		now, force, newToken(), tokenTTL.Milliseconds(), f.day(), f.key("tok")+":", rotateWindow.Milliseconds(), tokenRecordTTL.Milliseconds()).Slice()
 	f.tokenAnswer(w, res, err)
 }
@@ -391,7 +391,7 @@ func (f *Fake) day() string { return f.now().UTC().Format("20060102") }
 func newToken() string { return "86_" + randString(134, urlSafe) }
 
 // checkToken validates the access_token query parameter: missing 41001,
-// malformed 40014, past its expiry (or expired by ExpireTokens) 42001,
+// malformed 40014, past its expiry (or minted before ExpireTokens) 42001,
 // unknown or superseded 40001.
 func (f *Fake) checkToken(r *http.Request) (int, error) {
 	tok := r.URL.Query().Get("access_token")
@@ -402,11 +402,11 @@ func (f *Fake) checkToken(r *http.Request) (int, error) {
 		return 40014, nil
 	}
 	ctx := r.Context()
-	v, err := f.rdb.HMGet(ctx, f.key("tok", tok), "exp", "issued", "until").Result()
+	v, err := f.rdb.HMGet(ctx, f.key("tok", tok), "exp", "epoch", "until").Result()
 	if err != nil {
 		return 0, err
 	}
-	eb, err := f.rdb.Get(ctx, f.key("expired_before")).Int64()
+	epoch, err := f.rdb.Get(ctx, f.key("epoch")).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, err
 	}
@@ -420,7 +420,7 @@ func (f *Fake) checkToken(r *http.Request) (int, error) {
 		return 40001, nil
 	}
 	now := f.now().UnixMilli()
-	if issued, _ := num(v[1]); issued <= eb || now >= exp {
+	if e, _ := num(v[1]); e < epoch || now >= exp {
 		return 42001, nil
 	}
 	if until, ok := num(v[2]); ok && now >= until {

@@ -10,12 +10,13 @@ import (
 // caller still gets 42001 (expired) rather than 40001 (unknown).
 const tokenRecordTTL = 24 * time.Hour
 
-// Every issued token has a record tok:<token> {exp, issued, until}: past exp
-// it answers 42001, past until (superseded) 40001. The state machines below
-// only mint tokens and set until.
+// Every issued token has a record tok:<token> {exp, epoch, until}: past exp
+// or minted before the current epoch (ExpireTokens bumps it) it answers
+// 42001, past until (superseded) 40001. The state machines below only mint
+// tokens and set until.
 
 // stableScript is the stable_token state machine (fact sheet §2b).
-// KEYS[1] state hash. ARGV: now ms, force "1"/"0", new token, ttl ms, day,
+// KEYS[1] state hash, KEYS[2] epoch. ARGV: now ms, force "1"/"0", new token, ttl ms, day,
 // token record prefix, rotate window ms, record ttl ms.
 // Returns {errcode, token, expires_in ms}.
 var stableScript = redis.NewScript(`
@@ -25,7 +26,7 @@ local cur, curExp, prev = st[1], tonumber(st[2]), st[3]
 local fcount, flast = tonumber(st[6]) or 0, tonumber(st[7])
 local function mint()
   local k = ARGV[6] .. ARGV[3]
-  redis.call('HSET', k, 'exp', now + ttl, 'issued', now)
+  redis.call('HSET', k, 'exp', now + ttl, 'epoch', redis.call('GET', KEYS[2]) or '0')
   redis.call('PEXPIRE', k, ttl + recttl)
   return ARGV[3]
 end
@@ -64,7 +65,7 @@ return {0, cur, curExp - now}
 
 // classicScript is /cgi-bin/token: every call mints a new token; the one it
 // supersedes keeps working for the grace period; 2000 calls a day.
-// KEYS[1] state hash. ARGV: now ms, new token, ttl ms, day, token record
+// KEYS[1] state hash, KEYS[2] epoch. ARGV: now ms, new token, ttl ms, day, token record
 // prefix, grace ms, record ttl ms. Returns {errcode, token, expires_in ms}.
 var classicScript = redis.NewScript(`
 local now, ttl, grace, recttl = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -74,7 +75,7 @@ if st[2] ~= ARGV[4] then count = 0 end
 if count >= 2000 then return {45009, '', 0} end
 if st[1] then redis.call('HSET', ARGV[5] .. st[1], 'until', now + grace) end
 local k = ARGV[5] .. ARGV[2]
-redis.call('HSET', k, 'exp', now + ttl, 'issued', now)
+redis.call('HSET', k, 'exp', now + ttl, 'epoch', redis.call('GET', KEYS[2]) or '0')
 redis.call('PEXPIRE', k, ttl + recttl)
 redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'day', ARGV[4], 'count', count + 1)
 return {0, ARGV[2], ttl}
