@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scanlogin/scanlogin/server"
+)
+
+// run is the whole program: configuration, logger, Redis, the server, and
+// graceful shutdown when ctx ends. It returns when the server has stopped.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		if args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
+		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log, err := newLogger(stderr, getenv("SCANLOGIN_LOG_LEVEL"))
+	if err != nil {
+		return fmt.Errorf("configuration: SCANLOGIN_LOG_LEVEL: %w", err)
+	}
+
+	rdb, closeRedis, err := openRedis(cfg, log)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer closeRedis()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	if getenv("SCANLOGIN_PUBLIC_URL") == "" {
+		// With SCANLOGIN_ADDR=:0 only the listener knows the port.
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		cfg.PublicURL = server.PublicURLFromAddr(net.JoinHostPort(host, fmt.Sprint(port)))
+		if getenv("SCANLOGIN_ISSUER") == "" {
+			cfg.Issuer = ""
+		}
+	}
+	srv, err := server.New(ctx, server.Options{
+		Config:  cfg,
+		Redis:   rdb,
+		Logger:  log,
+		SelfURL: selfURL(ln.Addr().(*net.TCPAddr)),
+	})
+	if err != nil {
+		return err
+	}
+	cfg = srv.Config()
+	if cfg.DevMode() {
+		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
+		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
+		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n\n", cfg.PublicURL)
+	} else {
+		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String())
+	}
+	err = srv.Run(ctx, ln)
+	log.Info("stopped")
+	return err
+}
+
+// selfURL is how this process reaches its own listener.
+func selfURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1" // a wildcard listener answers on loopback too
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+// openRedis connects to SCANLOGIN_REDIS_URL, or, in dev mode without one,
+// starts an embedded Redis whose TTLs follow the wall clock.
+func openRedis(cfg server.Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if cfg.RedisURL != "" {
+		rdb, err := server.OpenRedis(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SCANLOGIN_REDIS_URL: %w", err)
+		}
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+	if !cfg.DevMode() {
+		return nil, nil, errors.New("SCANLOGIN_REDIS_URL is required with WeChat credentials")
+	}
+	m := miniredis.NewMiniRedis()
+	// Without this, keys would only expire when someone calls
+	// FastForward; with it their TTLs run on the real clock.
+	m.ClockTTL(true)
+	if err := m.Start(); err != nil {
+		return nil, nil, err
+	}
+	log.Warn("SCANLOGIN_REDIS_URL is not set: using an embedded in-memory Redis; nothing is durable and instances do not share it", "addr", m.Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if level != "" {
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("want debug, info, warn or error, got %q", level)
+		}
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})
+	return slog.New(server.NewRedactHandler(h)), nil
+}
+
+const usage = `scanlogin: sign in to a website by scanning a WeChat mini-program code.
+
+Run with no configuration for the demo (embedded Redis, fake WeChat).
+Configuration is by environment variables (secrets also as NAME_FILE):
+
+  SCANLOGIN_ADDR                listen address (default :8080)
+  SCANLOGIN_PUBLIC_URL          absolute URL browsers and phones use (default from the address)
+  SCANLOGIN_REDIS_URL           redis://, rediss://, unix://, redis+sentinel://, redis+cluster://
+  SCANLOGIN_WECHAT_APPID        with SCANLOGIN_WECHAT_SECRET: talk to WeChat (no dev mode)
+  SCANLOGIN_WECHAT_SECRET       the AppSecret
+  SCANLOGIN_WECHAT_BASE_URL     default https://api.weixin.qq.com
+  SCANLOGIN_MP_PAGE             confirm page (default pages/scan/scan)
+  SCANLOGIN_MP_ENV_VERSION      release | trial | develop
+  SCANLOGIN_SIGNING_KEY_FILE    Ed25519 PEM files, comma-separated; the first signs
+  SCANLOGIN_SESSION_KEY_SECRET  32 bytes (64 hex or base64): encrypts session_key at rest
+  SCANLOGIN_SCENE_TTL           pending scene lifetime (default 120s)
+  SCANLOGIN_NUMBER_MATCH        on | off
+  SCANLOGIN_SITE_NAME           shown on the confirm page
+  SCANLOGIN_ALLOWED_ORIGINS     CORS origins for the widget, comma-separated
+  SCANLOGIN_TRUSTED_PROXIES     proxy IPs/CIDRs whose X-Forwarded-For is believed
+  SCANLOGIN_RATE_LIMITS         create=30,login=30,scan=20,poll=120 (per minute)
+  SCANLOGIN_LOG_LEVEL           debug | info | warn | error
+and SCANLOGIN_ISSUER, SCANLOGIN_AUDIENCE, SCANLOGIN_ACCESS_TOKEN_TTL, SCANLOGIN_SESSION_TTL,
+SCANLOGIN_MP_TOKEN_TTL, SCANLOGIN_CONFIRM_WINDOW, SCANLOGIN_HARD_CAP, SCANLOGIN_REDEEM_WINDOW,
+SCANLOGIN_SHUTDOWN_DELAY.`

@@ -1,0 +1,278 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/scanlogin"
+)
+
+// Long-poll bounds of GET /api/v1/qr/{scene}/state (SPEC §4).
+const (
+	defaultPollWait = 25 * time.Second
+	maxPollWait     = 30 * time.Second
+)
+
+// sceneParam returns the scene ID from the path after checking its form,
+// so that garbage never reaches Redis.
+func sceneParam(c echo.Context) (string, error) {
+	id := c.Param("scene")
+	if !validSceneID(id) {
+		return "", scanlogin.ErrInvalidSceneID
+	}
+	return id, nil
+}
+
+// validSceneID: 32 lowercase hex characters (SPEC §3).
+func validSceneID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if (ch < '0' || ch > '9') && (ch < 'a' || ch > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+type createSceneResponse struct {
+	Scene       string    `json:"scene"`
+	PollToken   string    `json:"poll_token"`
+	QRImageURL  string    `json:"qr_image_url"`
+	MatchCode   string    `json:"match_code"`
+	NumberMatch bool      `json:"number_match"`
+	State       string    `json:"state"`
+	Version     int64     `json:"version"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ExpiresIn   int64     `json:"expires_in"`
+	PollWait    int64     `json:"poll_wait"`
+}
+
+// createScene is POST /api/v1/qr.
+func (s *Server) createScene(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := s.limits.create(ctx, c.RealIP()); err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &struct{}{}); err != nil {
+		return err
+	}
+	sc, pollToken, err := s.engine.CreateScene(ctx, scanlogin.NewScene{BrowserIP: c.RealIP(), BrowserUserAgent: c.Request().UserAgent()})
+	s.audit(c, "create", sceneID(sc), "", err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusCreated, createSceneResponse{
+		Scene:       sc.ID,
+		PollToken:   pollToken,
+		QRImageURL:  s.cfg.PublicURL + "/api/v1/qr/" + sc.ID + "/image",
+		MatchCode:   sc.MatchCode,
+		NumberMatch: s.cfg.NumberMatch,
+		State:       string(sc.State),
+		Version:     sc.Version,
+		ExpiresAt:   sc.ExpiresAt.UTC(),
+		ExpiresIn:   seconds(sc.ExpiresIn(s.now())),
+		PollWait:    seconds(defaultPollWait),
+	})
+}
+
+func sceneID(sc *scanlogin.Scene) string {
+	if sc == nil {
+		return ""
+	}
+	return sc.ID
+}
+
+// sceneImage is GET /api/v1/qr/{scene}/image: the mini-program code, made
+// once per scene (one WeChat call) and cached in Redis for the scene's life.
+func (s *Server) sceneImage(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ctype, data, err := s.engine.SceneImage(ctx, id)
+	if errors.Is(err, scanlogin.ErrSceneNotFound) {
+		ctype, data, err = s.makeSceneImage(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "private, max-age=300")
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return c.Blob(http.StatusOK, ctype, data)
+}
+
+// makeSceneImage asks WeChat for the code of a live scene. Concurrent
+// requests for one scene in this process share one call.
+func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte, error) {
+	res, err := s.qrCalls.Do(id, func() (qrImage, error) {
+		sc, err := s.engine.Scene(ctx, id)
+		if err != nil {
+			return qrImage{}, err
+		}
+		if sc.State.Final() {
+			// No image for a finished scene: say why.
+			if sc.State == scanlogin.StateExpired {
+				return qrImage{}, scanlogin.ErrSceneExpired
+			}
+			return qrImage{}, scanlogin.ErrSceneFinal
+		}
+		// check_path only works against the released version of the
+		// mini-program; trial and develop builds must skip it.
+		checkPath := s.cfg.MPEnvVersion == "release"
+		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.cfg.MPPage, s.cfg.MPEnvVersion, checkPath, 280)
+		s.metrics.wechat("getwxacodeunlimit", err)
+		if err != nil {
+			return qrImage{}, err
+		}
+		if err := s.engine.PutSceneImage(ctx, id, ctype, data); err != nil {
+			return qrImage{}, err
+		}
+		return qrImage{ctype: ctype, data: data}, nil
+	})
+	return res.ctype, res.data, err
+}
+
+type qrImage struct {
+	ctype string
+	data  []byte
+}
+
+type scannedBy struct {
+	Nickname  string `json:"nickname"`
+	AvatarURL string `json:"avatar_url"`
+}
+
+type sceneStateResponse struct {
+	Scene     string     `json:"scene"`
+	State     string     `json:"state"`
+	Version   int64      `json:"version"`
+	ExpiresIn int64      `json:"expires_in"`
+	ScannedBy *scannedBy `json:"scanned_by,omitempty"`
+}
+
+// sceneState is GET /api/v1/qr/{scene}/state?since=V&wait=S, the long poll.
+func (s *Server) sceneState(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	since := int64(0) // no version is 0, so an absent since answers at once
+	if v := c.QueryParam("since"); v != "" {
+		if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
+			return invalidRequest("since: must be a non-negative integer")
+		}
+	}
+	wait := defaultPollWait
+	if v := c.QueryParam("wait"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return invalidRequest("wait: must be a non-negative number of seconds")
+		}
+		wait = min(time.Duration(n)*time.Second, maxPollWait)
+	}
+	if s.draining.Load() {
+		wait = 0 // shutting down: answer at once, the browser polls elsewhere
+	}
+	ctx := c.Request().Context()
+	if err := s.limits.poll(ctx, id); err != nil {
+		return err
+	}
+	s.metrics.waitingPolls.Inc()
+	sc, err := s.engine.Wait(ctx, id, bearer(c.Request()), since, wait)
+	s.metrics.waitingPolls.Dec()
+	if err != nil {
+		return err
+	}
+	resp := sceneStateResponse{Scene: sc.ID, State: string(sc.State), Version: sc.Version, ExpiresIn: seconds(sc.ExpiresIn(s.now()))}
+	if sc.ScannedBy != "" && sc.State != scanlogin.StateExpired {
+		u, err := s.engine.User(ctx, sc.ScannedBy)
+		switch {
+		case err == nil:
+			resp.ScannedBy = &scannedBy{Nickname: u.Nickname, AvatarURL: u.AvatarURL}
+		case !errors.Is(err, scanlogin.ErrUserNotFound):
+			return err
+		}
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, resp)
+}
+
+type sessionUser struct {
+	ID        string `json:"id"`
+	Nickname  string `json:"nickname"`
+	AvatarURL string `json:"avatar_url"`
+}
+
+type tokenResponse struct {
+	AccessToken  string       `json:"access_token"`
+	TokenType    string       `json:"token_type"`
+	ExpiresIn    int64        `json:"expires_in"`
+	RefreshToken string       `json:"refresh_token"`
+	User         *sessionUser `json:"user,omitempty"`
+}
+
+// redeem is POST /api/v1/qr/{scene}/redeem: exactly once per confirmed
+// scene, it opens the web session.
+func (s *Server) redeem(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &struct{}{}); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sc, err := s.engine.Redeem(ctx, id, bearer(c.Request()))
+	userID := ""
+	if sc != nil {
+		userID = sc.ScannedBy
+	}
+	s.audit(c, "redeem", id, userID, err)
+	if err != nil {
+		return err
+	}
+	u, err := s.engine.User(ctx, sc.ScannedBy)
+	if err != nil {
+		return err
+	}
+	sess, refresh, err := s.engine.CreateSession(ctx, u.ID, c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return err
+	}
+	resp, err := s.issueTokens(c, u.ID, sess.ID, refresh)
+	if err != nil {
+		return err
+	}
+	resp.User = &sessionUser{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL}
+	return c.JSON(http.StatusOK, resp)
+}
+
+type sceneResult struct {
+	Scene string `json:"scene"`
+	State string `json:"state"`
+}
+
+// cancelByBrowser is DELETE /api/v1/qr/{scene}: the browser gives up.
+func (s *Server) cancelByBrowser(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	sc, err := s.engine.CancelByBrowser(c.Request().Context(), id, bearer(c.Request()))
+	s.audit(c, "cancel_by_browser", id, "", err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
+}

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is everything the server needs to know, parsed once from the
+// environment by cmd/scanlogin (the variable names below are the contract
+// of SPEC §6) or filled in directly by tests.
+type Config struct {
+	Addr      string // SCANLOGIN_ADDR, default ":8080"
+	PublicURL string // SCANLOGIN_PUBLIC_URL: absolute base URL browsers and phones use; derived from Addr when empty
+	RedisURL  string // SCANLOGIN_REDIS_URL; empty = embedded Redis (dev mode only)
+
+	WeChatAppID   string // SCANLOGIN_WECHAT_APPID; empty together with the secret = dev mode
+	WeChatSecret  string // SCANLOGIN_WECHAT_SECRET (or _FILE)
+	WeChatBaseURL string // SCANLOGIN_WECHAT_BASE_URL, default https://api.weixin.qq.com
+	MPPage        string // SCANLOGIN_MP_PAGE, default pages/scan/scan
+	MPEnvVersion  string // SCANLOGIN_MP_ENV_VERSION: release | trial | develop
+
+	SigningKeys      []SigningKey // from SCANLOGIN_SIGNING_KEY_FILE; generated in dev mode when empty
+	SessionKeySecret []byte       // SCANLOGIN_SESSION_KEY_SECRET (or _FILE): 32 bytes, encrypts session_key at rest
+	Issuer           string       // SCANLOGIN_ISSUER, default PublicURL
+	Audience         string       // SCANLOGIN_AUDIENCE, default scanlogin-web
+	AccessTokenTTL   time.Duration
+	SessionTTL       time.Duration
+	MPTokenTTL       time.Duration
+
+	SceneTTL      time.Duration // SCANLOGIN_SCENE_TTL, default 120s
+	ConfirmWindow time.Duration
+	HardCap       time.Duration
+	RedeemWindow  time.Duration
+	NumberMatch   bool   // SCANLOGIN_NUMBER_MATCH=on
+	SiteName      string // SCANLOGIN_SITE_NAME, shown on the confirm page
+
+	AllowedOrigins []string     // SCANLOGIN_ALLOWED_ORIGINS: CORS for the widget, also trusted by the Origin check
+	TrustedProxies []*net.IPNet // SCANLOGIN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
+
+	Limits Limits
+
+	ShutdownDelay time.Duration // SCANLOGIN_SHUTDOWN_DELAY: /readyz fails this long before connections drain
+}
+
+// Limits are the rate limits, as events per minute; 0 disables a limit.
+type Limits struct {
+	CreatePerIP  int // scenes created per client IP
+	LoginPerIP   int // mini-program logins per client IP
+	ScanPerUser  int // scans per user (consent bombing)
+	PollPerScene int // state requests per scene
+}
+
+// Defaults used for every zero field by WithDefaults.
+const (
+	DefaultAddr           = ":8080"
+	DefaultWeChatBaseURL  = "https://api.weixin.qq.com"
+	DefaultMPPage         = "pages/scan/scan"
+	DefaultMPEnvVersion   = "release"
+	DefaultAudience       = "scanlogin-web"
+	DefaultSiteName       = "scanlogin demo"
+	DefaultSceneTTL       = 120 * time.Second
+	DefaultAccessTokenTTL = 15 * time.Minute
+)
+
+// DefaultLimits are generous for people and tight for scripts.
+var DefaultLimits = Limits{CreatePerIP: 30, LoginPerIP: 30, ScanPerUser: 20, PollPerScene: 120}
+
+// DevMode reports whether the server runs the demo: no WeChat credentials.
+func (c *Config) DevMode() bool { return c.WeChatAppID == "" && c.WeChatSecret == "" }
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = PublicURLFromAddr(c.Addr)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.WeChatBaseURL == "" {
+		c.WeChatBaseURL = DefaultWeChatBaseURL
+	}
+	if c.MPPage == "" {
+		c.MPPage = DefaultMPPage
+	}
+	if c.MPEnvVersion == "" {
+		c.MPEnvVersion = DefaultMPEnvVersion
+		if c.DevMode() {
+			c.MPEnvVersion = "develop"
+		}
+	}
+	if c.Issuer == "" {
+		c.Issuer = c.PublicURL
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if c.SceneTTL == 0 {
+		c.SceneTTL = DefaultSceneTTL
+	}
+	if c.SiteName == "" {
+		c.SiteName = DefaultSiteName
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits
+	}
+	return c
+}
+
+// PublicURLFromAddr is the default public URL for a listen address.
+func PublicURLFromAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Validate checks the configuration after WithDefaults; every message names
+// the environment variable to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("SCANLOGIN_ADDR", "want host:port, got %q", c.Addr)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		bad("SCANLOGIN_PUBLIC_URL", "want an absolute http(s) URL without path, got %q", c.PublicURL)
+	}
+	if (c.WeChatAppID == "") != (c.WeChatSecret == "") {
+		bad("SCANLOGIN_WECHAT_APPID", "SCANLOGIN_WECHAT_APPID and SCANLOGIN_WECHAT_SECRET must be set together (neither = dev mode)")
+	}
+	if !c.DevMode() {
+		if c.RedisURL == "" {
+			bad("SCANLOGIN_REDIS_URL", "required with WeChat credentials (the embedded Redis is for the demo only)")
+		}
+		if len(c.SigningKeys) == 0 {
+			bad("SCANLOGIN_SIGNING_KEY_FILE", "required with WeChat credentials")
+		}
+		if len(c.SessionKeySecret) == 0 {
+			bad("SCANLOGIN_SESSION_KEY_SECRET", "required with WeChat credentials")
+		}
+	}
+	if len(c.SessionKeySecret) != 0 && len(c.SessionKeySecret) != 32 {
+		bad("SCANLOGIN_SESSION_KEY_SECRET", "want 32 bytes (base64 or 64 hex characters), got %d bytes", len(c.SessionKeySecret))
+	}
+	if u, err := url.Parse(c.WeChatBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SCANLOGIN_WECHAT_BASE_URL", "want an absolute http(s) URL, got %q", c.WeChatBaseURL)
+	}
+	if strings.HasPrefix(c.MPPage, "/") || c.MPPage == "" {
+		bad("SCANLOGIN_MP_PAGE", "want a page path without a leading slash such as pages/scan/scan, got %q", c.MPPage)
+	}
+	switch c.MPEnvVersion {
+	case "release", "trial", "develop":
+	default:
+		bad("SCANLOGIN_MP_ENV_VERSION", "want release, trial or develop, got %q", c.MPEnvVersion)
+	}
+	if len(c.SigningKeys) > 0 && c.SigningKeys[0].Private == nil {
+		bad("SCANLOGIN_SIGNING_KEY_FILE", "the first key must be a private key")
+	}
+	if c.SceneTTL < time.Second || c.SceneTTL > time.Hour {
+		bad("SCANLOGIN_SCENE_TTL", "want between 1s and 1h, got %s", c.SceneTTL)
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		bad("SCANLOGIN_ACCESS_TOKEN_TTL", "want between 1m and 24h, got %s", c.AccessTokenTTL)
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			bad("SCANLOGIN_ALLOWED_ORIGINS", "want origins like https://example.com, got %q", o)
+		}
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
+		bad("SCANLOGIN_SHUTDOWN_DELAY", "want between 0s and 1m, got %s", c.ShutdownDelay)
+	}
+	if c.Limits.CreatePerIP < 0 || c.Limits.LoginPerIP < 0 || c.Limits.ScanPerUser < 0 || c.Limits.PollPerScene < 0 {
+		bad("SCANLOGIN_RATE_LIMITS", "limits cannot be negative")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/wxapi"
+)
+
+// Error is an error with its place in the API: an HTTP status, a SPEC error
+// code and a message that is safe to show to the client. Handlers return
+// domain or wxapi errors as they are; errorFor turns them into an *Error
+// using the one table below.
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration // sets Retry-After when > 0
+	cause      error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// invalidRequest is the 400 for a malformed request; msg names the field.
+func invalidRequest(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf(format, args...)}
+}
+
+// Errors the HTTP layer produces itself.
+var (
+	errInvalidPollToken = &Error{Status: http.StatusUnauthorized, Code: "invalid_poll_token", Message: "the poll token is missing or wrong"}
+	errUnauthorized     = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "a valid token is required"}
+	errForbiddenOrigin  = &Error{Status: http.StatusForbidden, Code: "forbidden_origin", Message: "cross-site request refused"}
+	errTooLarge         = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "the request body is too large"}
+	errUnsupportedMedia = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "the file must be a PNG, JPEG or WebP image"}
+	errRateLimited      = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests, retry later"}
+	// errRedisDown marks a failure to reach Redis outside the engine (rate
+	// limiter, readiness): it maps like scanlogin.ErrUnavailable.
+	errRedisDown = errors.New("server: redis unavailable")
+)
+
+// errorTable is the one place where errors become statuses and SPEC codes.
+// Order matters only where one error wraps another; the first match wins.
+var errorTable = []struct {
+	err        error
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration
+}{
+	// The scene state machine (SPEC §3).
+	{scanlogin.ErrInvalidSceneID, http.StatusBadRequest, "invalid_request", "scene: must be 32 lowercase hexadecimal characters", 0},
+	{scanlogin.ErrSceneNotFound, http.StatusNotFound, "scene_not_found", "no such scene", 0},
+	{scanlogin.ErrInvalidPollToken, http.StatusUnauthorized, "invalid_poll_token", "the poll token is missing or wrong", 0},
+	{scanlogin.ErrAlreadyScanned, http.StatusConflict, "already_scanned", "the code was already scanned by someone else", 0},
+	{scanlogin.ErrNotScanner, http.StatusForbidden, "not_scanner", "only the user who scanned can do this", 0},
+	{scanlogin.ErrNotScanned, http.StatusConflict, "not_scanned", "the code has not been scanned", 0},
+	{scanlogin.ErrNotConfirmed, http.StatusConflict, "not_confirmed", "the login has not been confirmed", 0},
+	{scanlogin.ErrAlreadyRedeemed, http.StatusConflict, "already_redeemed", "the login was already redeemed", 0},
+	{scanlogin.ErrSceneExpired, http.StatusGone, "scene_expired", "the code has expired", 0},
+	{scanlogin.ErrSceneFinal, http.StatusConflict, "scene_final", "the login is already finished", 0},
+	{scanlogin.ErrMatchMismatch, http.StatusConflict, "match_mismatch", "the number did not match; the login was cancelled", 0},
+	// Users, sessions and tokens.
+	{scanlogin.ErrRefreshReused, http.StatusUnauthorized, "invalid_token", "the refresh token was already used; the session is revoked", 0},
+	{scanlogin.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", "the token is invalid or expired", 0},
+	{errBadToken, http.StatusUnauthorized, "invalid_token", "the token is invalid or expired", 0},
+	{scanlogin.ErrSessionNotFound, http.StatusUnauthorized, "invalid_token", "the session has ended", 0},
+	{scanlogin.ErrUserNotFound, http.StatusUnauthorized, "invalid_token", "the user no longer exists", 0},
+	// WeChat (SPEC §4).
+	{wxapi.ErrInvalidCode, http.StatusUnauthorized, "invalid_code", "the WeChat login code is invalid or expired", 0},
+	{wxapi.ErrCodeUsed, http.StatusUnauthorized, "invalid_code", "the WeChat login code was already used", 0},
+	{wxapi.ErrMinuteQuota, http.StatusTooManyRequests, "rate_limited", "WeChat frequency limit reached, retry later", 60 * time.Second},
+	{wxapi.ErrRiskyUser, http.StatusForbidden, "wechat_denied", "WeChat refused this login", 0},
+	{wxapi.ErrBadData, http.StatusBadRequest, "invalid_request", "encrypted_data, iv, raw_data or signature could not be verified", 0},
+	// Everything else from WeChat (busy, timeouts, quota, token trouble) is
+	// "try again later"; no WeChat text reaches the client.
+	{wxapi.ErrSystemBusy, http.StatusBadGateway, "wechat_unavailable", "WeChat is unavailable, retry later", 5 * time.Second},
+	{wxapi.ErrUnavailable, http.StatusBadGateway, "wechat_unavailable", "WeChat is unavailable, retry later", 5 * time.Second},
+	// Redis.
+	{scanlogin.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable, retry later", 2 * time.Second},
+	{errRedisDown, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable, retry later", 2 * time.Second},
+}
+
+// statusClientClosed is nginx's 499, for metrics and logs only.
+const statusClientClosed = 499
+
+var errInternal = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+
+// errorFor maps any error to the *Error that is sent. Unknown errors are
+// 500 with a fixed message: internal text never reaches a client.
+func errorFor(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	for _, row := range errorTable {
+		if errors.Is(err, row.err) {
+			return &Error{Status: row.status, Code: row.code, Message: row.message, RetryAfter: row.retryAfter, cause: err}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client hung up; nobody reads the answer.
+		return &Error{Status: statusClientClosed, Code: "client_closed", Message: "client closed the request", cause: err}
+	}
+	var wxErr *wxapi.Error
+	if errors.As(err, &wxErr) {
+		return &Error{Status: http.StatusBadGateway, Code: "wechat_unavailable", Message: "WeChat is unavailable, retry later", RetryAfter: 5 * time.Second, cause: err}
+	}
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return errTooLarge
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return &Error{Status: he.Code, Code: "not_found", Message: "no such endpoint"}
+		case http.StatusMethodNotAllowed:
+			return &Error{Status: he.Code, Code: "method_not_allowed", Message: "method not allowed"}
+		case http.StatusRequestEntityTooLarge:
+			return errTooLarge
+		}
+		if he.Code < 500 {
+			return &Error{Status: he.Code, Code: "invalid_request", Message: http.StatusText(he.Code)}
+		}
+	}
+	if isRedisDown(err) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service is temporarily unavailable, retry later", RetryAfter: 2 * time.Second, cause: err}
+	}
+	return &Error{Status: errInternal.Status, Code: errInternal.Code, Message: errInternal.Message, cause: err}
+}
+
+// isRedisDown recognises connection-level failures of a Redis call made
+// outside the engine: network errors and timeouts.
+func isRedisDown(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// handleError is Echo's HTTPErrorHandler: the only writer of error bodies.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := errorFor(err)
+	log := s.log.With("request_id", requestID(c), "route", c.Path(), "status", e.Status, "error_code", e.Code)
+	switch {
+	case e.Status == statusClientClosed:
+		log.Debug("client closed the request")
+		return
+	case e.Status >= 500:
+		log.Error("request failed", "err", err)
+	case e.Code == "already_redeemed":
+		log.Warn("security: second redeem of a scene", "scene", c.Param("scene"), "ip", c.RealIP())
+	default:
+		log.Debug("request refused", "err", err)
+	}
+	if e.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	body := errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	if werr := c.JSON(e.Status, body); werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Body limits (SPEC §4).
+const (
+	maxBody       = 64 << 10
+	maxAvatar     = 2 << 20
+	maxAvatarBody = maxAvatar + 64<<10 // room for the multipart framing
+)
+
+// limitBody caps every request body: 64 KiB, or a little over 2 MiB on the
+// avatar upload. A declared Content-Length over the limit is refused before
+// reading; a body that grows past it fails the read with 413.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := int64(maxBody)
+		if c.Path() == routeAvatarUpload {
+			limit = maxAvatarBody
+		}
+		req := c.Request()
+		if req.ContentLength > limit {
+			return errTooLarge
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
+	}
+}
+
+// decodeJSON reads the request body into v. Unknown fields are ignored
+// (SPEC §4); an empty body leaves v as it is, so optional bodies may be
+// omitted; anything else that is not one JSON object of the right types is
+// a 400 invalid_request that names the field.
+func decodeJSON(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return invalidRequest("the request body could not be read")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return invalidRequest("the body must be a single JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalidRequest("the body must be a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return invalidRequest("the body must be a JSON object")
+		}
+		return invalidRequest("%s: must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr):
+		return invalidRequest("malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidRequest("malformed JSON: unexpected end")
+	default:
+		return invalidRequest("malformed JSON")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "int32", "float64", "uint", "uint64":
+		return "a number"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// noStore marks a response that carries secrets or live state.
+func noStore(c echo.Context) {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+}
+
+// required returns a 400 naming field when value is empty.
+func required(field, value string) error {
+	if value == "" {
+		return invalidRequest("%s: required", field)
+	}
+	return nil
+}
+
+// seconds rounds d up to whole seconds, for expires_in fields.
+func seconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// RedactHandler wraps a slog.Handler so that secrets can never be logged,
+// whatever a caller passes by mistake: attributes whose key names a secret
+// (token, code, secret, session_key, password, authorization, cookie,
+// signature, encrypted_data, iv) lose their value, and string values that
+// look like a bearer token or a JWT are replaced wherever they appear.
+// It is a safety net: the code does not log such things in the first place.
+type RedactHandler struct {
+	next slog.Handler
+}
+
+// NewRedactHandler returns h behind the redaction filter.
+func NewRedactHandler(h slog.Handler) *RedactHandler { return &RedactHandler{next: h} }
+
+const redacted = "[REDACTED]"
+
+var (
+	// Keys are compared lower-cased, after dropping the group prefix.
+	secretKey = regexp.MustCompile(`(^|_)(token|tokens|code|codes|js_code|secret|secrets|session_key|sessionkey|password|passwd|authorization|cookie|set_cookie|signature|encrypted_data|iv|poll_token|refresh_token|access_token|private_key|key_pem)$`)
+	// Values: JWTs (three base64url parts, header starting eyJ) and
+	// "Bearer x" strings inside free text such as error messages.
+	jwtValue    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+	bearerValue = regexp.MustCompile(`(?i)bearer\s+[A-Za-z0-9._~+/=-]+`)
+	// Query parameters that carry secrets when a URL is logged.
+	queryValue = regexp.MustCompile(`(?i)((?:access_token|js_code|code|secret|token|refresh_token|poll_token)=)[^&\s"]+`)
+)
+
+// isSecretKey reports whether an attribute named key holds a secret. Keys
+// such as error "code" of the API are safe under other names (error_code).
+func isSecretKey(key string) bool {
+	return secretKey.MatchString(strings.ToLower(key))
+}
+
+func redactString(s string) string {
+	if !strings.ContainsAny(s, "=.") && !strings.Contains(strings.ToLower(s), "bearer") {
+		return s
+	}
+	s = jwtValue.ReplaceAllString(s, redacted)
+	s = bearerValue.ReplaceAllString(s, "Bearer "+redacted)
+	s = queryValue.ReplaceAllString(s, "${1}"+redacted)
+	return s
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	if isSecretKey(a.Key) {
+		return slog.String(a.Key, redacted)
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, redactString(v.String()))
+	case slog.KindGroup:
+		attrs := v.Group()
+		out := make([]any, len(attrs))
+		for i, g := range attrs {
+			out[i] = redactAttr(g)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, redactString(err.Error()))
+		}
+		if st, ok := v.Any().(interface{ String() string }); ok {
+			return slog.String(a.Key, redactString(st.String()))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// Enabled implements slog.Handler.
+func (h *RedactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+// Handle implements slog.Handler.
+func (h *RedactHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, redactString(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+// WithAttrs implements slog.Handler.
+func (h *RedactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = redactAttr(a)
+	}
+	return &RedactHandler{next: h.next.WithAttrs(red)}
+}
+
+// WithGroup implements slog.Handler.
+func (h *RedactHandler) WithGroup(name string) slog.Handler {
+	return &RedactHandler{next: h.next.WithGroup(name)}
+}
+
+// assignRequestID gives every request a fresh id, sent back in X-Request-Id
+// and written on every log line of the request. A client-sent id is not
+// reused: it would let anyone write into our logs.
+func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		c.Response().Header().Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
+		return next(c)
+	}
+}
+
+// requestID is the id assignRequestID gave this request.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// accessLog writes one line per request: route pattern and path (our URLs
+// never carry secrets), status, duration, request id, client IP.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			status = errorFor(err).Status
+		}
+		level := slog.LevelInfo
+		if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" {
+			level = slog.LevelDebug
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "http request",
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.RealIP()),
+		)
+		return err
+	}
+}
+
+// audit writes the audit line of SPEC §7 for one transition or redeem.
+func (s *Server) audit(c echo.Context, action, scene, userID string, err error) {
+	outcome := "ok"
+	level := slog.LevelInfo
+	if err != nil {
+		outcome = errorFor(err).Code
+		level = slog.LevelWarn
+	}
+	s.metrics.transition(action, err)
+	s.log.LogAttrs(c.Request().Context(), level, "audit",
+		slog.String("audit", action),
+		slog.String("scene", scene),
+		slog.String("user_id", userID),
+		slog.String("ip", c.RealIP()),
+		slog.String("user_agent", c.Request().UserAgent()),
+		slog.String("outcome", outcome),
+		slog.String("request_id", requestID(c)),
+	)
+}

@@ -1,0 +1,549 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/wxapi"
+)
+
+type mpUser struct {
+	ID          string `json:"id"`
+	Nickname    string `json:"nickname"`
+	AvatarURL   string `json:"avatar_url"`
+	HasPhone    bool   `json:"has_phone"`
+	PhoneNumber string `json:"phone_number,omitempty"` // masked
+}
+
+func toMPUser(u *scanlogin.User) mpUser {
+	m := mpUser{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, HasPhone: u.HasPhone()}
+	if u.Phone != "" {
+		m.PhoneNumber = maskPhone(u.Phone)
+	}
+	return m
+}
+
+// maskPhone hides every character but the last four.
+func maskPhone(p string) string {
+	r := []rune(p)
+	for i := 0; i < len(r)-4; i++ {
+		if r[i] != '+' && r[i] != ' ' {
+			r[i] = '*'
+		}
+	}
+	return string(r)
+}
+
+type mpLoginRequest struct {
+	Code          string `json:"code"`
+	EncryptedData string `json:"encrypted_data"`
+	IV            string `json:"iv"`
+	RawData       string `json:"raw_data"`
+	Signature     string `json:"signature"`
+}
+
+type mpLoginResponse struct {
+	Token     string `json:"token"`
+	ExpiresIn int64  `json:"expires_in"`
+	IsNewUser bool   `json:"is_new_user"`
+	User      mpUser `json:"user"`
+}
+
+// wxProfile is the part of WeChat's (legacy) user info we keep.
+type wxProfile struct {
+	NickName  string `json:"nickName"`
+	AvatarURL string `json:"avatarUrl"`
+}
+
+// mpLogin is POST /api/v1/mp/login: wx.login code -> our mini-program token.
+// The legacy getUserInfo fields are checked with the fresh session_key:
+// raw_data against signature, encrypted_data+iv decrypted (watermark
+// checked by wxapi); the profile they carry fills an empty one.
+func (s *Server) mpLogin(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := s.limits.login(ctx, c.RealIP()); err != nil {
+		return err
+	}
+	var req mpLoginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	if (req.EncryptedData == "") != (req.IV == "") {
+		return invalidRequest("encrypted_data and iv: give both or neither")
+	}
+	if (req.RawData == "") != (req.Signature == "") {
+		return invalidRequest("raw_data and signature: give both or neither")
+	}
+	ws, err := s.wx.Code2Session(ctx, req.Code)
+	s.metrics.wechat("jscode2session", err)
+	if err != nil {
+		return err
+	}
+	var profile wxProfile
+	if req.RawData != "" {
+		if err := wxapi.VerifyRawData(req.RawData, req.Signature, ws.SessionKey); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "signature: does not match raw_data", cause: err}
+		}
+		if err := json.Unmarshal([]byte(req.RawData), &profile); err != nil {
+			return invalidRequest("raw_data: must be a JSON object")
+		}
+	}
+	if req.EncryptedData != "" {
+		plain, err := s.wx.DecryptUserData(ws.SessionKey, req.EncryptedData, req.IV)
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "encrypted_data: could not be decrypted or verified", cause: err}
+		}
+		var dec wxProfile
+		if err := json.Unmarshal(plain, &dec); err == nil {
+			profile = dec // the encrypted copy is authoritative
+		}
+	}
+	u, created, err := s.engine.LoginUser(ctx, scanlogin.LoginInfo{OpenID: ws.OpenID, UnionID: ws.UnionID, SessionKey: ws.SessionKey})
+	if err != nil {
+		return err
+	}
+	if upd := fillProfile(u, profile); upd != nil {
+		if u, err = s.engine.UpdateUser(ctx, u.ID, *upd); err != nil {
+			return err
+		}
+	}
+	tok, ttl, err := s.engine.IssueMPToken(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("mp login", "user_id", u.ID, "new_user", created, "ip", c.RealIP())
+	noStore(c)
+	return c.JSON(http.StatusOK, mpLoginResponse{Token: tok, ExpiresIn: seconds(ttl), IsNewUser: created, User: toMPUser(u)})
+}
+
+// fillProfile returns the update that copies WeChat's profile into empty
+// fields of u, or nil.
+func fillProfile(u *scanlogin.User, p wxProfile) *scanlogin.ProfileUpdate {
+	var upd scanlogin.ProfileUpdate
+	changed := false
+	if u.Nickname == "" && p.NickName != "" && validNickname(p.NickName) == nil {
+		upd.Nickname = &p.NickName
+		changed = true
+	}
+	if u.AvatarURL == "" && strings.HasPrefix(p.AvatarURL, "https://") && len(p.AvatarURL) <= 1024 {
+		upd.AvatarURL = &p.AvatarURL
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return &upd
+}
+
+// phoneUser authenticates the phone: the mini-program token in the
+// Authorization header, else a fresh wx.login code from the body.
+func (s *Server) phoneUser(c echo.Context, code string) (string, error) {
+	ctx := c.Request().Context()
+	if tok := bearer(c.Request()); tok != "" {
+		return s.engine.MPTokenUser(ctx, tok)
+	}
+	if code == "" {
+		return "", errUnauthorized
+	}
+	if err := s.limits.login(ctx, c.RealIP()); err != nil {
+		return "", err
+	}
+	ws, err := s.wx.Code2Session(ctx, code)
+	s.metrics.wechat("jscode2session", err)
+	if err != nil {
+		return "", err
+	}
+	u, _, err := s.engine.LoginUser(ctx, scanlogin.LoginInfo{OpenID: ws.OpenID, UnionID: ws.UnionID, SessionKey: ws.SessionKey})
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// mpMe is GET /api/v1/mp/me.
+func (s *Server) mpMe(c echo.Context) error {
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	u, err := s.engine.User(c.Request().Context(), uid)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, toMPUser(u))
+}
+
+type profilePatch struct {
+	Nickname  *string `json:"nickname"`
+	AvatarURL *string `json:"avatar_url"`
+}
+
+// mpUpdateMe is PATCH /api/v1/mp/me.
+func (s *Server) mpUpdateMe(c echo.Context) error {
+	var req profilePatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	if req.Nickname != nil {
+		if err := validNickname(*req.Nickname); err != nil {
+			return err
+		}
+	}
+	if req.AvatarURL != nil {
+		if err := s.validAvatarURL(*req.AvatarURL); err != nil {
+			return err
+		}
+	}
+	u, err := s.engine.UpdateUser(c.Request().Context(), uid, scanlogin.ProfileUpdate{Nickname: req.Nickname, AvatarURL: req.AvatarURL})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, toMPUser(u))
+}
+
+func validNickname(n string) error {
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 64 {
+		return invalidRequest("nickname: at most 64 characters of valid UTF-8")
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return invalidRequest("nickname: must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// validAvatarURL accepts our own avatar URLs and https URLs (WeChat's
+// avatars), nothing that a page could turn into script or a local request.
+func (s *Server) validAvatarURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > 1024 {
+		return invalidRequest("avatar_url: at most 1024 characters")
+	}
+	if strings.HasPrefix(raw, s.cfg.PublicURL+"/api/v1/avatars/") {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return invalidRequest("avatar_url: must be an https URL or one returned by /api/v1/mp/me/avatar")
+	}
+	return nil
+}
+
+// mpAvatar is POST /api/v1/mp/me/avatar (multipart "file", <= 2 MiB).
+func (s *Server) mpAvatar(c echo.Context) error {
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return invalidRequest("file: a multipart/form-data file field is required")
+	}
+	if fh.Size > maxAvatar {
+		return errTooLarge
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxAvatar+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > maxAvatar {
+		return errTooLarge
+	}
+	ctype := sniffImage(data)
+	if ctype == "" {
+		return errUnsupportedMedia
+	}
+	ctx := c.Request().Context()
+	avatarID, err := s.engine.PutAvatar(ctx, uid, ctype, data)
+	if err != nil {
+		return err
+	}
+	avatarURL := s.cfg.PublicURL + "/api/v1/avatars/" + avatarID
+	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{AvatarURL: &avatarURL}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"avatar_url": avatarURL})
+}
+
+// sniffImage returns the type of a PNG, JPEG or WebP image from its bytes,
+// or "" for anything else, whatever the client claimed.
+func sniffImage(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(data, []byte("\xff\xd8\xff")):
+		return "image/jpeg"
+	case len(data) >= 12 && bytes.Equal(data[:4], []byte("RIFF")) && bytes.Equal(data[8:12], []byte("WEBP")):
+		return "image/webp"
+	}
+	return ""
+}
+
+var errNoAvatar = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such avatar"}
+
+// avatar is GET /api/v1/avatars/{id}.
+func (s *Server) avatar(c echo.Context) error {
+	id := c.Param("id")
+	if !validSceneID(id) { // avatar IDs have the form of scene IDs
+		return errNoAvatar
+	}
+	ctype, data, err := s.engine.Avatar(c.Request().Context(), id)
+	if errors.Is(err, scanlogin.ErrAvatarNotFound) {
+		return errNoAvatar
+	}
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderCacheControl, "public, max-age=86400")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	return c.Blob(http.StatusOK, ctype, data)
+}
+
+// validToken reports whether s is a plausible opaque identifier: short, and
+// only URL-safe characters.
+func validToken(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+type phoneRequest struct {
+	Code string `json:"code"`
+}
+
+// mpPhone is POST /api/v1/mp/me/phone {code} from the getPhoneNumber button.
+func (s *Server) mpPhone(c echo.Context) error {
+	var req phoneRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	info, err := s.wx.PhoneNumber(ctx, req.Code)
+	s.metrics.wechat("getuserphonenumber", err)
+	if err != nil {
+		return err
+	}
+	phone := info.PhoneNumber
+	if phone == "" {
+		phone = info.PurePhoneNumber
+	}
+	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{Phone: &phone}); err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, map[string]string{"phone_number": maskPhone(phone)})
+}
+
+type phoneAuth struct {
+	Code      string `json:"code"`
+	MatchCode string `json:"match_code"`
+}
+
+type browserInfo struct {
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type siteInfo struct {
+	Name string `json:"name"`
+}
+
+type scanResponse struct {
+	Scene        string      `json:"scene"`
+	State        string      `json:"state"`
+	ExpiresIn    int64       `json:"expires_in"`
+	Browser      browserInfo `json:"browser"`
+	MatchChoices []string    `json:"match_choices,omitempty"`
+	Site         siteInfo    `json:"site"`
+}
+
+// scan is POST /api/v1/qr/{scene}/scan.
+func (s *Server) scan(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	var req phoneAuth
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	uid, err := s.phoneUser(c, req.Code)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.limits.scan(ctx, uid); err != nil {
+		return err
+	}
+	sc, err := s.engine.Scan(ctx, id, uid)
+	s.audit(c, "scan", id, uid, err)
+	if err != nil {
+		return err
+	}
+	resp := scanResponse{
+		Scene:     sc.ID,
+		State:     string(sc.State),
+		ExpiresIn: seconds(sc.ExpiresIn(s.now())),
+		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, CreatedAt: sc.CreatedAt.UTC()},
+		Site:      siteInfo{Name: s.cfg.SiteName},
+	}
+	if s.cfg.NumberMatch {
+		resp.MatchChoices = sc.MatchChoices
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, resp)
+}
+
+// confirm is POST /api/v1/qr/{scene}/confirm {match_code?}.
+func (s *Server) confirm(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	var req phoneAuth
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	uid, err := s.phoneUser(c, req.Code)
+	if err != nil {
+		return err
+	}
+	if s.cfg.NumberMatch {
+		if err := required("match_code", req.MatchCode); err != nil {
+			return err
+		}
+	}
+	sc, err := s.engine.Confirm(c.Request().Context(), id, uid, req.MatchCode)
+	s.audit(c, "confirm", id, uid, err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
+}
+
+// cancel is POST /api/v1/qr/{scene}/cancel, by the scanner.
+func (s *Server) cancel(c echo.Context) error {
+	id, err := sceneParam(c)
+	if err != nil {
+		return err
+	}
+	var req phoneAuth
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	uid, err := s.phoneUser(c, req.Code)
+	if err != nil {
+		return err
+	}
+	sc, err := s.engine.Cancel(c.Request().Context(), id, uid)
+	s.audit(c, "cancel", id, uid, err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
+}
+
+type sessionJSON struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+}
+
+// mpSessions is GET /api/v1/mp/sessions: the user's live web sessions.
+func (s *Server) mpSessions(c echo.Context) error {
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	list, err := s.engine.UserSessions(c.Request().Context(), uid)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionJSON, 0, len(list))
+	for _, ss := range list {
+		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent})
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, map[string][]sessionJSON{"sessions": out})
+}
+
+var errSessionNotFound = &Error{Status: http.StatusNotFound, Code: "session_not_found", Message: "no such session"}
+
+// mpRevokeSession is DELETE /api/v1/mp/sessions/{id}: sign a browser out
+// from the phone. Only the session's own user may do it.
+func (s *Server) mpRevokeSession(c echo.Context) error {
+	uid, err := s.phoneUser(c, "")
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if !validToken(id, 128) {
+		return errSessionNotFound
+	}
+	ctx := c.Request().Context()
+	sess, err := s.engine.SessionAlive(ctx, id)
+	if errors.Is(err, scanlogin.ErrSessionNotFound) || (err == nil && sess.UserID != uid) {
+		return errSessionNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.engine.RevokeSession(ctx, id); err != nil {
+		return err
+	}
+	s.log.Info("audit", "audit", "revoke_session", "session_id", id, "user_id", uid, "ip", c.RealIP(), "outcome", "ok")
+	return c.NoContent(http.StatusNoContent)
+}

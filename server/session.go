@@ -1,0 +1,198 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/scanlogin"
+)
+
+// SessionCookie is the name of the web session cookie (it holds the access
+// token, for pages that prefer cookies to the Authorization header).
+const SessionCookie = "scanlogin_session"
+
+// issueTokens signs an access token for the session, sets the cookie and
+// returns the token response (Cache-Control: no-store).
+func (s *Server) issueTokens(c echo.Context, userID, sessionID, refresh string) (*tokenResponse, error) {
+	access, ttl, err := s.tokens.Sign(userID, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	s.setSessionCookie(c, access, ttl)
+	noStore(c)
+	return &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: seconds(ttl), RefreshToken: refresh}, nil
+}
+
+func (s *Server) setSessionCookie(c echo.Context, value string, ttl time.Duration) {
+	ck := &http.Cookie{
+		Name:     SessionCookie,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.secureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if ttl > 0 {
+		ck.MaxAge = int(ttl / time.Second)
+		ck.Expires = s.now().Add(ttl)
+	} else {
+		ck.MaxAge = -1
+	}
+	c.SetCookie(ck)
+}
+
+// secureCookies: Secure everywhere except a plain-HTTP localhost demo,
+// where the browser would otherwise drop the cookie (SPEC §7).
+func secureCookies(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Scheme == "https" {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+// webSession authenticates a browser by its access token: the
+// Authorization header, else the session cookie. Cookie-authenticated
+// unsafe requests must come from our own origin (or an allowed one).
+// The session must still be alive, so logout and remote revocation act at
+// once.
+func (s *Server) webSession(c echo.Context) (*accessClaims, error) {
+	raw := bearer(c.Request())
+	if raw == "" {
+		ck, err := c.Cookie(SessionCookie)
+		if err != nil || ck.Value == "" {
+			return nil, errUnauthorized
+		}
+		if err := s.checkOrigin(c); err != nil {
+			return nil, err
+		}
+		raw = ck.Value
+	}
+	claims, err := s.tokens.Verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.engine.SessionAlive(c.Request().Context(), claims.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if sess.UserID != claims.Subject {
+		return nil, errUnauthorized
+	}
+	return claims, nil
+}
+
+// checkOrigin refuses cross-site unsafe requests: when the browser says
+// where the request comes from (Origin, or Sec-Fetch-Site), it must be us
+// or an allowed origin.
+func (s *Server) checkOrigin(c echo.Context) error {
+	r := c.Request()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	origin := r.Header.Get(echo.HeaderOrigin)
+	if origin == "" {
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			return errForbiddenOrigin
+		}
+		return nil
+	}
+	if s.trustedOrigin(origin, r) {
+		return nil
+	}
+	return errForbiddenOrigin
+}
+
+func (s *Server) trustedOrigin(origin string, r *http.Request) bool {
+	if strings.EqualFold(origin, s.publicOrigin) {
+		return true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if strings.EqualFold(origin, o) {
+			return true
+		}
+	}
+	// The host the browser used, when it differs from the public URL (a
+	// demo opened by IP).
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && (u.Scheme == "https" || !s.secureCookies)
+}
+
+// me is GET /api/v1/me.
+func (s *Server) me(c echo.Context) error {
+	claims, err := s.webSession(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.engine.User(c.Request().Context(), claims.Subject)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, toMPUser(u))
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refresh is POST /api/v1/session/refresh: a refresh token works once; a
+// spent one kills the session (the engine revokes it, we answer 401).
+func (s *Server) refresh(c echo.Context) error {
+	var req refreshRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := required("refresh_token", req.RefreshToken); err != nil {
+		return err
+	}
+	sess, refresh, err := s.engine.RefreshSession(c.Request().Context(), req.RefreshToken)
+	if err != nil {
+		if errors.Is(err, scanlogin.ErrRefreshReused) {
+			s.log.Warn("security: spent refresh token presented; session revoked", "ip", c.RealIP(), "user_agent", c.Request().UserAgent())
+		}
+		if errorFor(err).Status == http.StatusUnauthorized {
+			s.setSessionCookie(c, "", 0)
+		}
+		return err
+	}
+	resp, err := s.issueTokens(c, sess.UserID, sess.ID, refresh)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// logout is POST /api/v1/session/logout: the session ends; its access
+// tokens are refused by /api/v1/me from now on.
+func (s *Server) logout(c echo.Context) error {
+	claims, err := s.webSession(c)
+	if err != nil {
+		return err
+	}
+	if err := s.engine.RevokeSession(c.Request().Context(), claims.SessionID); err != nil {
+		return err
+	}
+	s.setSessionCookie(c, "", 0)
+	s.log.Info("audit", "audit", "logout", "session_id", claims.SessionID, "user_id", claims.Subject, "ip", c.RealIP(), "outcome", "ok")
+	noStore(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// jwks is GET /.well-known/jwks.json.
+func (s *Server) jwks(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
+	return c.JSON(http.StatusOK, s.tokens.JWKS())
+}

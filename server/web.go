@@ -1,0 +1,50 @@
+package server
+
+import (
+	"errors"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+var errNoFile = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file"}
+
+// webFile serves one file of the web assets.
+func (s *Server) webFile(name string) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.serveWeb(c, name) }
+}
+
+// staticFile is GET /static/<path>: any file of the web assets.
+func (s *Server) staticFile(c echo.Context) error {
+	name := path.Clean(strings.TrimPrefix(c.Param("*"), "/"))
+	if !fs.ValidPath(name) || name == "." {
+		return errNoFile
+	}
+	return s.serveWeb(c, name)
+}
+
+func (s *Server) serveWeb(c echo.Context, name string) error {
+	data, err := fs.ReadFile(s.web, name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
+		return errNoFile
+	}
+	if err != nil {
+		return err
+	}
+	ctype := mime.TypeByExtension(path.Ext(name))
+	switch path.Ext(name) {
+	case ".js", ".mjs":
+		ctype = "text/javascript; charset=utf-8"
+	case ".html":
+		ctype = "text/html; charset=utf-8"
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-cache")
+	}
+	if ctype == "" {
+		ctype = http.DetectContentType(data)
+	}
+	return c.Blob(http.StatusOK, ctype, data)
+}
