@@ -1,0 +1,395 @@
+'use strict'
+// The mini-program's real pages against the real server: a private
+// redis-server, the scanlogin binary built from this checkout in dev mode,
+// HTTP all the way. See helpers/stack.js for the setup and harness/ for how
+// the pages run.
+
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const stackHelper = require('./helpers/stack.js')
+const { newPhone } = require('./helpers/phone.js')
+const { call, createScene, pollState, waitState, mpLogin, CHROME_WINDOWS } = require('./helpers/http.js')
+const redis = require('./helpers/redis.js')
+
+const SITE = 'Acme Test Shop'
+// A real 8x8 PNG (the server sniffs the bytes).
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEklEQVR4nGP4z8CAFWEXHbQSACj/P8Fu7N9hAAAAAElFTkSuQmCC', 'base64')
+
+let stack
+let server
+const phones = []
+
+function phone (opts = {}) {
+  const p = newPhone(Object.assign({ server }, opts))
+  phones.push(p)
+  return p
+}
+
+// launched gives a phone whose app has launched and logged in.
+async function launched (opts) {
+  const p = phone(opts)
+  const app = p.launch()
+  const data = await app.whenLoggedIn()
+  assert.ok(data && data.token, 'silent login failed: ' + JSON.stringify(p.env.toasts))
+  return p
+}
+
+function token (p) {
+  return p.api.getToken()
+}
+
+function mpTokenKey (t) {
+  return 'sl:mpt:{' + crypto.createHash('sha256').update(t).digest('hex') + '}'
+}
+
+async function deadURL () {
+  const srv = net.createServer()
+  await new Promise(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const url = 'http://127.0.0.1:' + srv.address().port
+  await new Promise(resolve => srv.close(resolve))
+  return url
+}
+
+// openScan opens the confirm page the way a scan does: options.scene is the
+// URL-encoded scene.
+function openScan (p, scene) {
+  return p.open('pages/scan/scan', { scene: encodeURIComponent(scene) })
+}
+
+before(async () => {
+  stack = await stackHelper.start({ SCANLOGIN_SITE_NAME: SITE })
+  server = stack.url
+}, { timeout: 240000 })
+
+after(async () => {
+  for (const p of phones) for (const pg of [...p.mp.stack]) pg.close()
+  if (stack) await stack.stop()
+})
+
+describe('silent login', () => {
+  it('creates the user on first launch and stores the token', async () => {
+    const p = phone()
+    const data = await p.launch().whenLoggedIn()
+    assert.equal(data.is_new_user, true)
+    assert.equal(p.env.calls.login, 1)
+    const stored = token(p)
+    assert.ok(stored && stored === data.token, 'token in wx storage')
+    assert.equal(p.api.getUser().id, data.user.id)
+    const me = await call(server, 'GET', '/api/v1/mp/me', { token: stored })
+    assert.equal(me.status, 200, JSON.stringify(me.body))
+    assert.equal(me.body.id, data.user.id)
+    assert.equal(p.mp.app.globalData.user.id, data.user.id)
+  })
+
+  it('reuses the stored token on the next launch while wx.checkSession succeeds', async () => {
+    const first = await launched()
+    const again = phone({ openid: first.openid, storage: first.env.storage })
+    again.env.sessionValid = true
+    await again.launch().whenLoggedIn()
+    const me = await again.api.request({ path: '/api/v1/mp/me' })
+    assert.equal(again.env.calls.login, 0, 'no wx.login')
+    assert.equal(again.env.calls.checkSession, 1)
+    assert.equal(token(again), token(first))
+    assert.equal(me.id, first.api.getUser().id)
+  })
+
+  it('logs in again, as the same user, when wx.checkSession fails', async () => {
+    const first = await launched()
+    const again = phone({ openid: first.openid, storage: first.env.storage })
+    const data = await again.launch().whenLoggedIn()
+    assert.equal(again.env.calls.login, 1)
+    assert.equal(data.is_new_user, false)
+    assert.equal(data.user.id, first.api.getUser().id)
+    assert.notEqual(token(again), '')
+  })
+
+  it('replaces a revoked token transparently on the next request', async () => {
+    const p = await launched()
+    const old = token(p)
+    assert.equal(await redis.command(stack.redis.port, 'DEL', mpTokenKey(old)), 1, 'the mp token key (engine layout sl:mpt:{sha256})')
+    const before401 = await call(server, 'GET', '/api/v1/mp/me', { token: old })
+    assert.equal(before401.status, 401)
+    const me = await p.api.request({ path: '/api/v1/mp/me' })
+    assert.equal(me.id, p.api.getUser().id)
+    assert.notEqual(token(p), old)
+    assert.equal(p.env.calls.login, 2)
+    const statuses = p.env.requests.filter(r => r.url.endsWith('/api/v1/mp/me')).map(r => r.status)
+    assert.deepEqual(statuses, [401, 200])
+  })
+
+  it('replaces an expired token once for concurrent requests (one shared login)', async () => {
+    const p = await launched()
+    const old = token(p)
+    assert.equal(await redis.command(stack.redis.port, 'PEXPIRE', mpTokenKey(old), 1), 1)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const results = await Promise.all([
+      p.api.request({ path: '/api/v1/mp/me' }),
+      p.api.request({ path: '/api/v1/mp/sessions' }),
+      p.api.request({ path: '/api/v1/mp/me' })
+    ])
+    assert.equal(results[0].id, p.api.getUser().id)
+    assert.ok(Array.isArray(results[1].sessions))
+    assert.equal(p.env.calls.login, 2, 'launch + exactly one re-login')
+    assert.notEqual(token(p), old)
+  })
+})
+
+describe('confirm page', () => {
+  it('shows who is asking, then Confirm (a tap) signs the browser in', async () => {
+    const scene = await createScene(server, CHROME_WINDOWS)
+    const p = await launched()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+
+    assert.equal(page.textOf(page.get('#browser')), 'Chrome 124')
+    assert.equal(page.textOf(page.get('#os')), 'Windows 10/11')
+    assert.equal(page.textOf(page.get('#ip')), '127.0.0.1')
+    assert.equal(page.textOf(page.get('#site')), SITE)
+    assert.match(page.textOf(page.get('#time')), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+    const warning = page.textOf(page.get('#warning'))
+    assert.match(warning, /Only confirm a code you are looking at right now/)
+    assert.match(warning, /on a screen in front of you/)
+    assert.match(warning, new RegExp(SITE + ' never sends sign-in codes by message or email'))
+    assert.equal(page.query('#match'), null, 'no number choices when number matching is off')
+
+    const decline = page.button('Decline')
+    const confirm = page.button('Confirm')
+    assert.ok(!decline.attrs.disabled && !confirm.attrs.disabled)
+    assert.equal(decline.attrs.size, confirm.attrs.size)
+
+    const scanned = await waitState(server, scene.scene, scene.poll_token, 'scanned')
+    assert.equal(scanned.body.state, 'scanned')
+
+    await page.tap(confirm)
+    await page.waitFor(() => page.data.state === 'confirmed', { what: 'confirmed' })
+    assert.match(page.text(), /Signed in on your computer/)
+
+    const polled = await waitState(server, scene.scene, scene.poll_token, 'confirmed')
+    assert.equal(polled.status, 200)
+    assert.equal(polled.body.state, 'confirmed')
+    const redeemed = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token })
+    assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body))
+    assert.equal(redeemed.body.user.id, p.api.getUser().id)
+    const me = await call(server, 'GET', '/api/v1/me', { token: redeemed.body.access_token })
+    assert.equal(me.status, 200)
+    assert.equal(me.body.id, p.api.getUser().id)
+    page.close()
+  })
+
+  it('Decline cancels the scene', async () => {
+    const scene = await createScene(server)
+    const p = await launched()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+    await page.tap(page.get('button#decline'))
+    await page.waitFor(() => page.data.state === 'declined', { what: 'declined' })
+    assert.match(page.text(), /Sign-in declined/)
+    const polled = await waitState(server, scene.scene, scene.poll_token, 'cancelled')
+    assert.equal(polled.body.state, 'cancelled')
+    const redeem = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token })
+    assert.notEqual(redeem.status, 200)
+    page.close()
+  })
+
+  it('says when the code was already scanned by someone else', async () => {
+    const scene = await createScene(server)
+    const other = await mpLogin(server, 'o_other_' + Date.now())
+    const r = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/scan', { token: other.token })
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+
+    const p = await launched()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'taken', { what: 'taken' })
+    assert.match(page.text(), /Already scanned by someone else/)
+    assert.equal(page.query('button#confirm'), null, 'nothing to confirm')
+    assert.ok(page.query('button#done'))
+    const polled = await pollState(server, scene.scene, scene.poll_token)
+    assert.equal(polled.body.state, 'scanned', 'the other scan stands')
+    page.close()
+  })
+
+  it('says when the code has expired', async () => {
+    const short = await stack.startServer({ SCANLOGIN_SITE_NAME: SITE, SCANLOGIN_SCENE_TTL: '1s' })
+    const scene = await createScene(short.url)
+    const p = await launched({ apiBase: short.url })
+    await new Promise(resolve => setTimeout(resolve, Math.max(1500, scene.expires_in * 1000 + 300)))
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'expired', { what: 'expired' })
+    assert.match(page.text(), /This code has expired/)
+    assert.match(page.text(), /Refresh the code on your computer/)
+    const polled = await pollState(short.url, scene.scene, scene.poll_token)
+    assert.equal(polled.body.state, 'expired')
+    page.close()
+  })
+
+  it('shows a network failure with a retry button that works', async () => {
+    const scene = await createScene(server)
+    const p = phone({ apiBase: await deadURL() })
+    p.launch()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'error', { what: 'network error' })
+    assert.match(page.text(), /Could not reach the server/)
+    assert.ok(p.env.toasts.some(t => /Network error/.test(t.title)), 'toast: ' + JSON.stringify(p.env.toasts))
+    p.config.apiBase = server // the network is back
+    await page.tap(page.button('Try again'))
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan after retry' })
+    await page.tap('#decline')
+    await page.waitFor(() => page.data.state === 'declined')
+    page.close()
+  })
+
+  it('with number matching, Confirm needs the number the browser shows', async () => {
+    const nm = await stack.startServer({ SCANLOGIN_SITE_NAME: SITE, SCANLOGIN_NUMBER_MATCH: 'on' })
+    const scene = await createScene(nm.url)
+    assert.equal(scene.number_match, true)
+    const p = await launched({ apiBase: nm.url })
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+    const choices = page.queryAll('button[bindtap=onPick]')
+    assert.equal(choices.length, 3)
+    assert.ok(choices.some(c => page.textOf(c) === scene.match_code), 'the browser\'s code is among the choices')
+    await assert.rejects(page.tap('#confirm'), /disabled/, 'Confirm waits for a pick')
+    assert.ok(!page.get('#decline').attrs.disabled, 'Decline never waits')
+    await page.tap(choices.find(c => page.textOf(c) === scene.match_code))
+    await page.tap('#confirm')
+    await page.waitFor(() => page.data.state === 'confirmed')
+    assert.equal((await waitState(nm.url, scene.scene, scene.poll_token, 'confirmed')).body.state, 'confirmed')
+    page.close()
+
+    const wrong = await createScene(nm.url)
+    const page2 = openScan(p, wrong.scene)
+    await page2.waitFor(() => page2.data.state === 'ready')
+    const bad = page2.queryAll('button[bindtap=onPick]').find(c => page2.textOf(c) !== wrong.match_code)
+    await page2.tap(bad)
+    await page2.tap('#confirm')
+    await page2.waitFor(() => page2.data.state === 'mismatch', { what: 'mismatch' })
+    assert.match(page2.text(), /did not match/)
+    assert.equal((await pollState(nm.url, wrong.scene, wrong.poll_token)).body.state, 'cancelled')
+    page2.close()
+  })
+})
+
+describe('profile page', () => {
+  it('asks for privacy consent, then uploads the avatar and saves nickname and phone', async () => {
+    const p = await launched({ privacyAgreed: false })
+    const page = p.open('pages/profile/profile')
+    await page.waitFor(() => page.data.sessionsState === 'ready', { what: 'profile loaded' })
+    assert.equal(page.query('#agree-btn'), null, 'no popup before it is needed')
+
+    const file = path.join(stack.dir, 'avatar.png')
+    fs.writeFileSync(file, PNG)
+    p.env.avatarFile = file
+    const tapping = page.tap('#avatar-btn')
+    await page.waitFor(() => page.query('#agree-btn'), { what: 'privacy popup' })
+    assert.match(page.text(), /Before you continue/)
+    await page.tap('#agree-btn')
+    await tapping
+    await page.waitFor(() => page.data.user.avatar && !page.data.uploading, { what: 'avatar uploaded' })
+    assert.equal(page.query('#agree-btn'), null, 'popup closed')
+    assert.deepEqual(p.env.privacy.prompts, ['chooseAvatar'])
+
+    let me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
+    assert.equal(me.status, 200)
+    assert.ok(me.body.avatar_url, 'avatar_url set: ' + JSON.stringify(me.body))
+    assert.equal(page.get('#avatar').attrs.src, p.api.absoluteURL(me.body.avatar_url))
+    const img = await fetch(p.api.absoluteURL(me.body.avatar_url))
+    assert.equal(img.status, 200)
+    assert.match(img.headers.get('content-type'), /image\/png/)
+    assert.deepEqual(Buffer.from(await img.arrayBuffer()), PNG)
+
+    await page.type('#nickname', 'Ada Lovelace')
+    await page.tap('#save-nickname')
+    await page.waitFor(() => page.data.user.nickname === 'Ada Lovelace' && !page.data.saving, { what: 'nickname saved' })
+    me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
+    assert.equal(me.body.nickname, 'Ada Lovelace')
+
+    const code = await call(server, 'POST', '/dev/wechat/phonecode', { json: { openid: p.openid, phone_number: '13800138000' } })
+    assert.equal(code.status, 200, JSON.stringify(code.body))
+    p.env.phoneCode = code.body.code
+    await page.tap('#phone-btn')
+    await page.waitFor(() => page.data.phone, { what: 'phone linked' })
+    assert.match(page.data.phone, /8000$/)
+    assert.ok(!page.data.phone.includes('13800138000'), 'masked')
+    assert.equal(page.textOf(page.get('#phone')), page.data.phone)
+    me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
+    assert.equal(me.body.has_phone, true)
+    page.close()
+  })
+
+  it('declining privacy consent uploads nothing', async () => {
+    const p = await launched({ privacyAgreed: false })
+    const page = p.open('pages/profile/profile')
+    await page.waitFor(() => page.data.sessionsState === 'ready')
+    p.env.avatarFile = path.join(stack.dir, 'avatar.png')
+    fs.writeFileSync(p.env.avatarFile, PNG)
+    const tapping = page.tap('#avatar-btn')
+    await page.waitFor(() => page.query('#disagree-btn'), { what: 'privacy popup' })
+    await page.tap('#disagree-btn')
+    await tapping
+    assert.equal(p.env.calls.uploadFile, 0)
+    assert.equal(page.query('#agree-btn'), null)
+    page.close()
+  })
+
+  it('lists the signed-in browser and signs it out remotely', async () => {
+    const p = await launched()
+    const scene = await createScene(server, CHROME_WINDOWS)
+    for (const step of ['scan', 'confirm']) {
+      const r = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/' + step, { token: token(p) })
+      assert.equal(r.status, 200, step + ': ' + JSON.stringify(r.body))
+    }
+    // The same browser redeems: its User-Agent is the session's.
+    const web = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token, headers: { 'User-Agent': CHROME_WINDOWS } })
+    assert.equal(web.status, 200, JSON.stringify(web.body))
+    assert.equal((await call(server, 'GET', '/api/v1/me', { token: web.body.access_token })).status, 200)
+
+    const page = p.open('pages/profile/profile')
+    await page.waitFor(() => page.data.sessions.length === 1, { what: 'one session' })
+    const id = page.data.sessions[0].id
+    const row = page.get('#session-' + id)
+    assert.match(page.textOf(row), /Chrome 124 on Windows 10\/11/)
+    assert.match(page.textOf(row), /IP 127\.0\.0\.1/)
+
+    await page.tap(page.get('button[data-id=' + id + ']'))
+    assert.equal(p.env.modals.length, 1, 'asks before signing out')
+    await page.waitFor(() => page.data.sessions.length === 0 && !page.data.signingOut, { what: 'signed out' })
+    assert.ok(page.query('#no-sessions'))
+
+    const me = await call(server, 'GET', '/api/v1/me', { token: web.body.access_token })
+    assert.equal(me.status, 401, 'the web token is dead: ' + JSON.stringify(me.body))
+    const list = await call(server, 'GET', '/api/v1/mp/sessions', { token: token(p) })
+    assert.deepEqual(list.body.sessions, [])
+    page.close()
+  })
+})
+
+describe('home page', () => {
+  it('greets the user and opens the confirm page from a scanned code', async () => {
+    const p = await launched()
+    const page = p.open('pages/index/index')
+    await page.waitFor(() => page.data.signedIn, { what: 'signed in' })
+    assert.match(page.text(), /Hello/)
+    const scene = '0123456789abcdef0123456789abcdef'
+    p.env.scanResult = { path: 'pages/scan/scan?scene=' + scene, result: '', scanType: 'WX_CODE' }
+    await page.tap('#scan-btn')
+    await page.waitFor(() => p.env.navigations.length === 1)
+    assert.deepEqual(p.env.navigations[0], { type: 'navigateTo', url: '/pages/scan/scan?scene=' + scene })
+    await page.tap('#profile-btn')
+    assert.deepEqual(p.env.navigations[1], { type: 'navigateTo', url: '/pages/profile/profile' })
+    page.close()
+  })
+})
+
+describe('whole run', () => {
+  it('no page called a deprecated API or threw', () => {
+    assert.ok(phones.length > 10)
+    for (const p of phones) {
+      assert.deepEqual(p.env.deprecated, [])
+      assert.deepEqual(p.mp.errors.map(String), [])
+    }
+  })
+})
