@@ -41,6 +41,8 @@ type hub struct {
 	// downSince is the UnixNano time the subscription was lost, 0 while
 	// healthy.
 	downSince atomic.Int64
+	// unreachable is set while Redis does not answer the subscriber's probe.
+	unreachable atomic.Bool
 }
 
 func (h *hub) init() { h.byScene = map[string]map[*waiter]struct{}{} }
@@ -119,6 +121,9 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 	if !validID(id) {
 		return nil, fmt.Errorf("scanlogin: wait: %w", ErrInvalidSceneID)
 	}
+	if e.hub.unreachable.Load() {
+		return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
+	}
 	if d := e.downFor(); d > failFastAfter {
 		return nil, fmt.Errorf("scanlogin: wait: %w: wake-up subscription down for %s", ErrUnavailable, d.Round(time.Millisecond))
 	}
@@ -155,6 +160,9 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 		case <-timer.C:
 		case <-e.closed:
 			closing = true
+		}
+		if e.hub.unreachable.Load() && !closing {
+			return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
 		}
 		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
 		rec, err := e.readScene(rctx, id)
@@ -195,6 +203,9 @@ const (
 	defaultPingEvery = 500 * time.Millisecond
 	// retryEvery paces reconnection attempts while Redis is down.
 	retryEvery = 200 * time.Millisecond
+	// probeTimeout bounds the PING that tells a dead Redis from a dropped
+	// subscription.
+	probeTimeout = 300 * time.Millisecond
 )
 
 func (e *Engine) setHealthy(ok bool) {
@@ -206,6 +217,23 @@ func (e *Engine) setHealthy(ok bool) {
 	}
 	if e.hub.downSince.CompareAndSwap(0, time.Now().UnixNano()) {
 		e.log.Warn("scanlogin: wake-up subscription lost")
+	}
+}
+
+// subscriptionLost marks the subscription down, probes whether Redis itself
+// answers, and wakes every waiter to re-read (messages may have been lost).
+// While Redis does not answer, woken waiters fail at once instead of each
+// timing out on a read of its own; they are woken once per outage.
+func (e *Engine) subscriptionLost(ctx context.Context) {
+	e.setHealthy(false)
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	perr := e.rdb.Ping(pctx).Err()
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if wasUnreachable := e.hub.unreachable.Swap(perr != nil); !wasUnreachable {
+		e.hub.wakeAll()
 	}
 }
 
@@ -243,8 +271,7 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 				if time.Since(lastHeard) > 3*e.pingEvery {
 					// No pong: the connection is dead without having been
 					// closed. Start over with a fresh PubSub.
-					e.setHealthy(false)
-					e.hub.wakeAll()
+					e.subscriptionLost(ctx)
 					_ = ps.Close()
 					cur.Store(e.rdb.Subscribe(ctx, e.channel))
 					if ctx.Err() != nil {
@@ -264,10 +291,7 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 			// receive; until the "subscribe" confirmation arrives we may
 			// miss messages, so waiters re-read now (and fail fast if Redis
 			// itself is gone) and again when it is back.
-			if e.downFor() == 0 {
-				e.setHealthy(false)
-				e.hub.wakeAll()
-			}
+			e.subscriptionLost(ctx)
 			t := time.NewTimer(retryEvery)
 			select {
 			case <-ctx.Done():
@@ -282,6 +306,7 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
+				e.hub.unreachable.Store(false)
 				e.setHealthy(true)
 				e.hub.wakeAll()
 			}

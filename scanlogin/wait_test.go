@@ -1,0 +1,463 @@
+package scanlogin
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+)
+
+type waitResult struct {
+	s       *Scene
+	err     error
+	elapsed time.Duration
+}
+
+// goWait starts a Wait in a goroutine.
+func goWait(ctx context.Context, e *Engine, id, tok string, since int64, maxWait time.Duration) <-chan waitResult {
+	ch := make(chan waitResult, 1)
+	start := time.Now()
+	go func() {
+		s, err := e.Wait(ctx, id, tok, since, maxWait)
+		ch <- waitResult{s, err, time.Since(start)}
+	}()
+	return ch
+}
+
+// waitForWaiters blocks until n waiters are registered on e.
+func waitForWaiters(t testing.TB, e *Engine, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.hub.waiters() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d waiters registered", e.hub.waiters(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Registration precedes the first read; give the reads time to finish
+	// so that waiters are really asleep.
+	time.Sleep(50 * time.Millisecond)
+}
+
+func TestWaitReturnsAtOnce(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+	id, tok := f.in(StateScanned)
+	for _, tc := range []struct {
+		name  string
+		since int64
+		tok   string
+		want  error
+	}{
+		{"version differs", 1, tok, nil},
+		{"no since", 0, tok, nil},
+		{"wrong poll token", 2, "nope", ErrInvalidPollToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			s, err := f.e.Wait(ctx, id, tc.tok, tc.since, 10*time.Second)
+			if !errors.Is(err, tc.want) || time.Since(start) > time.Second {
+				t.Fatalf("got %v after %v", err, time.Since(start))
+			}
+			if err == nil && s.Version != 2 {
+				t.Fatalf("version %d", s.Version)
+			}
+		})
+	}
+	t.Run("final scene", func(t *testing.T) {
+		id, tok := f.in(StateCancelled)
+		start := time.Now()
+		s, err := f.e.Wait(ctx, id, tok, 2, 10*time.Second)
+		if err != nil || s.State != StateCancelled || time.Since(start) > time.Second {
+			t.Fatalf("got %v %v after %v", s, err, time.Since(start))
+		}
+	})
+	t.Run("maxWait with the unchanged scene", func(t *testing.T) {
+		id, tok := f.in(StatePending)
+		r := <-goWait(ctx, f.e, id, tok, 1, 300*time.Millisecond)
+		if r.err != nil || r.s.Version != 1 || r.s.State != StatePending {
+			t.Fatalf("got %+v", r)
+		}
+		if r.elapsed < 300*time.Millisecond || r.elapsed > 2*time.Second {
+			t.Fatalf("returned after %v, want about 300ms", r.elapsed)
+		}
+	})
+	t.Run("missing scene", func(t *testing.T) {
+		if _, err := f.e.Wait(ctx, newID(), tok, 1, time.Second); !errors.Is(err, ErrSceneNotFound) {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestWaitWokenByOtherInstance: a transition made through a second,
+// independent engine (its own go-redis client) wakes a waiter at once.
+func TestWaitWokenByOtherInstance(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	a, _ := newTestEngine(t, srv, Config{}, nil)
+	b, _ := newTestEngine(t, srv, Config{}, nil)
+	ctx := t.Context()
+	s, tok, err := a.CreateScene(ctx, NewScene{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []func() (*Scene, error){
+		func() (*Scene, error) { return b.Scan(ctx, s.ID, userA) },
+		func() (*Scene, error) { return b.Confirm(ctx, s.ID, userA, "") },
+		func() (*Scene, error) { return b.Redeem(ctx, s.ID, tok) },
+	} {
+		since := int64(i + 1)
+		ch := goWait(ctx, a, s.ID, tok, since, 10*time.Second)
+		waitForWaiters(t, a, 1)
+		t0 := time.Now()
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
+		r := <-ch
+		if r.err != nil || r.s.Version != since+1 {
+			t.Fatalf("step %d: %+v", i, r)
+		}
+		if d := time.Since(t0); d > 500*time.Millisecond {
+			t.Fatalf("step %d: woken %v after the transition", i, d)
+		}
+	}
+}
+
+// TestWaitLostMessage: with the wake-up never published, the waiter still
+// returns the change from its end-of-wait re-read.
+func TestWaitLostMessage(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	a, _ := newTestEngine(t, srv, Config{}, nil)
+	mute, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.suppressPublish = true })
+	ctx := t.Context()
+	s, tok, _ := a.CreateScene(ctx, NewScene{})
+	ch := goWait(ctx, a, s.ID, tok, 1, time.Second)
+	waitForWaiters(t, a, 1)
+	before := srv.CommandCalls(ctx, t)["publish"]
+	if _, err := mute.Scan(ctx, s.ID, userA); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.CommandCalls(ctx, t)["publish"]; got != before {
+		t.Fatalf("the muted engine published %d messages", got-before)
+	}
+	r := <-ch
+	if r.err != nil || r.s.State != StateScanned || r.s.Version != 2 {
+		t.Fatalf("got %+v", r)
+	}
+	// It was the final re-read, not a message, that found the change.
+	if r.elapsed < 900*time.Millisecond || r.elapsed > 3*time.Second {
+		t.Fatalf("returned after %v, want at the 1s end of wait", r.elapsed)
+	}
+}
+
+// TestWaitSubscriptionKilled: CLIENT KILL TYPE pubsub drops the wake-up
+// connection while waiters wait, and a transition lands in the gap (its
+// message is lost): every waiter sees it after go-redis re-subscribes, long
+// before its wait ends.
+func TestWaitSubscriptionKilled(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	a, rdb := newTestEngine(t, srv, Config{}, nil)
+	mute, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.suppressPublish = true })
+	ctx := t.Context()
+	const scenes, perScene = 50, 4
+	type pending struct {
+		id string
+		ch []<-chan waitResult
+	}
+	var all []pending
+	for range scenes {
+		s, tok, _ := a.CreateScene(ctx, NewScene{})
+		p := pending{id: s.ID}
+		for range perScene {
+			p.ch = append(p.ch, goWait(ctx, a, s.ID, tok, 1, 8*time.Second))
+		}
+		all = append(all, p)
+	}
+	waitForWaiters(t, a, scenes*perScene)
+	for round := range 3 {
+		// The transitions land while the subscription is (about to be)
+		// gone: their messages are never delivered.
+		for _, p := range all {
+			if round == 0 {
+				if _, err := mute.Scan(ctx, p.id, userA); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if round > 0 {
+			break
+		}
+		killed, err := rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+		if err != nil || killed < 2 { // both engines' subscriptions
+			t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", killed, err)
+		}
+	}
+	t0 := time.Now()
+	for _, p := range all {
+		for _, ch := range p.ch {
+			r := <-ch
+			if r.err != nil || r.s.State != StateScanned {
+				t.Fatalf("waiter: %+v", r)
+			}
+		}
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Fatalf("waiters took %v after the kill; they waited for their 8s end instead of the re-subscription", d)
+	}
+	// The engine is subscribed again and wakes by message as before.
+	waitSubscribed(t, a)
+	s, tok, _ := a.CreateScene(ctx, NewScene{})
+	ch := goWait(ctx, a, s.ID, tok, 1, 8*time.Second)
+	waitForWaiters(t, a, 1)
+	if _, err := a.Scan(ctx, s.ID, userA); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ch; r.err != nil || r.elapsed > 2*time.Second {
+		t.Fatalf("after re-subscription: %+v", r)
+	}
+}
+
+// TestWaitRedisDown: Redis stops while 1,000 waits are pending; all return
+// ErrUnavailable within 2 s; new waits fail fast; after Redis restarts the
+// same engine works again.
+func TestWaitRedisDown(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, _ := newTestEngine(t, srv, Config{}, nil)
+	ctx := t.Context()
+	const scenes, perScene = 100, 10
+	var chans []<-chan waitResult
+	for range scenes {
+		s, tok, err := e.CreateScene(ctx, NewScene{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range perScene {
+			chans = append(chans, goWait(ctx, e, s.ID, tok, 1, 20*time.Second))
+		}
+	}
+	waitForWaiters(t, e, scenes*perScene)
+	t0 := time.Now()
+	srv.Stop()
+	var slowest time.Duration
+	for _, ch := range chans {
+		r := <-ch
+		if !errors.Is(r.err, ErrUnavailable) {
+			t.Fatalf("wait with Redis down: %+v", r)
+		}
+		slowest = max(slowest, time.Since(t0))
+	}
+	if slowest > 2*time.Second {
+		t.Fatalf("slowest wait returned %v after Redis stopped, want < 2s", slowest)
+	}
+	t.Logf("1000 waits failed within %v of the stop", slowest)
+	time.Sleep(failFastAfter + 100*time.Millisecond)
+	t1 := time.Now()
+	if _, err := e.Wait(ctx, newID(), "x", 1, 10*time.Second); !errors.Is(err, ErrUnavailable) || time.Since(t1) > 100*time.Millisecond {
+		t.Fatalf("fresh wait while down: %v after %v", err, time.Since(t1))
+	}
+	if err := e.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ping while down: %v", err)
+	}
+
+	srv.Restart()
+	waitSubscribed(t, e)
+	if err := e.Ping(ctx); err != nil {
+		t.Fatalf("ping after restart: %v", err)
+	}
+	s, tok, err := e.CreateScene(ctx, NewScene{})
+	if err != nil {
+		t.Fatalf("create after restart: %v", err)
+	}
+	ch := goWait(ctx, e, s.ID, tok, 1, 10*time.Second)
+	waitForWaiters(t, e, 1)
+	if _, err := e.Scan(ctx, s.ID, userA); err != nil { // reloads the script (NOSCRIPT)
+		t.Fatalf("scan after restart: %v", err)
+	}
+	if r := <-ch; r.err != nil || r.s.State != StateScanned || r.elapsed > 2*time.Second {
+		t.Fatalf("wait after restart: %+v", r)
+	}
+}
+
+// TestWaitExpiryWakes: a waiter is woken at the deadline with "expired",
+// with no transition and no message.
+func TestWaitExpiryWakes(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, _ := newTestEngine(t, srv, Config{SceneTTL: 400 * time.Millisecond, ConfirmWindow: 10 * time.Second}, nil)
+	ctx := t.Context()
+	s, tok, _ := e.CreateScene(ctx, NewScene{})
+	r := <-goWait(ctx, e, s.ID, tok, 1, 10*time.Second)
+	if r.err != nil || r.s.State != StateExpired || r.s.Version != 2 {
+		t.Fatalf("got %+v", r)
+	}
+	if late := time.Since(s.ExpiresAt); late < 0 || late > 300*time.Millisecond {
+		t.Fatalf("woken %v after the deadline", late)
+	}
+	// The scan at 200ms grants a 10s confirm window in principle, but the
+	// waiter on the scanned scene still wakes at the hard cap.
+	e2, _ := newTestEngine(t, srv, Config{SceneTTL: 10 * time.Second, ConfirmWindow: 10 * time.Second, HardCap: 600 * time.Millisecond}, nil)
+	s, tok, _ = e2.CreateScene(ctx, NewScene{})
+	time.Sleep(200 * time.Millisecond)
+	if _, err := e2.Scan(ctx, s.ID, userA); err != nil {
+		t.Fatal(err)
+	}
+	r = <-goWait(ctx, e2, s.ID, tok, 2, 10*time.Second)
+	if r.err != nil || r.s.State != StateExpired {
+		t.Fatalf("got %+v", r)
+	}
+	if late := time.Since(s.CreatedAt.Add(600 * time.Millisecond)); late < 0 || late > 300*time.Millisecond {
+		t.Fatalf("woken %v after the hard cap", late)
+	}
+}
+
+// TestWaitContextCancel: a cancelled context releases its waiter at once,
+// and 10,000 cancelled waits leave the goroutine count at its baseline and
+// no waiter registered.
+func TestWaitContextCancel(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, _ := newTestEngine(t, srv, Config{}, nil)
+	s, tok, _ := e.CreateScene(t.Context(), NewScene{})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	ch := goWait(ctx, e, s.ID, tok, 1, 20*time.Second)
+	waitForWaiters(t, e, 1)
+	t0 := time.Now()
+	cancel()
+	if r := <-ch; !errors.Is(r.err, context.Canceled) || time.Since(t0) > 100*time.Millisecond {
+		t.Fatalf("cancelled wait: %+v after %v", r, time.Since(t0))
+	}
+
+	const n = 10000
+	ids := make([]string, 100)
+	toks := make([]string, 100)
+	for i := range ids {
+		sc, tk, err := e.CreateScene(t.Context(), NewScene{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i], toks[i] = sc.ID, tk
+	}
+	runtime.GC()
+	baseline := runtime.NumGoroutine()
+	ctx, cancel = context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := e.Wait(ctx, ids[i%100], toks[i%100], 1, time.Minute)
+			errs <- err
+		})
+		if (i+1)%500 == 0 {
+			// In batches, so that the first reads do not queue past their
+			// timeout on this small machine.
+			waitForWaiters(t, e, i+1)
+		}
+	}
+	waitForWaiters(t, e, n)
+	t0 = time.Now()
+	cancel()
+	wg.Wait()
+	t.Logf("%d cancelled waits returned within %v", n, time.Since(t0))
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait: %v", err)
+		}
+	}
+	if w := e.hub.waiters(); w != 0 {
+		t.Fatalf("%d waiters still registered", w)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := runtime.NumGoroutine()
+		if got <= baseline {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines %d, baseline %d\n%s", got, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWaitClose: Close releases every waiter promptly with its current
+// state, and later waits answer at once.
+func TestWaitClose(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, _ := newTestEngine(t, srv, Config{}, nil)
+	other, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.suppressPublish = true })
+	ctx := t.Context()
+	var chans []<-chan waitResult
+	var ids []string
+	for range 200 {
+		s, tok, _ := e.CreateScene(ctx, NewScene{})
+		ids = append(ids, s.ID)
+		chans = append(chans, goWait(ctx, e, s.ID, tok, 1, 30*time.Second))
+	}
+	waitForWaiters(t, e, 200)
+	// A change nobody was told about: Close must report it.
+	if _, err := other.Scan(ctx, ids[0], userA); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range chans {
+		r := <-ch
+		want := StatePending
+		if i == 0 {
+			want = StateScanned
+		}
+		if r.err != nil || r.s.State != want {
+			t.Fatalf("waiter %d on close: %+v", i, r)
+		}
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("Close released waiters in %v", d)
+	}
+	_ = e.Close() // idempotent
+}
+
+// TestConstantConnections: waiters cost no Redis connections: 2,000 waits
+// leave the server's client count where one wait left it.
+func TestConstantConnections(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, rdb := newTestEngine(t, srv, Config{}, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	clients := func() int {
+		info := rdb.Info(t.Context(), "clients").Val()
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatal("no connected_clients in INFO")
+		return 0
+	}
+	s, tok, _ := e.CreateScene(ctx, NewScene{})
+	goWait(ctx, e, s.ID, tok, 1, time.Minute)
+	waitForWaiters(t, e, 1)
+	one := clients()
+	for i := range 2000 {
+		goWait(ctx, e, s.ID, tok, 1, time.Minute)
+		if (i+1)%500 == 0 {
+			waitForWaiters(t, e, i+2)
+		}
+	}
+	waitForWaiters(t, e, 2001)
+	many := clients()
+	// The pool may open up to its size during the first reads; it never
+	// grows with the number of sleeping waiters.
+	if limit := one + rdb.Options().PoolSize; many > limit {
+		t.Fatalf("%d clients with 2001 waiters, %d with one (pool size %d)", many, one, rdb.Options().PoolSize)
+	}
+	t.Logf("connected clients: %d with 1 waiter, %d with 2001 (pool size %d)", one, many, rdb.Options().PoolSize)
+}
