@@ -63,7 +63,7 @@ function openScan (p, scene) {
 before(async () => {
   stack = await stackHelper.start({ SCANLOGIN_SITE_NAME: SITE })
   server = stack.url
-}, { timeout: 240000 })
+}, { timeout: 600000 })
 
 after(async () => {
   for (const p of phones) for (const pg of [...p.mp.stack]) pg.close()
@@ -122,10 +122,11 @@ describe('silent login', () => {
   })
 
   it('replaces an expired token once for concurrent requests (one shared login)', async () => {
-    const p = await launched()
+    const short = await stack.startServer({ SCANLOGIN_MP_TOKEN_TTL: '1s' })
+    const p = await launched({ apiBase: short.url })
     const old = token(p)
-    assert.equal(await redis.command(stack.redis.port, 'PEXPIRE', mpTokenKey(old), 1), 1)
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await new Promise(resolve => setTimeout(resolve, 1200))
+    assert.equal((await call(short.url, 'GET', '/api/v1/mp/me', { token: old })).status, 401, 'the token has expired')
     const results = await Promise.all([
       p.api.request({ path: '/api/v1/mp/me' }),
       p.api.request({ path: '/api/v1/mp/sessions' }),
@@ -135,6 +136,8 @@ describe('silent login', () => {
     assert.ok(Array.isArray(results[1].sessions))
     assert.equal(p.env.calls.login, 2, 'launch + exactly one re-login')
     assert.notEqual(token(p), old)
+    const first = p.env.requests.filter(r => r.auth === 'Bearer ' + old).map(r => r.status)
+    assert.deepEqual(first, [401, 401, 401], 'all three met the expired token')
   })
 })
 

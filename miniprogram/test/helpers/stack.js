@@ -98,7 +98,7 @@ function buildServer (dir) {
   need('go', ['version'], 'Install Go (see go.mod for the version).')
   const bin = path.join(dir, 'scanlogin')
   return new Promise((resolve, reject) => {
-    const child = track('go', ['build', '-o', bin, process.env.MP_SERVER_PKG || './cmd/scanlogin'], { cwd: REPO })
+    const child = track('go', ['build', '-o', bin, './cmd/scanlogin'], { cwd: REPO })
     child.exited.then(({ code }) => {
       if (code === 0) resolve(bin)
       else reject(new Error('go build ./cmd/scanlogin failed:\n' + child.log))
