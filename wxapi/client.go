@@ -260,8 +260,8 @@ func (c *Client) withToken(ctx context.Context, call func(token string) error) e
 		return err
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "wechat rejected the access token; fetching it again")
-	c.invalidateToken(ctx, tok)
-	if tok, err = c.AccessToken(ctx); err != nil {
+	before := c.invalidateToken(ctx, tok)
+	if tok, err = c.token(ctx, tok, before); err != nil {
 		return err
 	}
 	return call(tok)

@@ -30,9 +30,11 @@ type tokenCache struct {
 	token     string
 	expiresAt time.Time
 	flight    *tokenFlight
+	flights   uint64 // flights started so far
 }
 
 type tokenFlight struct {
+	seq       uint64 // its number among the flights
 	done      chan struct{}
 	token     string
 	expiresAt time.Time
@@ -45,12 +47,14 @@ type tokenFlight struct {
 // deadline) and the others read it from the cache. Errors: ErrUnavailable,
 // *Error from stable_token (e.g. ErrDailyQuota), the context's error.
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
-	return c.token(ctx, "")
+	return c.token(ctx, "", 0)
 }
 
-// token is AccessToken, except that it never returns avoid: the token that
-// WeChat has just rejected.
-func (c *Client) token(ctx context.Context, avoid string) (string, error) {
+// token is AccessToken, except that it does not return avoid, the token
+// WeChat has just rejected, from the cache or from a fetch that began before
+// the rejection (flight number <= before); a fetch that began after it is
+// trusted even if WeChat gave the same token back.
+func (c *Client) token(ctx context.Context, avoid string, before uint64) (string, error) {
 	for try := 0; ; try++ {
 		now := c.now()
 		c.tok.mu.Lock()
@@ -61,7 +65,8 @@ func (c *Client) token(ctx context.Context, avoid string) (string, error) {
 		}
 		f := c.tok.flight
 		if f == nil {
-			f = &tokenFlight{done: make(chan struct{})}
+			c.tok.flights++
+			f = &tokenFlight{seq: c.tok.flights, done: make(chan struct{})}
 			c.tok.flight = f
 			go c.runFlight(context.WithoutCancel(ctx), f)
 		}
@@ -73,7 +78,7 @@ func (c *Client) token(ctx context.Context, avoid string) (string, error) {
 		case <-f.done:
 		}
 		switch {
-		case f.err == nil && (f.token != avoid || try > 0):
+		case f.err == nil && (f.token != avoid || f.seq > before || try > 0):
 			return f.token, nil
 		case f.err == nil:
 			// A fetch that started before the rejection may still carry the
@@ -224,18 +229,20 @@ if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL',
 return 0`)
 
 // invalidateToken forgets failed, WeChat having rejected it, wherever it is
-// still the current token.
-func (c *Client) invalidateToken(ctx context.Context, failed string) {
+// still the current token. It returns the number of fetches begun so far.
+func (c *Client) invalidateToken(ctx context.Context, failed string) uint64 {
 	c.tok.mu.Lock()
 	if c.tok.token == failed {
 		c.tok.token, c.tok.expiresAt = "", time.Time{}
 	}
+	before := c.tok.flights
 	c.tok.mu.Unlock()
 	if c.rdb != nil {
 		if err := delTokenIfEqual.Run(ctx, c.rdb, []string{c.tokenKey()}, failed).Err(); err != nil && !errors.Is(err, redis.Nil) {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "cannot drop the rejected access token from Redis", slog.String("error", err.Error()))
 		}
 	}
+	return before
 }
 
 type stableTokenRequest struct {
