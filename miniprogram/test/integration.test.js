@@ -216,7 +216,7 @@ describe('confirm page', () => {
   })
 
   it('says when the code has expired', async () => {
-    const short = await stack.startServer({ SCANLOGIN_SITE_NAME: SITE, SCANLOGIN_SCENE_TTL: '1s' })
+    const short = await stack.startServer({ SCANLOGIN_SCENE_TTL: '1s' })
     const scene = await createScene(short.url)
     const p = await launched({ apiBase: short.url })
     await new Promise(resolve => setTimeout(resolve, Math.max(1500, scene.expires_in * 1000 + 300)))
@@ -226,6 +226,18 @@ describe('confirm page', () => {
     assert.match(page.text(), /Refresh the code on your computer/)
     const polled = await pollState(short.url, scene.scene, scene.poll_token)
     assert.equal(polled.body.state, 'expired')
+    page.close()
+  })
+
+  it('turns to expired by itself when the confirm window closes', async () => {
+    const quick = await stack.startServer({ SCANLOGIN_CONFIRM_WINDOW: '1s' })
+    const scene = await createScene(quick.url)
+    const p = await launched({ apiBase: quick.url })
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready')
+    await page.waitFor(() => page.data.state === 'expired', { what: 'expiry on screen', timeout: 5000 })
+    assert.equal(page.query('button#confirm'), null)
+    assert.equal((await pollState(quick.url, scene.scene, scene.poll_token)).body.state, 'expired')
     page.close()
   })
 
@@ -246,7 +258,7 @@ describe('confirm page', () => {
   })
 
   it('with number matching, Confirm needs the number the browser shows', async () => {
-    const nm = await stack.startServer({ SCANLOGIN_SITE_NAME: SITE, SCANLOGIN_NUMBER_MATCH: 'on' })
+    const nm = await stack.startServer({ SCANLOGIN_NUMBER_MATCH: 'on' })
     const scene = await createScene(nm.url)
     assert.equal(scene.number_match, true)
     const p = await launched({ apiBase: nm.url })
@@ -272,6 +284,46 @@ describe('confirm page', () => {
     await page2.waitFor(() => page2.data.state === 'mismatch', { what: 'mismatch' })
     assert.match(page2.text(), /did not match/)
     assert.equal((await pollState(nm.url, wrong.scene, wrong.poll_token)).body.state, 'cancelled')
+    page2.close()
+  })
+})
+
+describe('rate limits (429 with Retry-After, from the real limiter)', () => {
+  it('waits out a short Retry-After and retries once', async () => {
+    const p = await launched()
+    const scene = await createScene(server)
+    // Spend this user's scan burst (SCANLOGIN_RATE_LIMITS default scan=20/min).
+    let r
+    for (let i = 0; i < 50; i++) {
+      r = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/scan', { token: token(p) })
+      if (r.status === 429) break
+    }
+    assert.equal(r.status, 429, 'the scan limit never answered 429')
+    const wait = Number(r.headers.get('retry-after'))
+    assert.ok(wait >= 1 && wait <= p.config.maxAutoRetryAfter, 'Retry-After ' + wait)
+    const started = Date.now()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan after waiting', timeout: 15000 })
+    const scans = p.env.requests.filter(q => q.url.endsWith('/scan')).map(q => q.status)
+    assert.deepEqual(scans, [429, 200])
+    assert.ok(Date.now() - started >= (wait - 1) * 1000, 'waited for Retry-After')
+    page.close()
+  })
+
+  it('reports a long Retry-After instead of waiting', async () => {
+    const strict = await stack.startServer({ SCANLOGIN_RATE_LIMITS: stackHelper.LIMITS + ',scan=1' })
+    const p = await launched({ apiBase: strict.url })
+    const first = await createScene(strict.url)
+    const page = openScan(p, first.scene)
+    await page.waitFor(() => page.data.state === 'ready')
+    page.close()
+    const second = await createScene(strict.url)
+    const page2 = openScan(p, second.scene)
+    await page2.waitFor(() => page2.data.state === 'error', { what: 'rate limited' })
+    assert.match(page2.text(), /Too many attempts. Wait \d+ seconds/)
+    assert.ok(page2.query('button#retry'))
+    assert.match(p.env.lastToast().title, /Too many attempts. Try again in \d+ s/)
+    assert.deepEqual(p.env.requests.filter(q => q.url.endsWith('/scan')).map(q => q.status), [200, 429])
     page2.close()
   })
 })

@@ -137,8 +137,14 @@ async function startServer (bin, redisURL, extraEnv) {
   throw new Error('scanlogin did not become healthy:\n' + lastLog)
 }
 
+// LIMITS raises the per-IP limits: every phone and browser of the tests
+// comes from 127.0.0.1, where real ones have an address each. The per-user
+// scan limit stays at its default.
+const LIMITS = 'create=600,login=600'
+
 // start brings up Redis and one server. The returned stack can start more
-// servers on the same Redis (for instance one with a short scene TTL).
+// servers on the same Redis (for instance one with a short scene TTL); they
+// get the same environment plus what each asks for.
 async function start (extraEnv) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scanlogin-mp-'))
   const stack = { dir, servers: [] }
@@ -147,11 +153,11 @@ async function start (extraEnv) {
     stack.redis = redis
     stack.bin = bin
     stack.startServer = async env => {
-      const s = await startServer(bin, redis.url, env)
+      const s = await startServer(bin, redis.url, Object.assign({ SCANLOGIN_RATE_LIMITS: LIMITS }, extraEnv, env))
       stack.servers.push(s)
       return s
     }
-    stack.server = await stack.startServer(extraEnv)
+    stack.server = await stack.startServer({})
     stack.url = stack.server.url
   } catch (e) {
     await stop(stack)
@@ -168,4 +174,4 @@ async function stop (stack) {
   fs.rmSync(stack.dir, { recursive: true, force: true })
 }
 
-module.exports = { start, REPO }
+module.exports = { start, REPO, LIMITS }
