@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 )
@@ -501,7 +503,7 @@ func TestPhoneSimulator(t *testing.T) {
 	}
 	// Decline is at least as prominent as Confirm.
 	area := func(id string) float64 {
-		v, err := chromedp.Run(ph.ctx, chromedp.Evaluate[float64](`(r => r.width * r.height)(document.getElementById('` + id + `').getBoundingClientRect())`))
+		v, err := chromedp.Run(ph.ctx, chromedp.Evaluate[float64](`(r => r.width * r.height)(document.getElementById('`+id+`').getBoundingClientRect())`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -562,6 +564,25 @@ ScanLogin.mount(document.getElementById('login'), {
 		t.Fatal("the shop and the server share an origin")
 	}
 
+	// The widget fetches with credentials (for the session cookie), which
+	// browsers allow cross-origin only with Allow-Credentials.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, srv.URL+"/api/v1/qr", nil)
+	req.Header.Set("Origin", shop.URL)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != shop.URL {
+			t.Errorf("server: preflight from an allowed origin: Access-Control-Allow-Origin %q, want %q", got, shop.URL)
+		}
+		if got := res.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
+			t.Fatalf("server: preflight from an allowed origin: Access-Control-Allow-Credentials %q, want \"true\" "+
+				"(without it the browser refuses every credentialed call of the widget, and the session cookie cannot land)", got)
+		}
+	}
+
 	b := newBrowser(t)
 	b.navigate(shop.URL + "/")
 	scene := b.widgetState("#login", "pending", 15*time.Second)
@@ -587,4 +608,84 @@ ScanLogin.mount(document.getElementById('login'), {
 		t.Errorf("cross-origin GET /api/v1/me with the session cookie (credentials: include) = %s, want 200", got)
 	}
 	b.shot("cross-origin-2-signed-in")
+}
+
+// TestRetry: a failed poll (network error, then 503 with Retry-After) is
+// retried with a quiet message, never sooner than Retry-After says, and the
+// login then works.
+func TestRetry(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	paused := chromedp.Events(b.ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: "*/api/v1/qr/*/state*"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hits := make(chan time.Time, 16)
+	release := make(chan struct{})
+	go func() {
+		<-release // the paused events queue up until the page is watched
+		n := 0
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			n++
+			switch n {
+			case 1:
+				_, err = chromedp.Call(b.ctx, fetch.FailRequest, fetch.FailRequestParams{
+					RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionRefused})
+			case 2:
+				_, err = chromedp.Call(b.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+					RequestID: ev.RequestID, ResponseCode: http.StatusServiceUnavailable,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}, {Name: "Retry-After", Value: "3"}},
+					Body:            []byte(`{"error":{"code":"unavailable","message":"the service is temporarily unavailable, retry later"}}`),
+				})
+			default:
+				_, err = chromedp.Call(b.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}
+			if err != nil {
+				return
+			}
+			hits <- time.Now()
+		}
+	}()
+	next := func(what string) time.Time {
+		t.Helper()
+		select {
+		case at := <-hits:
+			return at
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no %s state poll", what)
+			return time.Time{}
+		}
+	}
+
+	b.navigate(srv.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second) // its first poll is held
+	b.do(chromedp.Evaluate[chromedp.Void](`window.__statuses = [];
+		(st => new MutationObserver(() => window.__statuses.push(st.textContent))
+			.observe(st, {childList: true, characterData: true, subtree: true}))(` + widget + `.shadowRoot.querySelector('.status'))`))
+	close(release)
+	next("first")
+	b.shot("retry-1-network-error")
+	second := next("second")
+	b.shot("retry-2-busy")
+	third := next("third")
+	if gap := third.Sub(second); gap < 2900*time.Millisecond {
+		t.Errorf("retried %v after a 503 with Retry-After: 3", gap.Round(time.Millisecond))
+	}
+	b.wait("the message back to normal", widget+`.shadowRoot.querySelector('.status').textContent.includes('Login code ready')`, 5*time.Second)
+	statuses := b.str(`JSON.stringify(window.__statuses)`)
+	for _, want := range []string{"Connection problem. Retrying in", "The server is busy. Retrying in 3 s"} {
+		if !strings.Contains(statuses, want) {
+			t.Errorf("status messages %s lack %q", statuses, want)
+		}
+	}
+	scene := b.widgetState("#scanlogin", "pending", time.Second)
+	dee := newPhone(t, srv.URL, "e2e-dee", "Dee")
+	dee.scan(scene)
+	dee.confirm(scene)
+	b.wait("signed-in view", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Dee'`, 10*time.Second)
 }

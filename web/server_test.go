@@ -5,6 +5,8 @@ package web_test
 import (
 	"testing"
 	"time"
+
+	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
 // serverOptions are the knobs the browser tests turn on the real server.
@@ -16,10 +18,16 @@ type serverOptions struct {
 
 type testServer struct{ URL string }
 
-// startServer will start the real server through server/servertest, which
-// is still being written; until then the browser tests skip.
+// startServer starts the real server in dev mode (real Redis, fake WeChat)
+// for one test. It checks for Chromium first, so a machine without a
+// browser skips before starting anything.
 func startServer(t *testing.T, o serverOptions) *testServer {
 	t.Helper()
-	t.Skip("server/servertest is not there yet")
-	return nil
+	chromium(t)
+	inst := servertest.Start(t, servertest.Options{
+		SceneTTL:       o.SceneTTL,
+		NumberMatch:    o.NumberMatch,
+		AllowedOrigins: o.AllowedOrigins,
+	})
+	return &testServer{URL: inst.URL}
 }

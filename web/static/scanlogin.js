@@ -162,7 +162,7 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       this.name = 'ScanLoginError';
       this.status = status;
       this.code = code || (status ? 'http_' + status : 'network');
-      this.retryAfter = retryAfter; // seconds, or 0
+      this.retryAfter = retryAfter || 0; // seconds
     }
     get retriable() {
       return this.status === 0 || this.status === 429 || this.status >= 500;
@@ -266,6 +266,12 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
 
     say(text) {
       if (this.status.textContent !== text) this.status.textContent = text;
+    }
+
+    // Puts the current state's own message back (after a retry message).
+    sayState() {
+      if (this.state === 'pending') this.say(this.t.ready);
+      else if (this.state === 'scanned') this.say(this.t.scannedStatus(this.lastScanner));
     }
 
     showOverlay(node, dim = true) {
@@ -403,7 +409,10 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       let created;
       for (let failures = 1; ; failures++) {
         try {
-          created = await this.api('POST', '/api/v1/qr', { body: {} });
+          // credentials: 'include' here too, although only redeem needs the
+          // cookie: a server whose CORS does not allow credentials fails now,
+          // visibly, instead of at redeem, after the scene was spent.
+          created = await this.api('POST', '/api/v1/qr', { body: {}, credentials: 'include' });
           break;
         } catch (err) {
           if (gen !== this.gen) return;
@@ -459,10 +468,14 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       while (gen === this.gen) {
         const s = this.scene;
         let r;
+        // A long poll that has not failed for a moment means the server is
+        // back: take the retry message down without waiting for news.
+        const calm = failures ? setTimeout(() => { if (gen === this.gen) this.sayState(); }, 1500) : 0;
         try {
           r = await this.api('GET', `/api/v1/qr/${encodeURIComponent(s.id)}/state?since=${s.version}&wait=${s.wait}`,
             { token: s.pollToken, timeout: (s.wait + 15) * 1000 });
         } catch (err) {
+          clearTimeout(calm);
           if (gen !== this.gen) return;
           if (err.status === 401 || err.status === 404 || err.status === 410) {
             // Gone (garbage-collected or replaced): nothing to follow any more.
@@ -473,10 +486,11 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
           if (!(await this.backoff(gen, err, failures))) return;
           continue;
         }
+        clearTimeout(calm);
         if (gen !== this.gen) return;
         if (failures) {
-          failures = 0; // back online: put the state's own message back
-          this.say(this.state === 'scanned' ? this.t.scannedStatus(this.lastScanner) : this.t.ready);
+          failures = 0;
+          this.sayState();
         }
         if (typeof r.version === 'number') s.version = r.version;
         if (r.state === this.state) continue; // the wait elapsed with nothing new
