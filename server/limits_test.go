@@ -1,0 +1,85 @@
+package server_test
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/servertest"
+)
+
+// TestRateLimitForgedXFF: with no trusted proxy, X-Forwarded-For is
+// ignored, so rotating it never resets the per-IP limit.
+func TestRateLimitForgedXFF(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 3, LoginPerIP: 3, ScanPerUser: 2, PollPerScene: 3}})
+	c := newClient(t, inst)
+	for i := range 3 {
+		c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i), "X-Real-IP", fmt.Sprintf("198.51.100.%d", i)).must(t, 201)
+	}
+	for i := range 5 {
+		r := c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d, 10.0.0.%d", 100+i, i))
+		if r.Status != 429 || r.errCode() != "rate_limited" {
+			t.Fatalf("request %d with a forged X-Forwarded-For: %d %s", i, r.Status, r.Body)
+		}
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
+		}
+	}
+
+	// Login per IP.
+	for range 3 {
+		c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, newOpenID(), "")}).must(t, 200)
+	}
+	r := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, newOpenID(), "")}, "X-Forwarded-For", "192.0.2.1")
+	if r.Status != 429 {
+		t.Fatalf("4th login: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestRateLimitScansAndPolls: scans per user and polls per scene.
+func TestRateLimitScansAndPolls(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 2, PollPerScene: 3}})
+	c := newClient(t, inst)
+	tok, _ := c.login(inst, "")
+	for range 2 {
+		sc := c.create()
+		c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(t, 200)
+	}
+	sc := c.create()
+	if r := c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("3rd scan: %d %s", r.Status, r.Body)
+	}
+	for range 3 {
+		c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 200)
+	}
+	if r := c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil); r.Status != 429 {
+		t.Fatalf("4th poll: %d %s", r.Status, r.Body)
+	}
+	other := c.create() // another scene has its own budget
+	c.req("GET", "/api/v1/qr/"+other.ID+"/state", other.PollToken, nil).must(t, 200)
+}
+
+// TestTrustedProxy: behind a configured proxy the client address comes from
+// X-Forwarded-For, so two clients behind it have separate limits and the
+// browser IP shown on the phone is the client's.
+func TestTrustedProxy(t *testing.T) {
+	_, loop, _ := net.ParseCIDR("127.0.0.1/32")
+	inst := servertest.Start(t, servertest.Options{
+		TrustedProxies: []*net.IPNet{loop},
+		Limits:         server.Limits{CreatePerIP: 1, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 100},
+	})
+	c := newClient(t, inst)
+	r := c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", "203.0.113.7").must(t, 201)
+	c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", "203.0.113.8").must(t, 201)
+	c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", "203.0.113.7").must(t, 429)
+	// A client cannot prepend a fake hop: the proxy appends the real one.
+	c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", "198.51.100.1, 203.0.113.7").must(t, 429)
+
+	tok, _ := c.login(inst, "")
+	scan := c.req("POST", "/api/v1/qr/"+r.str("scene")+"/scan", tok, nil).must(t, 200)
+	if b, _ := scan.JSON["browser"].(map[string]any); b["ip"] != "203.0.113.7" {
+		t.Fatalf("browser ip: %s", scan.Body)
+	}
+}
