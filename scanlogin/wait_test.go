@@ -349,9 +349,15 @@ func TestWaitContextCancel(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			_, err := e.Wait(ctx, ids[i%100], toks[i%100], 1, time.Minute)
+			if ctx.Err() == nil {
+				t.Errorf("wait returned before the cancel: %v", err)
+			}
 			errs <- err
 		})
-		if (i+1)%500 == 0 {
+		if (i+1)%250 == 0 {
+			if t.Failed() {
+				t.FailNow()
+			}
 			// In batches, so that the first reads do not queue past their
 			// timeout on this small machine.
 			waitForWaiters(t, e, i+1)
