@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -326,7 +327,8 @@ func TestLoginPage(t *testing.T) {
 		t.Errorf("status aria-live = %q, want polite", live)
 	}
 	b.shot("login-1-pending")
-	height := b.str(`String(document.querySelector('#login-view').getBoundingClientRect().height)`)
+	heightJS := `String(document.querySelector('#scanlogin').getBoundingClientRect().height)`
+	height := b.str(heightJS)
 
 	ann := newPhone(t, srv.URL, "e2e-ann", "Ann")
 	ann.scan(scene)
@@ -337,8 +339,8 @@ func TestLoginPage(t *testing.T) {
 	if got := b.shadowText("#scanlogin", ".status"); !strings.Contains(got, "Ann") || !strings.Contains(got, "Confirm on your phone") {
 		t.Errorf("status after scan = %q, want the nickname and 'Confirm on your phone'", got)
 	}
-	if h := b.str(`String(document.querySelector('#login-view').getBoundingClientRect().height)`); h != height {
-		t.Errorf("the login card changed height from %s to %s between pending and scanned", height, h)
+	if h := b.str(heightJS); h != height {
+		t.Errorf("the widget changed height from %s to %s between pending and scanned", height, h)
 	}
 	b.shot("login-2-scanned")
 
@@ -407,6 +409,14 @@ func TestLoginPage(t *testing.T) {
 		t.Error("the login page scrolls sideways at 390px")
 	}
 	b.shot("login-5-zh-phone-width")
+
+	// Dark colour scheme: the page follows it, the code stays on white.
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.shot("login-6-zh-dark")
 }
 
 // TestExpiry: idle codes renew themselves a few times, then the overlay
@@ -460,7 +470,8 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancelled overlay says %q", got)
 	}
 	b.shot("cancel-1-cancelled")
-	b.do(chromedp.Click(chromedp.JSPath(widget + `.shadowRoot.querySelector('button[data-action=refresh]')`)))
+	// By keyboard this time: the button takes focus and Enter.
+	b.do(chromedp.Focus(chromedp.JSPath(widget+`.shadowRoot.querySelector('button[data-action=refresh]')`)), chromedp.KeyEvent("\r"))
 	b.wait("a new code", widget+`.dataset.state === 'pending' && `+widget+fmt.Sprintf(`.dataset.scene !== %q`, scene), 10*time.Second)
 }
 

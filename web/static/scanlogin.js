@@ -116,10 +116,9 @@
 .sl { display: flex; flex-direction: column; align-items: center; text-align: center; gap: .5rem; }
 .frame { position: relative; box-sizing: border-box; width: min(var(--sl-size, 232px), 100%); aspect-ratio: 1 / 1;
   border-radius: 12px; background: #fff; border: 1px solid var(--sl-border, #d0d7de); overflow: hidden; }
-.qr { display: block; box-sizing: border-box; width: 100%; height: 100%; padding: 10px; object-fit: contain;
-  transition: opacity .2s, filter .2s; }
+.qr { display: block; box-sizing: border-box; width: 100%; height: 100%; padding: 10px; object-fit: contain; }
 .qr:not([src]) { visibility: hidden; }
-.frame[data-dim] .qr { opacity: .15; filter: blur(2px); }
+.frame[data-dim] .qr { opacity: .15; filter: blur(2px); transition: opacity .2s, filter .2s; }
 .overlay { position: absolute; inset: 0; box-sizing: border-box; display: flex; flex-direction: column;
   align-items: center; justify-content: center; gap: .5rem; padding: 1rem; margin: 0; border: 0;
   background: rgba(255, 255, 255, .9); color: #1f2328; font: inherit; text-align: center; }
