@@ -215,6 +215,29 @@ describe('confirm page', () => {
     page.close()
   })
 
+  it('says when the code was already confirmed or used', async () => {
+    const scene = await createScene(server)
+    const p = await launched()
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready')
+    await page.tap('#confirm')
+    await page.waitFor(() => page.data.state === 'confirmed')
+    page.close()
+    // The same code scanned a second time, before the browser redeemed ...
+    const again = openScan(p, scene.scene)
+    await again.waitFor(() => again.data.state === 'again', { what: 'already confirmed' })
+    assert.match(again.text(), /already confirmed this sign-in/)
+    assert.equal(again.query('button#confirm'), null)
+    again.close()
+    // ... and after.
+    const redeemed = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token })
+    assert.equal(redeemed.status, 200)
+    const late = openScan(p, scene.scene)
+    await late.waitFor(() => late.data.state === 'used', { what: 'used' })
+    assert.match(late.text(), /already used/)
+    late.close()
+  })
+
   it('says when the code has expired', async () => {
     const short = await stack.startServer({ SCANLOGIN_SCENE_TTL: '1s' })
     const scene = await createScene(short.url)
@@ -387,6 +410,22 @@ describe('profile page', () => {
     await tapping
     assert.equal(p.env.calls.uploadFile, 0)
     assert.equal(page.query('#agree-btn'), null)
+    page.close()
+  })
+
+  it('explains a picture the server refuses', async () => {
+    const p = await launched()
+    const page = p.open('pages/profile/profile')
+    await page.waitFor(() => page.data.sessionsState === 'ready')
+    p.env.avatarFile = path.join(stack.dir, 'not-an-image.png')
+    fs.writeFileSync(p.env.avatarFile, 'this is text, not a PNG')
+    await page.tap('#avatar-btn')
+    await page.waitFor(() => !page.data.uploading && p.env.calls.uploadFile === 1, { what: 'upload answered' })
+    await page.waitFor(() => p.env.lastToast(), { what: 'a toast' })
+    assert.match(p.env.lastToast().title, /Could not use that picture/)
+    const upload = p.env.requests.find(r => r.url.endsWith('/api/v1/mp/me/avatar'))
+    assert.equal(upload.status, 415)
+    assert.equal(page.query('#avatar'), null, 'no avatar set')
     page.close()
   })
 

@@ -52,6 +52,10 @@ const MESSAGES = {
     title: 'The number did not match',
     text: 'You picked a number that is not the one on the computer, so this sign-in was cancelled to protect your account. If you did not start it, someone may be trying to trick you.'
   },
+  again: {
+    title: 'Already confirmed',
+    text: 'You have already confirmed this sign-in. Return to your computer; it signs in by itself.'
+  },
   confirmed: {
     title: 'Signed in on your computer',
     text: 'You can return to your computer now. You can sign that browser out at any time from your profile.'
@@ -64,8 +68,8 @@ const MESSAGES = {
 
 Page({
   data: {
-    // loading | ready | working | confirmed | declined | expired | taken |
-    // used | mismatch | invalid | error
+    // loading | ready | working | confirmed | again | declined | expired |
+    // taken | used | mismatch | invalid | error
     state: 'loading',
     site: '',
     browser: '',
@@ -101,6 +105,12 @@ Page({
       res = await api.request({ path: '/api/v1/qr/' + this.scene + '/scan', method: 'POST' })
     } catch (err) {
       this.fail(err)
+      return
+    }
+    // Scanning again after confirming is allowed (idempotent) and reports
+    // the scene as it stands: nothing left to decide here.
+    if (res.state === 'confirmed') {
+      this.finish('again')
       return
     }
     const browser = res.browser || {}
