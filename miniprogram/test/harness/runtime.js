@@ -544,8 +544,9 @@ class MiniProgram {
     const st = v.owner.inputs.get(v.path) || { attr: v.attrs.value }
     st.typed = String(text)
     v.owner.inputs.set(v.path, st)
-    await this.dispatch(v, 'input', { value: st.typed, cursor: st.typed.length }, { bubbles: true })
-    await this.dispatch(v, 'blur', { value: st.typed }, { bubbles: true })
+    // input and blur do not bubble in WeChat.
+    await this.dispatch(v, 'input', { value: st.typed, cursor: st.typed.length }, { bubbles: false })
+    await this.dispatch(v, 'blur', { value: st.typed }, { bubbles: false })
   }
 }
 
