@@ -700,3 +700,39 @@ func TestRetry(t *testing.T) {
 	dee.confirm(scene)
 	b.wait("signed-in view", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Dee'`, 10*time.Second)
 }
+
+// TestPhoneDecline: the simulator in Chinese declines; the page shows the
+// login as cancelled.
+func TestPhoneDecline(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	desk := newBrowser(t)
+	desk.navigate(srv.URL + "/?lang=zh")
+	scene := desk.widgetState("#scanlogin", "pending", 15*time.Second)
+
+	ph := desk.newTab("phone")
+	ph.do(chromedp.Emulate(device.Pixel2))
+	ph.navigate(srv.URL + "/dev/phone?lang=zh&scene=" + scene)
+	ph.wait("user step", `document.body.dataset.step === 'user'`, 10*time.Second)
+	ph.do(chromedp.Click(chromedp.CSS(`input[name=user][value=custom]`), chromedp.NodeReady))
+	ph.do(chromedp.SendKeys(chromedp.ID("openid"), "e2e-lei"), chromedp.SendKeys(chromedp.ID("nickname"), "小雷"),
+		chromedp.Click(chromedp.ID("scan-button")))
+	ph.wait("confirm step", `document.body.dataset.step === 'confirm'`, 10*time.Second)
+	if got := ph.str(`document.getElementById('warning-text').textContent`); !strings.Contains(got, "绝不会通过短信或邮件发送登录码") {
+		t.Errorf("zh warning = %q", got)
+	}
+	ph.shot("decline-1-phone-confirm-zh")
+	desk.widgetState("#scanlogin", "scanned", 10*time.Second)
+	if got := desk.shadowText("#scanlogin", "[data-role=nickname]"); got != "小雷" {
+		t.Errorf("desktop shows scanner %q, want 小雷", got)
+	}
+	desk.shot("decline-2-desktop-scanned-zh")
+
+	ph.do(chromedp.Click(chromedp.ID("decline")))
+	ph.wait("declined", `document.body.dataset.result === 'declined'`, 10*time.Second)
+	ph.shot("decline-3-phone-declined-zh")
+	desk.widgetState("#scanlogin", "cancelled", 10*time.Second)
+	if got := desk.shadowText("#scanlogin", ".overlay"); !strings.Contains(got, "已在手机上取消登录") {
+		t.Errorf("zh cancelled overlay says %q", got)
+	}
+	desk.shot("decline-4-desktop-cancelled-zh")
+}

@@ -114,6 +114,7 @@
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif; }
 :host([hidden]) { display: none; }
 .sl { display: flex; flex-direction: column; align-items: center; text-align: center; gap: .5rem; }
+.frame:focus { outline: none; }
 .frame { position: relative; box-sizing: border-box; width: min(var(--sl-size, 232px), 100%); aspect-ratio: 1 / 1;
   border-radius: 12px; background: #fff; border: 1px solid var(--sl-border, #d0d7de); overflow: hidden; }
 .qr { display: block; box-sizing: border-box; width: 100%; height: 100%; padding: 10px; object-fit: contain; }
@@ -233,7 +234,7 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       }
       this.qr = el('img', { class: 'qr', alt: t.qrAlt, width: 232, height: 232, decoding: 'async' });
       this.overlay = el('div', { class: 'overlay' });
-      this.frame = el('div', { class: 'frame', part: 'frame' }, this.qr, this.overlay);
+      this.frame = el('div', { class: 'frame', part: 'frame', tabindex: '-1' }, this.qr, this.overlay);
       this.matchCode = el('strong');
       this.match = el('p', { class: 'match', part: 'match' }, el('span', {}, t.matchLabel), this.matchCode);
       this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite', part: 'status' });
@@ -274,11 +275,14 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
     }
 
     showOverlay(node, dim = true) {
+      // Keep keyboard focus in the widget when the focused control goes away.
+      const hadFocus = !!this.root.activeElement;
       this.overlay.replaceWith(node);
       this.overlay = node;
       node.hidden = !node.childNodes.length;
       if (dim && !node.hidden) this.frame.dataset.dim = '';
       else delete this.frame.dataset.dim;
+      if (hadFocus) (node.matches('button') ? node : node.querySelector('button') || this.frame).focus();
     }
 
     clearOverlay() {
