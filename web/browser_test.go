@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -297,6 +301,42 @@ func (p *phone) call(method, path string, body any, want int, out any) {
 	}
 }
 
+// avatar uploads a small generated PNG as the user's profile picture.
+func (p *phone) avatar() {
+	p.t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 96, 96))
+	for y := range 96 {
+		for x := range 96 {
+			img.Set(x, y, color.RGBA{R: uint8(40 + x), G: uint8(120 + y/2), B: 200, A: 255})
+		}
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", "me.png")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := png.Encode(fw, img); err != nil {
+		p.t.Fatal(err)
+	}
+	mw.Close()
+	req, err := http.NewRequestWithContext(p.t.Context(), http.MethodPost, p.base+"/api/v1/mp/me/avatar", &body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(res.Body)
+		p.t.Fatalf("avatar upload: status %d: %s", res.StatusCode, data)
+	}
+}
+
 func (p *phone) scan(scene string) {
 	p.t.Helper()
 	p.call("POST", "/api/v1/qr/"+scene+"/scan", map[string]any{}, http.StatusOK, nil)
@@ -331,10 +371,15 @@ func TestLoginPage(t *testing.T) {
 	height := b.str(heightJS)
 
 	ann := newPhone(t, srv.URL, "e2e-ann", "Ann")
+	ann.avatar()
 	ann.scan(scene)
 	b.widgetState("#scanlogin", "scanned", 10*time.Second)
 	if got := b.shadowText("#scanlogin", "[data-role=nickname]"); got != "Ann" {
 		t.Errorf("scanned overlay shows nickname %q, want Ann", got)
+	}
+	b.wait("the scanner's avatar", widget+`.shadowRoot.querySelector('img.avatar') && `+widget+`.shadowRoot.querySelector('img.avatar').naturalWidth > 0`, 5*time.Second)
+	if alt := b.str(widget + `.shadowRoot.querySelector('img.avatar').alt`); !strings.Contains(alt, "Ann") {
+		t.Errorf("avatar alt = %q, want it to name Ann", alt)
 	}
 	if got := b.shadowText("#scanlogin", ".status"); !strings.Contains(got, "Ann") || !strings.Contains(got, "Confirm on your phone") {
 		t.Errorf("status after scan = %q, want the nickname and 'Confirm on your phone'", got)
@@ -349,6 +394,7 @@ func TestLoginPage(t *testing.T) {
 	if got := b.str(`document.querySelector('#user-name').textContent`); got != "Ann" {
 		t.Errorf("signed-in view shows %q, want Ann", got)
 	}
+	b.wait("the user's avatar", `(i => i && i.naturalWidth > 0)(document.querySelector('#user-picture img'))`, 5*time.Second)
 	if got := b.str(`document.querySelector('#user-id').textContent`); got != ann.userID {
 		t.Errorf("signed-in view shows user id %q, want %q", got, ann.userID)
 	}

@@ -78,14 +78,18 @@ function showUser(user) {
   }
   const name = user.nickname || t.unnamed;
   const pic = $('user-picture');
-  if (user.avatar_url) {
-    const img = Object.assign(document.createElement('img'), { className: 'avatar-lg', src: user.avatar_url, alt: t.avatarAlt(name), width: 96, height: 96 });
-    pic.replaceChildren(img);
-  } else {
+  const initial = () => {
     const span = Object.assign(document.createElement('span'), { className: 'initial-lg', textContent: Array.from(name)[0].toUpperCase() });
     span.setAttribute('role', 'img');
     span.setAttribute('aria-label', t.avatarAlt(name));
-    pic.replaceChildren(span);
+    return span;
+  };
+  if (user.avatar_url) {
+    const img = Object.assign(document.createElement('img'), { className: 'avatar-lg', src: user.avatar_url, alt: t.avatarAlt(name), width: 96, height: 96 });
+    img.addEventListener('error', () => img.replaceWith(initial()), { once: true });
+    pic.replaceChildren(img);
+  } else {
+    pic.replaceChildren(initial());
   }
   $('user-name').textContent = name;
   $('user-id').textContent = user.id || '';

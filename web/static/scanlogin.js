@@ -296,11 +296,13 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
     renderScanned(by) {
       const t = this.t;
       const name = (by && by.nickname) || t.someone;
+      const initial = () => el('span', { class: 'initial', role: 'img', 'aria-label': t.avatarAlt(name) }, Array.from(name)[0].toUpperCase());
       let pic;
       if (by && by.avatar_url) {
         pic = el('img', { class: 'avatar', alt: t.avatarAlt(name), src: this.url(by.avatar_url), width: 64, height: 64 });
+        pic.addEventListener('error', () => pic.replaceWith(initial()), { once: true });
       } else {
-        pic = el('span', { class: 'initial', role: 'img', 'aria-label': t.avatarAlt(name) }, Array.from(name)[0].toUpperCase());
+        pic = initial();
       }
       const s = this.scene;
       const ask = s.numberMatch && s.matchCode ? t.pickOnPhone(s.matchCode) : t.confirmOnPhone;
@@ -474,6 +476,7 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
         // A long poll that has not failed for a moment means the server is
         // back: take the retry message down without waiting for news.
         const calm = failures ? setTimeout(() => { if (gen === this.gen) this.sayState(); }, 1500) : 0;
+        const started = Date.now();
         try {
           r = await this.api('GET', `/api/v1/qr/${encodeURIComponent(s.id)}/state?since=${s.version}&wait=${s.wait}`,
             { token: s.pollToken, timeout: (s.wait + 15) * 1000 });
@@ -496,7 +499,14 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
           this.sayState();
         }
         if (typeof r.version === 'number') s.version = r.version;
-        if (r.state === this.state) continue; // the wait elapsed with nothing new
+        if (r.state === this.state) {
+          // The wait elapsed with nothing new. A server answering at once
+          // every time (a proxy cutting the poll short) still gets no more
+          // than one poll a second.
+          const early = 1000 - (Date.now() - started);
+          if (early > 0) await new Promise((res) => setTimeout(res, early));
+          continue;
+        }
         switch (r.state) {
           case 'pending':
             this.clearOverlay();
