@@ -147,6 +147,18 @@ type qrImage struct {
 	data  []byte
 }
 
+// pollWait parses the wait parameter: seconds, default 25, clamped to 30.
+func pollWait(v string) (time.Duration, error) {
+	if v == "" {
+		return defaultPollWait, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, invalidRequest("wait: must be a non-negative number of seconds")
+	}
+	return min(time.Duration(n)*time.Second, maxPollWait), nil
+}
+
 type scannedBy struct {
 	Nickname  string `json:"nickname"`
 	AvatarURL string `json:"avatar_url"`
@@ -172,13 +184,9 @@ func (s *Server) sceneState(c echo.Context) error {
 			return invalidRequest("since: must be a non-negative integer")
 		}
 	}
-	wait := defaultPollWait
-	if v := c.QueryParam("wait"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return invalidRequest("wait: must be a non-negative number of seconds")
-		}
-		wait = min(time.Duration(n)*time.Second, maxPollWait)
+	wait, err := pollWait(c.QueryParam("wait"))
+	if err != nil {
+		return err
 	}
 	if s.draining.Load() {
 		wait = 0 // shutting down: answer at once, the browser polls elsewhere

@@ -20,6 +20,16 @@ type client struct {
 	t    testing.TB
 	base string
 	hc   *http.Client
+
+	mu       sync.Mutex
+	recorded []recorded // every answer, when record is set
+	record   bool
+}
+
+// recorded is one answer as the network carried it.
+type recorded struct {
+	what string // "METHOD path"
+	raw  string // headers and body
 }
 
 func newClient(t testing.TB, inst *servertest.Instance) *client {
@@ -97,6 +107,13 @@ func (c *client) reqCtx(ctx context.Context, method, path, token string, body an
 		c.t.Fatalf("%s %s: read: %v", method, path, err)
 	}
 	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if c.record {
+		var hdr strings.Builder
+		_ = resp.Header.Write(&hdr)
+		c.mu.Lock()
+		c.recorded = append(c.recorded, recorded{what: method + " " + path, raw: hdr.String() + "\n" + string(data)})
+		c.mu.Unlock()
+	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		_ = json.Unmarshal(data, &r.JSON)
 	}

@@ -156,6 +156,11 @@ func newTokenIssuer(keys []SigningKey, issuer, audience string, ttl time.Duratio
 // Sign issues an access token for a user's web session.
 func (t *tokenIssuer) Sign(userID, sessionID string) (string, time.Duration, error) {
 	now := t.now()
+	// A random jti makes every token unique: two issued in the same second
+	// for one session would otherwise be identical (Ed25519 is
+	// deterministic).
+	var jti [16]byte
+	_, _ = rand.Read(jti[:])
 	claims := accessClaims{
 		SessionID: sessionID,
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -164,6 +169,7 @@ func (t *tokenIssuer) Sign(userID, sessionID string) (string, time.Duration, err
 			Audience:  jwt.ClaimStrings{t.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 		},
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)

@@ -41,7 +41,11 @@ var (
 // isSecretKey reports whether an attribute named key holds a secret. Keys
 // such as error "code" of the API are safe under other names (error_code).
 func isSecretKey(key string) bool {
-	return secretKey.MatchString(strings.ToLower(key))
+	k := strings.ToLower(key)
+	if k == "error_code" || k == "status_code" {
+		return false
+	}
+	return secretKey.MatchString(k)
 }
 
 func redactString(s string) string {

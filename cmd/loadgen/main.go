@@ -62,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
 	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
-	fs.IntVar(&c.phones, "phones", 2000, "distinct phone users (scans are rate-limited per user)")
+	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.StringVar(&c.fault, "fault", "", "fault in the middle of the window: redis-restart | pubsub-kill | sigterm")
 	fs.BoolVar(&c.create, "create", false, "measure scene creation alone: browsers create scenes as fast as they can and never poll")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the JSON summary to this file")

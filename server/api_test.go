@@ -1,0 +1,403 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/servertest"
+	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+)
+
+// TestOpenAPICoversRoutes fails when a registered route is missing from
+// /openapi.json.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	doc := c.req("GET", "/openapi.json", "", nil).must(t, 200)
+	if doc.str("openapi") == "" {
+		t.Fatalf("not OpenAPI: %.200s", doc.Body)
+	}
+	paths, _ := doc.JSON["paths"].(map[string]any)
+	for _, r := range inst.Server.Routes() {
+		p := r.Path
+		// Echo's :name and * become OpenAPI's {name}.
+		parts := strings.Split(p, "/")
+		for i, part := range parts {
+			if strings.HasPrefix(part, ":") {
+				parts[i] = "{" + part[1:] + "}"
+			} else if part == "*" {
+				parts[i] = "{path}"
+			}
+		}
+		p = strings.Join(parts, "/")
+		item, ok := paths[p].(map[string]any)
+		if !ok {
+			t.Errorf("route %s %s is not in /openapi.json", r.Method, r.Path)
+			continue
+		}
+		if r.Method == "echo_route_any" || r.Method == "RouteNotFound" {
+			continue
+		}
+		if _, ok := item[strings.ToLower(r.Method)]; !ok && !strings.HasPrefix(r.Path, "/dev/wechat/") {
+			t.Errorf("route %s %s: method missing in /openapi.json", r.Method, r.Path)
+		}
+	}
+}
+
+// TestImportArrows: the domain and the WeChat client import neither the
+// server, Echo, nor each other.
+func TestImportArrows(t *testing.T) {
+	for pkg, banned := range map[string][]string{
+		"github.com/scanlogin/scanlogin/scanlogin": {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/wxapi", "github.com/scanlogin/scanlogin/web"},
+		"github.com/scanlogin/scanlogin/wxapi":     {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/scanlogin", "github.com/scanlogin/scanlogin/web"},
+		"github.com/scanlogin/scanlogin/web":       {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/scanlogin", "github.com/scanlogin/scanlogin/wxapi"},
+	} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, b := range banned {
+				if dep == b || strings.HasPrefix(dep, b+"/") {
+					t.Errorf("%s imports %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestJWKSVerifiesOffline: a backend that knows only /.well-known/jwks.json
+// verifies an access token, pinned to EdDSA.
+func TestJWKSVerifiesOffline(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	sc, _ := c.confirmed(inst)
+	access := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("access_token")
+
+	var set struct {
+		Keys []struct{ Kty, Crv, X, Kid, Alg string }
+	}
+	if err := json.Unmarshal(c.req("GET", "/.well-known/jwks.json", "", nil).must(t, 200).Body, &set); err != nil || len(set.Keys) == 0 {
+		t.Fatalf("jwks: %v %+v", err, set)
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for _, k := range set.Keys {
+		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || k.Kid == "" {
+			t.Fatalf("key %+v", k)
+		}
+		x, _ := base64.RawURLEncoding.DecodeString(k.X)
+		keys[k.Kid] = ed25519.PublicKey(x)
+	}
+	claims := jwt.MapClaims{}
+	tok, err := jwt.ParseWithClaims(access, claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		if k, ok := keys[kid]; ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("unknown kid %q", kid)
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithAudience("scanlogin-web"), jwt.WithIssuer(servertest.DefaultIssuer), jwt.WithExpirationRequired())
+	if err != nil || !tok.Valid {
+		t.Fatalf("offline verification: %v", err)
+	}
+	for _, k := range []string{"iss", "sub", "aud", "sid", "iat", "exp"} {
+		if _, ok := claims[k]; !ok {
+			t.Errorf("claim %s missing: %v", k, claims)
+		}
+	}
+
+	// A 1 MB token never reaches the parser: the header limit refuses it.
+	if huge := c.req("GET", "/api/v1/me", access+strings.Repeat("A", 1<<20), nil); huge.Status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("1 MB token: %d", huge.Status)
+	}
+	// Just under the header limit it reaches the verifier, which refuses it
+	// by its length before parsing.
+	if r := c.req("GET", "/api/v1/me", access+strings.Repeat("A", 20<<10), nil); r.Status != 401 {
+		t.Fatalf("20 KB token: %d", r.Status)
+	}
+	// Over the cookie too.
+	if r := c.req("GET", "/api/v1/me", "", nil, "Cookie", "scanlogin_session="+access[:len(access)-3]+"AAA"); r.Status != 401 {
+		t.Fatalf("tampered cookie: %d", r.Status)
+	}
+}
+
+// TestRemoteRevocation: the phone lists the browser sessions and kills one;
+// /api/v1/me refuses it at once.
+func TestRemoteRevocation(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	sc, mpTok := c.confirmed(inst)
+	access := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil, "User-Agent", "Firefox/140").must(t, 200).str("access_token")
+	list := c.req("GET", "/api/v1/mp/sessions", mpTok, nil).must(t, 200)
+	sessions, _ := list.JSON["sessions"].([]any)
+	if len(sessions) != 1 {
+		t.Fatalf("sessions: %s", list.Body)
+	}
+	s0, _ := sessions[0].(map[string]any)
+	if s0["user_agent"] != "Firefox/140" || s0["ip"] != "127.0.0.1" || s0["created_at"] == nil || s0["last_seen_at"] == nil {
+		t.Fatalf("session: %v", s0)
+	}
+	c.req("GET", "/api/v1/me", access, nil).must(t, 200)
+	c.req("DELETE", "/api/v1/mp/sessions/"+s0["id"].(string), mpTok, nil).must(t, 204)
+	c.req("GET", "/api/v1/me", access, nil).must(t, 401)
+	list = c.req("GET", "/api/v1/mp/sessions", mpTok, nil).must(t, 200)
+	if sessions, _ := list.JSON["sessions"].([]any); len(sessions) != 0 {
+		t.Fatalf("after revocation: %s", list.Body)
+	}
+}
+
+// TestScanByCode: scan, confirm and cancel accept a fresh wx.login code in
+// the body instead of the mp token.
+func TestScanByCode(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	openID := newOpenID()
+	sc := c.create()
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", "", map[string]string{"code": inst.MintCode(t, openID, "")}).must(t, 200)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", "", map[string]string{"code": inst.MintCode(t, openID, "")}).must(t, 200)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)
+
+	sc = c.create()
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", "", map[string]string{"code": inst.MintCode(t, openID, "")}).must(t, 200)
+	r := c.req("POST", "/api/v1/qr/"+sc.ID+"/cancel", "", map[string]string{"code": inst.MintCode(t, openID, "")}).must(t, 200)
+	if r.str("state") != "cancelled" {
+		t.Fatalf("cancel: %s", r.Body)
+	}
+	st := c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 200)
+	if st.str("state") != "cancelled" {
+		t.Fatalf("state: %s", st.Body)
+	}
+	// The browser can abandon its own scene too.
+	sc = c.create()
+	if r := c.req("DELETE", "/api/v1/qr/"+sc.ID, sc.PollToken, nil).must(t, 200); r.str("state") != "cancelled" {
+		t.Fatalf("delete: %s", r.Body)
+	}
+}
+
+// TestLegacyLogin: encrypted_data/iv and raw_data/signature are checked with
+// the session key; the profile they carry fills the user's.
+func TestLegacyLogin(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	ctx := context.Background()
+	openID := newOpenID()
+	code := inst.MintCode(t, openID, "")
+	sk, err := inst.Fake.SessionKey(ctx, openID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := `{"nickName":"Legacy Lee","avatarUrl":"https://thirdwx.qlogo.cn/x/132","gender":0}`
+	sum := sha1.Sum([]byte(raw + sk))
+	sig := hex.EncodeToString(sum[:])
+	plain := fmt.Sprintf(`{"nickName":"Legacy Lee","avatarUrl":"https://thirdwx.qlogo.cn/x/132","openId":%q,"watermark":{"appid":%q,"timestamp":%d}}`, openID, inst.Fake.AppID(), time.Now().Unix())
+	enc, iv, err := inst.Fake.EncryptUserData(ctx, openID, []byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code, "raw_data": raw, "signature": sig, "encrypted_data": enc, "iv": iv}).must(t, 200)
+	user, _ := r.JSON["user"].(map[string]any)
+	if user["nickname"] != "Legacy Lee" || user["avatar_url"] != "https://thirdwx.qlogo.cn/x/132" || r.JSON["is_new_user"] != true {
+		t.Fatalf("legacy login: %s", r.Body)
+	}
+
+	bad := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, openID, ""), "raw_data": raw, "signature": strings.Repeat("0", 40)})
+	if bad.Status != 400 || !strings.Contains(string(bad.Body), "signature") {
+		t.Fatalf("bad signature: %d %s", bad.Status, bad.Body)
+	}
+	enc2, iv2, _ := wxapitest.EncryptCBC(base64.StdEncoding.EncodeToString(make([]byte, 16)), []byte(plain), nil)
+	bad = c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, openID, ""), "encrypted_data": enc2, "iv": iv2})
+	if bad.Status != 400 || !strings.Contains(string(bad.Body), "encrypted_data") {
+		t.Fatalf("data under another key: %d %s", bad.Status, bad.Body)
+	}
+	c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": "x", "iv": iv}).must(t, 400)
+	second := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, openID, "")}).must(t, 200)
+	if second.JSON["is_new_user"] != false {
+		t.Fatalf("second login: %s", second.Body)
+	}
+}
+
+// TestAvatar: upload by content type sniffing, served back from our URL.
+func TestAvatar(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	tok, _ := c.login(inst, "")
+	for _, img := range []struct {
+		ctype string
+		data  []byte
+	}{
+		{"image/png", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)},
+		{"image/jpeg", append([]byte("\xff\xd8\xff\xe0"), make([]byte, 100)...)},
+		{"image/webp", append([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), make([]byte, 100)...)},
+	} {
+		r := upload(t, c, tok, img.data).must(t, 200)
+		u := r.str("avatar_url")
+		if !strings.HasPrefix(u, inst.URL+"/api/v1/avatars/") {
+			t.Fatalf("avatar_url %q", u)
+		}
+		got := c.req("GET", strings.TrimPrefix(u, inst.URL), "", nil).must(t, 200)
+		if got.Header.Get("Content-Type") != img.ctype || string(got.Body) != string(img.data) || got.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("served %s %d bytes", got.Header.Get("Content-Type"), len(got.Body))
+		}
+		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != u {
+			t.Fatalf("the user's avatar_url is %q", me.str("avatar_url"))
+		}
+	}
+	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://example.com/a.png"}).must(t, 200)
+	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://example.com/a.png" {
+		t.Fatalf("patch: %s", upd.Body)
+	}
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": 5}).must(t, 400)
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": strings.Repeat("长", 65)}).must(t, 400)
+}
+
+// TestCORS: allowed origins get CORS headers for the widget; others do not.
+func TestCORS(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{AllowedOrigins: []string{"https://shop.example"}})
+	c := newClient(t, inst)
+	pre := c.req("OPTIONS", "/api/v1/qr", "", nil, "Origin", "https://shop.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization")
+	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Fatalf("preflight: %d %v", pre.Status, pre.Header)
+	}
+	r := c.req("POST", "/api/v1/qr", "", nil, "Origin", "https://shop.example").must(t, 201)
+	if r.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Fatalf("no CORS on the answer: %v", r.Header)
+	}
+	r = c.req("POST", "/api/v1/qr", "", nil, "Origin", "https://evil.example")
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS for a foreign origin: %v", r.Header)
+	}
+}
+
+// TestOperations: healthz, readyz, metrics with the documented series,
+// config, the web pages and the dev routes.
+func TestOperations(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{SiteName: "Shop"})
+	c := newClient(t, inst)
+	c.req("GET", "/healthz", "", nil).must(t, 200)
+	c.req("GET", "/readyz", "", nil).must(t, 200)
+	sc, _ := c.confirmed(inst)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)
+	c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil)
+	c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=4&wait=0", sc.PollToken, nil).must(t, 200)
+	m := string(c.req("GET", "/metrics", "", nil).must(t, 200).Body)
+	for _, want := range []string{
+		`scanlogin_http_requests_total{method="POST",route="/api/v1/qr",status="201"}`,
+		`scanlogin_http_request_duration_seconds_bucket{method="GET",route="/api/v1/qr/:scene/state"`,
+		`scanlogin_waiting_polls 0`,
+		`scanlogin_scene_transitions_total{action="redeem",outcome="ok"} 1`,
+		`scanlogin_wechat_calls_total{api="jscode2session",errcode="0"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	cfg := c.req("GET", "/api/v1/config", "", nil).must(t, 200)
+	if cfg.str("site_name") != "Shop" || cfg.JSON["dev_mode"] != true || cfg.JSON["number_match"] != false {
+		t.Fatalf("config: %s", cfg.Body)
+	}
+	for _, p := range []string{"/", "/scanlogin.js", "/dev/phone?scene=" + sc.ID} {
+		r := c.req("GET", p, "", nil).must(t, 200)
+		if len(r.Body) == 0 {
+			t.Errorf("%s: empty", p)
+		}
+	}
+	c.req("GET", "/static/../../go.mod", "", nil).must(t, 404)
+}
+
+// TestProductionMode: with WeChat credentials the server talks to the
+// configured WeChat (here the fake, over HTTP) and /dev/ does not exist.
+func TestProductionMode(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	fake, wx := wxapitest.Start(t, wxapitest.Options{AppID: "wx1234567890abcdef", Secret: "prod-secret"})
+	key, _ := server.GenerateSigningKey()
+	rdb := rs.Client(t)
+	srv, err := server.New(t.Context(), server.Options{
+		Config: server.Config{
+			PublicURL:        "https://login.example.com",
+			RedisURL:         rs.URL(),
+			WeChatAppID:      "wx1234567890abcdef",
+			WeChatSecret:     "prod-secret",
+			WeChatBaseURL:    wx.URL,
+			SigningKeys:      []server.SigningKey{key},
+			SessionKeySecret: make([]byte, 32),
+		},
+		Redis: rdb,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c := &client{t: t, base: hs.URL, hc: hs.Client()}
+	for _, p := range []string{"/dev/phone", "/dev/wechat/login"} {
+		c.req("GET", p, "", nil).must(t, 404)
+	}
+	c.req("POST", "/dev/wechat/login", "", `{"openid":"x"}`).must(t, 404)
+	code, _ := fake.MintCode(context.Background(), newOpenID(), "")
+	c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code}).must(t, 200)
+	created := c.req("POST", "/api/v1/qr", "", nil).must(t, 201)
+	if !strings.HasPrefix(created.str("qr_image_url"), "https://login.example.com/") {
+		t.Fatalf("qr_image_url %s", created.str("qr_image_url"))
+	}
+	c.req("GET", "/api/v1/qr/"+created.str("scene")+"/image", "", nil).must(t, 200)
+	if cfg := c.req("GET", "/api/v1/config", "", nil).must(t, 200); cfg.JSON["dev_mode"] != false {
+		t.Fatalf("config: %s", cfg.Body)
+	}
+	sc, tok := c.confirmedWith(fake)
+	red := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)
+	if ck := sessionCookie(t, red.Header); !ck.Secure {
+		t.Errorf("the cookie is not Secure for an https public URL: %+v", ck)
+	}
+	_ = tok
+}
+
+// confirmedWith is confirmed for a server without servertest.
+func (c *client) confirmedWith(fake *wxapitest.Fake) (scene, string) {
+	c.t.Helper()
+	sc := c.create()
+	code, _ := fake.MintCode(context.Background(), newOpenID(), "")
+	tok := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code}).must(c.t, 200).str("token")
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(c.t, 200)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(c.t, 200)
+	return sc, tok
+}
+
+// TestShutdownAnswersPolls: closing an instance answers its waiting polls
+// with 200 and their current state, at once.
+func TestShutdownAnswersPolls(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	const n = 5
+	ch := make(chan *response, n)
+	for range n {
+		sc := c.create()
+		go func() { ch <- c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=1&wait=30", sc.PollToken, nil) }()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	inst.Close()
+	for range n {
+		r := recvWithin(t, ch, 5*time.Second)
+		if r.Status != 200 || r.str("state") != "pending" {
+			t.Fatalf("poll during shutdown: %d %s", r.Status, r.Body)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %s", d)
+	}
+}

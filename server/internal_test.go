@@ -1,0 +1,202 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/wxapi"
+)
+
+func TestPollWait(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"", 25 * time.Second, false},
+		{"0", 0, false},
+		{"5", 5 * time.Second, false},
+		{"30", 30 * time.Second, false},
+		{"31", 30 * time.Second, false},
+		{"100000", 30 * time.Second, false},
+		{"-1", 0, true},
+		{"1.5", 0, true},
+		{"soon", 0, true},
+	} {
+		got, err := pollWait(tt.in)
+		if (err != nil) != tt.bad || (!tt.bad && got != tt.want) {
+			t.Errorf("pollWait(%q) = %s, %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestValidSceneID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"0123456789abcdef0123456789abcdef":   true,
+		"0123456789ABCDEF0123456789abcdef":   false,
+		"0123456789abcdef0123456789abcde":    false,
+		"0123456789abcdef0123456789abcdef0":  false,
+		"0123456789abcdef0123456789abcdeg":   false,
+		"../../../../../../../../etc/passwd": false,
+		"":                                   false,
+	} {
+		if got := validSceneID(id); got != want {
+			t.Errorf("validSceneID(%q) = %v", id, got)
+		}
+	}
+}
+
+// TestErrorMapping: the table maps wrapped errors; 5xx never carry text.
+func TestErrorMapping(t *testing.T) {
+	for _, tt := range []struct {
+		err    error
+		status int
+		code   string
+		retry  bool
+	}{
+		{fmt.Errorf("scanlogin: scan: %w", scanlogin.ErrAlreadyScanned), 409, "already_scanned", false},
+		{fmt.Errorf("x: %w: %w", scanlogin.ErrUnavailable, errors.New("dial tcp: refused")), 503, "unavailable", true},
+		{&wxapi.Error{API: "jscode2session", Code: 40029, Msg: "invalid code rid: x"}, 401, "invalid_code", false},
+		{&wxapi.Error{API: "jscode2session", Code: 40163}, 401, "invalid_code", false},
+		{&wxapi.Error{API: "jscode2session", Code: 45011}, 429, "rate_limited", true},
+		{&wxapi.Error{API: "jscode2session", Code: 40226}, 403, "wechat_denied", false},
+		{&wxapi.Error{API: "jscode2session", Code: -1}, 502, "wechat_unavailable", true},
+		{&wxapi.Error{API: "getwxacodeunlimit", Code: 45009}, 502, "wechat_unavailable", true},
+		{&wxapi.Error{API: "getwxacodeunlimit", Code: 99999}, 502, "wechat_unavailable", true},
+		{fmt.Errorf("post: %w", wxapi.ErrUnavailable), 502, "wechat_unavailable", true},
+		{fmt.Errorf("%w: limiter: %w", errRedisDown, errors.New("EOF")), 503, "unavailable", true},
+		{context.DeadlineExceeded, 503, "unavailable", true},
+		{&http.MaxBytesError{Limit: 1}, 413, "payload_too_large", false},
+		{errors.New("secret internal detail"), 500, "internal", false},
+	} {
+		e := errorFor(tt.err)
+		if e.Status != tt.status || e.Code != tt.code || (e.RetryAfter > 0) != tt.retry {
+			t.Errorf("%v -> %d %s retry %s; want %d %s", tt.err, e.Status, e.Code, e.RetryAfter, tt.status, tt.code)
+		}
+		if e.Status >= 500 && strings.Contains(e.Message, "internal detail") {
+			t.Errorf("internal text in a 5xx message: %q", e.Message)
+		}
+	}
+}
+
+func TestRedactHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewRedactHandler(slog.NewJSONHandler(&buf, nil)))
+	jwtish := "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	log.With("access_token", "AT-secret-1").Info("hello "+jwtish,
+		"token", "T-secret-2", "poll_token", "PT-secret-3", "code", "C-secret-4", "session_key", "SK-secret-5",
+		"secret", "S-secret-6", "Authorization", "Bearer B-secret-7",
+		"err", errors.New("GET /sns/jscode2session?appid=x&secret=S-secret-8&js_code=C-secret-9: refused"),
+		"note", "header was Bearer B-secret-10",
+		slog.Group("req", "refresh_token", "R-secret-11", "cookie", "scanlogin_session=X-secret-12"),
+		"scene", "0123456789abcdef0123456789abcdef", "error_code", "scene_expired", "wx_errcode", 40029,
+	)
+	out := buf.String()
+	for i := 1; i <= 12; i++ {
+		if strings.Contains(out, fmt.Sprintf("secret-%d", i)) {
+			t.Errorf("secret-%d leaked: %s", i, out)
+		}
+	}
+	if strings.Contains(out, jwtish) {
+		t.Errorf("JWT leaked: %s", out)
+	}
+	for _, keep := range []string{"0123456789abcdef0123456789abcdef", "scene_expired", "40029", "appid=x"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("%q was redacted: %s", keep, out)
+		}
+	}
+}
+
+func TestOpenRedisURLs(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		kind string
+	}{
+		{"redis://127.0.0.1:6390/0", "*redis.Client"},
+		{"rediss://user:pw@redis.example:6380/1", "*redis.Client"},
+		{"unix:///tmp/redis.sock?db=2", "*redis.Client"},
+		{"redis+sentinel://s1:26379,s2:26379/0?master_name=mymaster", "*redis.Client"},
+		{"redis://s1:26379/0?master_name=mymaster", "*redis.Client"},
+		{"redis+cluster://n1:7000?addr=n2:7000&addr=n3:7000", "*redis.ClusterClient"},
+		{"rediss+cluster://n1:7000", "*redis.ClusterClient"},
+	} {
+		c, err := OpenRedis(tt.url)
+		if err != nil {
+			t.Errorf("%s: %v", tt.url, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", c); got != tt.kind {
+			t.Errorf("%s: %s, want %s", tt.url, got, tt.kind)
+		}
+		_ = c.Close()
+	}
+	for _, bad := range []string{"", "localhost:6379", "http://x", "redis+sentinel://s1:26379", "redis+nope://x"} {
+		if c, err := OpenRedis(bad); err == nil {
+			_ = c.Close()
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestSecureCookies(t *testing.T) {
+	for u, want := range map[string]bool{
+		"https://login.example.com": true,
+		"http://login.example.com":  true,
+		"http://192.168.1.5:8080":   true,
+		"http://localhost:8080":     false,
+		"http://127.0.0.1:8080":     false,
+		"http://[::1]:8080":         false,
+	} {
+		if got := secureCookies(u); got != want {
+			t.Errorf("secureCookies(%s) = %v", u, got)
+		}
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{"13800138000": "*******8000", "+8613800138000": "+*********8000", "123": "123"} {
+		if got := maskPhone(in); got != want {
+			t.Errorf("maskPhone(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestConfigValidateNamesVariables(t *testing.T) {
+	k, _ := GenerateSigningKey()
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Addr: "nope"}, "SCANLOGIN_ADDR"},
+		{Config{PublicURL: "ftp://x"}, "SCANLOGIN_PUBLIC_URL"},
+		{Config{PublicURL: "https://x/path"}, "SCANLOGIN_PUBLIC_URL"},
+		{Config{WeChatAppID: "wx1"}, "SCANLOGIN_WECHAT_APPID"},
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s"}, "SCANLOGIN_REDIS_URL"},
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x"}, "SCANLOGIN_SIGNING_KEY_FILE"},
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []SigningKey{k}}, "SCANLOGIN_SESSION_KEY_SECRET"},
+		{Config{SessionKeySecret: []byte("short")}, "SCANLOGIN_SESSION_KEY_SECRET"},
+		{Config{MPEnvVersion: "beta"}, "SCANLOGIN_MP_ENV_VERSION"},
+		{Config{MPPage: "/pages/scan/scan"}, "SCANLOGIN_MP_PAGE"},
+		{Config{SceneTTL: time.Millisecond}, "SCANLOGIN_SCENE_TTL"},
+		{Config{AllowedOrigins: []string{"example.com"}}, "SCANLOGIN_ALLOWED_ORIGINS"},
+		{Config{WeChatBaseURL: "api.weixin.qq.com"}, "SCANLOGIN_WECHAT_BASE_URL"},
+	} {
+		cfg := tt.cfg.WithDefaults()
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want a message naming %s", tt.cfg, err, tt.want)
+		}
+	}
+	ok := Config{}.WithDefaults()
+	if err := ok.Validate(); err != nil {
+		t.Errorf("the dev defaults do not validate: %v", err)
+	}
+}
