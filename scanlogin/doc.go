@@ -3,5 +3,50 @@
 // sessions with rotating refresh tokens, and mini-program login tokens.
 //
 // It knows nothing of HTTP, JWT or WeChat: callers hand it an OpenID that they
-// have already verified and receive users, scenes and sessions.
+// have already verified and receive users, scenes and sessions. Every method
+// documents the sentinel errors it returns; Redis trouble is ErrUnavailable.
+//
+// # Scenes
+//
+// A scene is one JSON string in Redis under sl:{<scene id>}:s (its QR image
+// beside it under sl:{<scene id>}:img: one hash tag, so the scripts run on
+// Redis Cluster). Creation is one SET NX PX. Every transition (scan, confirm,
+// cancel, redeem) is one Lua script, loaded once and re-sent on NOSCRIPT, that
+// reads the scene, checks the expected state, the actor (user ID or poll token
+// hash) and the deadline against the engine's injected clock, and only then
+// writes the new state with version+1, the new deadline and a key TTL of
+// deadline + 5 minutes, and publishes "<scene id>:<version>" on sl:wake. A
+// refused transition writes and publishes nothing. Reads judge expiry too: a
+// non-final scene read at or past its deadline is "expired", one version
+// later than stored; nothing is written, so polling has no side effects, and
+// Redis TTLs only collect the key minutes later.
+//
+// Deadlines follow SPEC §3: pending lives SceneTTL; the first scan grants
+// min(scan+ConfirmWindow, created+HardCap); rescans change nothing; confirmed
+// must be redeemed within RedeemWindow. The poll token (256 random bits) is
+// returned once and stored only as its SHA-256.
+//
+// # Waiting
+//
+// One pub/sub connection per Engine serves every waiter; messages fan out in
+// process to 1-buffered channels with non-blocking sends, so a waiter costs
+// no Redis connection and no Redis command while it sleeps. Pub/sub is only a
+// hint: waiters register before reading and re-read on every message, after
+// every (re)subscription, at the deadline and at the end of the wait. See
+// wait.go.
+//
+// # Users and sessions
+//
+// Users live under sl:user:{<id>}; the index sl:openid:{<openid>} is claimed
+// with one SET NX GET, so two concurrent first logins agree on one user. The
+// WeChat session_key is sealed with AES-256-GCM (Config.SessionKeySecret, the
+// user ID as associated data) and only SessionKey returns it.
+//
+// Web sessions live under sl:sess:{<id>} with a per-user index. Refresh
+// tokens are "<session id>.<secret>", stored as hashes, and rotate on every
+// use; a spent token presented again revokes the session.
+//
+// Mini-program login tokens are opaque random strings, not JWTs: only the
+// server ever reads them, each use is checked against Redis anyway, and
+// revocation is deleting one key (sl:mpt:{<sha256 of token>}).
 package scanlogin

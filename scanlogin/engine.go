@@ -100,6 +100,10 @@ type Engine struct {
 	// pingEvery is the subscriber's idle ping period (a field so that the
 	// command-count benchmark can quiet it).
 	pingEvery time.Duration
+	// afterLost runs in the subscriber after it noticed a lost connection
+	// and woke the waiters, before it reconnects: tests land transitions in
+	// that gap.
+	afterLost func()
 }
 
 // New returns an Engine on rdb and starts its one wake-up subscription. It

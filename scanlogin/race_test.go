@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
 
 // TestTwoScannersRace: two phones scan the same scene at once; exactly one
@@ -155,6 +158,25 @@ func TestConcurrentFirstLogin(t *testing.T) {
 		wg.Wait()
 		if len(ids) != 1 || created != 1 {
 			t.Fatalf("round %d: %d users, %d created; want 1 and 1", round, len(ids), created)
+		}
+	}
+}
+
+// TestCommandsPerLogin pins the Redis cost of a complete login (create, scan,
+// confirm, redeem), script-internal commands included: one SET for the
+// scene, then per transition one EVALSHA running GET, SET and PUBLISH.
+func TestCommandsPerLogin(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	e, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.pingEvery = time.Hour })
+	loginCommands(t, srv, e, 1, false) // loads the script (EVALSHA, NOSCRIPT, EVAL)
+	total, per := loginCommands(t, srv, e, 10, false)
+	want := map[string]float64{"set": 4, "evalsha": 3, "get": 3, "publish": 3}
+	if total != 13 || len(per) != len(want) {
+		t.Fatalf("%.1f commands per login %v, want 13 %v", total, per, want)
+	}
+	for k, v := range want {
+		if per[k] != v {
+			t.Fatalf("%s: %.1f per login, want %.0f (%v)", k, per[k], v, per)
 		}
 	}
 }

@@ -307,6 +307,11 @@ func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*S
 	if code == "ok" || code == "same" {
 		return s, nil
 	}
+	if code == "already_redeemed" {
+		// Only the poll token holder gets here: a replayed redeem is worth
+		// an operator's attention.
+		e.log.Warn("scanlogin: second redeem refused", "scene", id)
+	}
 	sentinel, ok := scriptErrors[code]
 	if !ok {
 		return nil, fmt.Errorf("scanlogin: %s: unexpected script code %q", op, code)

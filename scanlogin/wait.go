@@ -292,6 +292,9 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 			// miss messages, so waiters re-read now (and fail fast if Redis
 			// itself is gone) and again when it is back.
 			e.subscriptionLost(ctx)
+			if e.afterLost != nil {
+				e.afterLost()
+			}
 			t := time.NewTimer(retryEvery)
 			select {
 			case <-ctx.Done():

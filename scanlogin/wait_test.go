@@ -156,54 +156,57 @@ func TestWaitLostMessage(t *testing.T) {
 }
 
 // TestWaitSubscriptionKilled: CLIENT KILL TYPE pubsub drops the wake-up
-// connection while waiters wait, and a transition lands in the gap (its
-// message is lost): every waiter sees it after go-redis re-subscribes, long
+// connection while waiters wait, and a transition lands in the gap, after
+// the waiters' re-read on the loss and before the re-subscription, with its
+// message lost: every waiter sees it after go-redis re-subscribes, long
 // before its wait ends.
 func TestWaitSubscriptionKilled(t *testing.T) {
 	srv := scanlogintest.Start(t)
-	a, rdb := newTestEngine(t, srv, Config{}, nil)
-	mute, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.suppressPublish = true })
 	ctx := t.Context()
+	mute, _ := newTestEngine(t, srv, Config{}, func(e *Engine) { e.suppressPublish = true })
+	var ids []string
+	var once sync.Once
+	landed := make(chan struct{})
+	a, rdb := newTestEngine(t, srv, Config{}, func(e *Engine) {
+		e.afterLost = func() {
+			once.Do(func() {
+				defer close(landed)
+				time.Sleep(200 * time.Millisecond) // the waiters' re-reads on the loss are done
+				for _, id := range ids {
+					if _, err := mute.Scan(context.Background(), id, userA); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+	})
 	const scenes, perScene = 50, 4
-	type pending struct {
-		id string
-		ch []<-chan waitResult
-	}
-	var all []pending
+	var chans []<-chan waitResult
 	for range scenes {
 		s, tok, _ := a.CreateScene(ctx, NewScene{})
-		p := pending{id: s.ID}
+		ids = append(ids, s.ID)
 		for range perScene {
-			p.ch = append(p.ch, goWait(ctx, a, s.ID, tok, 1, 8*time.Second))
+			chans = append(chans, goWait(ctx, a, s.ID, tok, 1, 8*time.Second))
 		}
-		all = append(all, p)
 	}
 	waitForWaiters(t, a, scenes*perScene)
-	for round := range 3 {
-		// The transitions land while the subscription is (about to be)
-		// gone: their messages are never delivered.
-		for _, p := range all {
-			if round == 0 {
-				if _, err := mute.Scan(ctx, p.id, userA); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if round > 0 {
-			break
-		}
-		killed, err := rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
-		if err != nil || killed < 2 { // both engines' subscriptions
-			t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", killed, err)
-		}
+	killed, err := rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+	if err != nil || killed < 2 { // both engines' subscriptions
+		t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", killed, err)
 	}
 	t0 := time.Now()
-	for _, p := range all {
-		for _, ch := range p.ch {
-			r := <-ch
-			if r.err != nil || r.s.State != StateScanned {
-				t.Fatalf("waiter: %+v", r)
-			}
+	select {
+	case <-landed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscriber never noticed the kill")
+	}
+	if n := a.hub.waiters(); n != scenes*perScene {
+		t.Fatalf("%d waiters returned before the transition landed", scenes*perScene-n)
+	}
+	for _, ch := range chans {
+		r := <-ch
+		if r.err != nil || r.s.State != StateScanned {
+			t.Fatalf("waiter: %+v", r)
 		}
 	}
 	if d := time.Since(t0); d > 3*time.Second {
