@@ -185,3 +185,64 @@ func TestSharedTokenRedisDown(t *testing.T) {
 		t.Fatalf("Redis down: %v", err)
 	}
 }
+
+// A lock left by an instance that died mid-fetch lapses at its deadline;
+// the next instance then fetches.
+func TestSharedTokenStaleLock(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	rdb := rs.Client(t)
+	ins := startInstances(t, rdb, 1)
+	if err := rdb.Set(t.Context(), "sl:wx:token:"+ins[0].fake.AppID()+":lock", "dead-instance", 300*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ins[0].cl.AccessToken(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("fetched after %v while another instance held the lock", d)
+	}
+	if n := ins[0].fake.Calls(wxapitest.APIStableToken); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+}
+
+// A token rejected on one instance is dropped from Redis only if it is still
+// the shared one: an instance holding an old token never deletes a newer one.
+func TestSharedTokenCompareAndDelete(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	rdb := rs.Client(t)
+	ins := startInstances(t, rdb, 2)
+	ctx := t.Context()
+	old, err := ins[0].cl.AccessToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ins[1].cl.AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Instance 0 sees a 40001 and moves to a new token (here: the fake
+	// returns the same token in normal mode, so force one first).
+	ins[0].fake.ExpireTokens()
+	sk, _ := ins[0].fake.SessionKey(ctx, "oCAS")
+	if err := ins[0].cl.CheckSessionKey(ctx, "oCAS", sk); err != nil {
+		t.Fatal(err)
+	}
+	key := "sl:wx:token:" + ins[0].fake.AppID()
+	newTok, _ := rdb.HGet(ctx, key, "token").Result()
+	if newTok == "" || newTok == old {
+		t.Fatalf("shared token not replaced")
+	}
+	// Instance 1 still holds the old token; its 42001 must not delete the
+	// new shared token, and it must pick the new one up without a fetch.
+	fetches := tokenFetches(ins)
+	if err := ins[1].cl.CheckSessionKey(ctx, "oCAS", sk); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := rdb.HGet(ctx, key, "token").Result(); got != newTok {
+		t.Fatal("the stale instance replaced or deleted the newer shared token")
+	}
+	if n := tokenFetches(ins) - fetches; n != 0 {
+		t.Fatalf("%d fetches, want 0: the new token was in Redis", n)
+	}
+}

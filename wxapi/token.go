@@ -59,7 +59,8 @@ func (c *Client) token(ctx context.Context, avoid string, before uint64) (string
 		now := c.now()
 		c.tok.mu.Lock()
 		tok, exp := c.tok.token, c.tok.expiresAt
-		if tok != "" && tok != avoid && now.Before(exp.Add(-refreshAhead)) {
+		usable := tok != "" && tok != avoid && now.Before(exp)
+		if usable && now.Before(exp.Add(-refreshAhead)) {
 			c.tok.mu.Unlock()
 			return tok, nil
 		}
@@ -71,6 +72,11 @@ func (c *Client) token(ctx context.Context, avoid string, before uint64) (string
 			go c.runFlight(context.WithoutCancel(ctx), f)
 		}
 		c.tok.mu.Unlock()
+		if usable {
+			// Due for refresh but still valid: nobody waits for the fetch
+			// (WeChat being slow must not slow every call down).
+			return tok, nil
+		}
 
 		select {
 		case <-ctx.Done():
@@ -84,11 +90,6 @@ func (c *Client) token(ctx context.Context, avoid string, before uint64) (string
 			// A fetch that started before the rejection may still carry the
 			// rejected token: wait for one more, fresh fetch.
 			continue
-		case tok != "" && tok != avoid && c.now().Before(exp):
-			// Refreshing ahead of expiry failed; the cached token is still
-			// good for a while.
-			c.log.LogAttrs(ctx, slog.LevelWarn, "access token refresh failed; using the cached token", slog.String("error", f.err.Error()))
-			return tok, nil
 		default:
 			return "", f.err
 		}
@@ -100,6 +101,9 @@ func (c *Client) runFlight(ctx context.Context, f *tokenFlight) {
 	ctx, cancel := context.WithTimeout(ctx, c.lockTTL()+c.timeout)
 	defer cancel()
 	f.token, f.expiresAt, f.err = c.loadToken(ctx)
+	if f.err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "access token fetch failed", slog.String("error", f.err.Error()))
+	}
 	c.tok.mu.Lock()
 	if f.err == nil {
 		c.tok.token, c.tok.expiresAt = f.token, f.expiresAt

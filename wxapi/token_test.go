@@ -40,12 +40,10 @@ func TestAccessTokenRequestAndCache(t *testing.T) {
 	}
 
 	// Ahead of expiry (inside stable_token's last 5 minutes) the client
-	// fetches again and WeChat hands out a new token; the old one still works.
+	// fetches again in the background, handing out the still-valid token
+	// meanwhile; WeChat answers with a new token.
 	e.clock.Advance(7200*time.Second - 3*time.Minute)
-	tok2, err := e.cl.AccessToken(ctx)
-	if err != nil || tok2 == tok {
-		t.Fatalf("refreshed token: same=%v, %v", tok2 == tok, err)
-	}
+	waitNewToken(t, e.cl, tok)
 	if n := e.fake.Calls(wxapitest.APIStableToken); n != 2 {
 		t.Fatalf("%d token fetches, want 2", n)
 	}
@@ -54,7 +52,28 @@ func TestAccessTokenRequestAndCache(t *testing.T) {
 	}
 }
 
-// A refresh ahead of expiry that fails leaves the still-valid token in use.
+// waitNewToken calls AccessToken until it returns something else than old
+// (a refresh ahead of expiry runs in the background), failing on errors.
+func waitNewToken(t *testing.T, cl *wxapi.Client, old string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tok, err := cl.AccessToken(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != old {
+			return tok
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the token was not refreshed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A refresh ahead of expiry that fails leaves the still-valid token in use,
+// and nobody waits for it.
 func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
 	e := setup(t, func(_ *wxapitest.Options, c *wxapi.Config) { c.Timeout = 200 * time.Millisecond })
 	ctx := t.Context()
@@ -63,12 +82,22 @@ func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(7200*time.Second - 3*time.Minute)
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: -1})
-	if got, err := e.cl.AccessToken(ctx); err != nil || got != tok {
-		t.Fatalf("got %q, %v; want the cached token", got, err)
+	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Hang: true, Times: 3})
+	start := time.Now()
+	for range 3 {
+		if got, err := e.cl.AccessToken(ctx); err != nil || got != tok {
+			t.Fatalf("got %q, %v; want the cached token", got, err)
+		}
 	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("callers waited %v for a refresh they did not need", d)
+	}
+	for e.fake.Calls(wxapitest.APIStableToken) < 4 { // the 3 hanging attempts are over
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: -1})
 	e.clock.Advance(3 * time.Minute) // now really expired
-	if _, err := e.cl.AccessToken(ctx); !errors.Is(err, wxapi.ErrSystemBusy) {
+	if _, err := e.cl.AccessToken(ctx); !errors.Is(err, wxapi.ErrUnavailable) {
 		t.Fatalf("expired and WeChat busy: %v", err)
 	}
 }
