@@ -782,3 +782,49 @@ func TestPhoneDecline(t *testing.T) {
 	}
 	desk.shot("decline-4-desktop-cancelled-zh")
 }
+
+// TestMatchMismatch: picking the wrong number on the phone cancels the
+// login (QR-phishing defence); both sides say so.
+func TestMatchMismatch(t *testing.T) {
+	srv := startServer(t, serverOptions{NumberMatch: true})
+	desk := newBrowser(t)
+	desk.navigate(srv.URL + "/")
+	scene := desk.widgetState("#scanlogin", "pending", 15*time.Second)
+	match := desk.shadowText("#scanlogin", ".match strong")
+
+	ph := desk.newTab("phone")
+	ph.do(chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
+	ph.navigate(srv.URL + "/dev/phone?scene=" + scene)
+	ph.wait("user step", `document.body.dataset.step === 'user'`, 10*time.Second)
+	ph.do(chromedp.Click(chromedp.ID("scan-button")))
+	ph.wait("confirm step", `document.body.dataset.step === 'confirm'`, 10*time.Second)
+
+	// Confirm without a pick is refused on the page itself.
+	ph.do(chromedp.Click(chromedp.ID("confirm")))
+	if got := ph.str(`document.getElementById('status').textContent`); !strings.Contains(got, "Choose the number") {
+		t.Errorf("confirm without a pick: status %q", got)
+	}
+	wrong := ph.str(fmt.Sprintf(`[...document.querySelectorAll('#choices button')].map(b => b.dataset.code).find(c => c !== %q)`, match))
+	ph.do(chromedp.Click(chromedp.CSS(`#choices button[data-code="`+wrong+`"]`)), chromedp.Click(chromedp.ID("confirm")))
+	ph.wait("error result", `document.body.dataset.result === 'error'`, 10*time.Second)
+	if got := ph.str(`document.getElementById('result-text').textContent`); !strings.Contains(got, "did not match") {
+		t.Errorf("wrong pick: phone says %q", got)
+	}
+	ph.shot("mismatch-1-phone")
+	desk.widgetState("#scanlogin", "cancelled", 10*time.Second)
+
+	// The user-agent summary the confirm page shows.
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0": "Edge 124 on Windows 10/11",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15":         "Safari 17 on macOS",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0 Mobile/15E148":     "Chrome 124 on iOS 17",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0":                                                        "Firefox 125 on Linux",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36":         "Chrome 124 on Android 14",
+		"curl/8.5.0": "",
+	} {
+		js := fmt.Sprintf(`import('/static/ua.js').then(m => m.describeUserAgent(%q, 'en'))`, ua)
+		if got := ph.str(js); got != want {
+			t.Errorf("describeUserAgent(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
