@@ -17,7 +17,7 @@ const TEXT = {
     warning: (site) => `Only confirm a login code that is on a screen you are looking at right now. ${site} never sends login codes by message or email: if someone sent you this code, tap Decline.`,
     matchLegend: 'Choose the number shown on the computer screen', pickFirst: 'Choose the number shown on the computer first.',
     expiresIn: (s) => `This request expires in ${s} s`, decline: 'Decline', confirm: 'Confirm',
-    confirming: 'Confirming…', declining: 'Declining…', again: 'Scan as someone else',
+    confirming: 'Confirming…', declining: 'Declining…', again: 'Enter another code',
     doneTitle: 'Signed in on the computer', doneText: 'You can go back to the computer now.',
     declinedTitle: 'Login declined', declinedText: 'Nobody was signed in.',
     failedTitle: 'Could not sign in', unknownBrowser: 'Unknown browser', ago: (s) => s < 5 ? 'just now' : `${s} s ago`,
@@ -48,7 +48,7 @@ const TEXT = {
     warning: (site) => `只确认你此刻正看着的屏幕上的登录码。${site} 绝不会通过短信或邮件发送登录码：如果这个码是别人发给你的，请点“拒绝”。`,
     matchLegend: '请选择电脑屏幕上显示的数字', pickFirst: '请先选择电脑屏幕上显示的数字。',
     expiresIn: (s) => `此请求将在 ${s} 秒后失效`, decline: '拒绝', confirm: '确认登录',
-    confirming: '正在确认…', declining: '正在拒绝…', again: '换个用户扫码',
+    confirming: '正在确认…', declining: '正在拒绝…', again: '输入其他登录码',
     doneTitle: '已在电脑上登录', doneText: '现在可以回到电脑了。',
     declinedTitle: '已拒绝登录', declinedText: '没有人因此登录。',
     failedTitle: '无法登录', unknownBrowser: '未知浏览器', ago: (s) => s < 5 ? '刚刚' : `${s} 秒前`,
@@ -260,7 +260,8 @@ function result(icon, title, text, outcome) {
   $('result-title').textContent = title;
   $('result-text').textContent = text;
   document.body.dataset.result = outcome;
-  $('again').hidden = outcome === 'confirmed';
+  // A failed or expired code is done with; another one may work.
+  $('again').hidden = outcome !== 'error' && outcome !== 'expired';
   say('');
   step('result');
 }
@@ -303,7 +304,8 @@ async function main() {
   $('scene-form').addEventListener('submit', (e) => {
     e.preventDefault();
     scene = $('scene-input').value.trim().toLowerCase();
-    history.replaceState(null, '', '?scene=' + encodeURIComponent(scene));
+    params.set('scene', scene);
+    history.replaceState(null, '', '?' + params);
     step('user');
   });
   $('user-form').addEventListener('submit', async (e) => {
@@ -332,7 +334,8 @@ async function main() {
   $('decline').addEventListener('click', () => act('decline'));
   $('again').addEventListener('click', () => {
     delete document.body.dataset.result;
-    step('user');
+    $('scene-input').value = '';
+    step('scene');
   });
 
   step(/^[0-9a-f]{32}$/.test(scene) ? 'user' : 'scene');
