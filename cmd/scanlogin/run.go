@@ -104,7 +104,7 @@ func openRedis(cfg server.Config, log *slog.Logger) (redis.UniversalClient, func
 	if err := m.Start(); err != nil {
 		return nil, nil, err
 	}
-	log.Warn("SCANLOGIN_REDIS_URL is not set: using an embedded in-memory Redis; nothing is durable and instances do not share it", "addr", m.Addr())
+	log.Warn("SCANLOGIN_REDIS_URL is not set: using an embedded in-memory Redis: it is not durable (data is lost on exit) and instances do not share it", "addr", m.Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
 }

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+	"github.com/scanlogin/scanlogin/server"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var openURL = regexp.MustCompile(`open (http://[^\s/]+)/`)
+
+// startRun calls run as main would, with env, and returns the base URL once
+// /healthz answers, the cancel that stops it, and its result channel.
+func startRun(t *testing.T, env map[string]string) (string, *syncBuffer, context.CancelFunc, chan error) {
+	t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	result := make(chan error, 1)
+	// done gives the test run's result; the cleanup waits for the return
+	// without taking the result from the test.
+	done := make(chan error, 1)
+	returned := make(chan struct{})
+	go func() {
+		err := run(ctx, []string{"scanlogin"}, func(k string) string { return env[k] }, stdout, stderr)
+		result <- err
+		close(returned)
+	}()
+	go func() { done <- <-result }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-returned:
+		case <-time.After(10 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := openURL.FindStringSubmatch(stdout.String()); m != nil {
+			resp, err := http.Get(m[1] + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return m[1], stderr, cancel, done
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\nstderr: %s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no healthy server; stdout %q stderr %q", stdout.String(), stderr.String())
+	return "", nil, nil, nil
+}
+
+func post(t *testing.T, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return do(t, req)
+}
+
+func get(t *testing.T, url, token string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (int, map[string]any) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", req.Method, req.URL, err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}
+
+// TestRunShutsDownCleanly: run on real Redis, polls waiting, then the
+// context ends (SIGTERM in main): readyz fails, every poll gets a 200 with
+// its current state (no reset), run returns nil within a few seconds.
+func TestRunShutsDownCleanly(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	base, stderr, cancel, done := startRun(t, map[string]string{
+		"SCANLOGIN_ADDR":      "127.0.0.1:0",
+		"SCANLOGIN_REDIS_URL": rs.URL(),
+		"SCANLOGIN_LOG_LEVEL": "debug",
+	})
+	if code, _ := get(t, base+"/readyz", ""); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	const n = 4
+	answers := make(chan int, n)
+	states := make(chan any, n)
+	for range n {
+		code, sc := post(t, base+"/api/v1/qr", "", "")
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, sc)
+		}
+		go func() {
+			code, st := get(t, base+"/api/v1/qr/"+sc["scene"].(string)+"/state?since=1&wait=30", sc["poll_token"].(string))
+			answers <- code
+			states <- st["state"]
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	for range n {
+		select {
+		case code := <-answers:
+			if st := <-states; code != 200 || st != "pending" {
+				t.Errorf("a waiting poll got %d %v", code, st)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiting poll was not answered")
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("run did not return")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s", d)
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, `"msg":"shutting down"`) || !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("no shutdown lines in the log: %s", logs)
+	}
+}
+
+// TestRunReadyzFailsFirst: during the shutdown delay /readyz is 503 while
+// the API still answers.
+func TestRunReadyzFailsFirst(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	base, _, cancel, done := startRun(t, map[string]string{
+		"SCANLOGIN_ADDR":           "127.0.0.1:0",
+		"SCANLOGIN_REDIS_URL":      rs.URL(),
+		"SCANLOGIN_SHUTDOWN_DELAY": "1s",
+	})
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	if code, _ := get(t, base+"/readyz", ""); code != 503 {
+		t.Errorf("readyz during shutdown: %d", code)
+	}
+	if code, _ := get(t, base+"/healthz", ""); code != 200 {
+		t.Errorf("healthz during the delay: %d", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunDemo: nothing configured but the address: the embedded Redis, the
+// fake WeChat at /dev/wechat/, a QR that encodes /dev/phone, the whole
+// login.
+func TestRunDemo(t *testing.T) {
+	base, stderr, _, _ := startRun(t, map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:0"})
+	if !strings.Contains(stderr.String(), "not durable") {
+		t.Errorf("no warning about the embedded Redis: %s", stderr.String())
+	}
+	_, created := post(t, base+"/api/v1/qr", "", "")
+	scene, poll := created["scene"].(string), created["poll_token"].(string)
+	resp, err := http.Get(base + "/api/v1/qr/" + scene + "/image")
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("image: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if resp, err := http.Get(base + "/dev/phone?scene=" + scene); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/dev/phone: %v %v", err, resp)
+	}
+	_, code := post(t, base+"/dev/wechat/login", "", `{"openid":"oDemoUser00000000000000000001","nickname":"Demo"}`)
+	_, login := post(t, base+"/api/v1/mp/login", "", `{"code":"`+code["code"].(string)+`"}`)
+	tok, _ := login["token"].(string)
+	if c, _ := post(t, base+"/api/v1/qr/"+scene+"/scan", tok, ""); c != 200 {
+		t.Fatalf("scan %d", c)
+	}
+	if c, _ := post(t, base+"/api/v1/qr/"+scene+"/confirm", tok, ""); c != 200 {
+		t.Fatalf("confirm %d", c)
+	}
+	c, red := post(t, base+"/api/v1/qr/"+scene+"/redeem", poll, "")
+	if c != 200 {
+		t.Fatalf("redeem %d %v", c, red)
+	}
+	if c, _ := get(t, base+"/api/v1/me", red["access_token"].(string)); c != 200 {
+		t.Fatalf("me %d", c)
+	}
+}
+
+// TestEmbeddedRedisTTL: the embedded Redis expires keys on the real clock.
+func TestEmbeddedRedisTTL(t *testing.T) {
+	rdb, closeRedis, err := openRedis(server.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRedis()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "k", "v", 100*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if err := rdb.Get(ctx, "k").Err(); err != redis.Nil {
+		t.Fatalf("key still there after its TTL: %v", err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("file-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := server.GenerateSigningKey()
+	pemBytes, _ := server.MarshalSigningKeyPEM(key)
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hexKey := strings.Repeat("ab", 32)
+
+	good := map[string]string{
+		"SCANLOGIN_WECHAT_APPID":       "wx1234567890abcdef",
+		"SCANLOGIN_WECHAT_SECRET_FILE": secretFile,
+		"SCANLOGIN_REDIS_URL":          "redis://redis:6379/0",
+		"SCANLOGIN_SIGNING_KEY_FILE":   keyFile,
+		"SCANLOGIN_SESSION_KEY_SECRET": hexKey,
+		"SCANLOGIN_SCENE_TTL":          "90s",
+		"SCANLOGIN_NUMBER_MATCH":       "on",
+		"SCANLOGIN_TRUSTED_PROXIES":    "10.0.0.0/8, 192.0.2.1",
+		"SCANLOGIN_ALLOWED_ORIGINS":    "https://a.example,https://b.example",
+		"SCANLOGIN_RATE_LIMITS":        "create=5,poll=60",
+		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
+	}
+	cfg, err := loadConfig(func(k string) string { return good[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WeChatSecret != "file-secret" || cfg.SceneTTL != 90*time.Second || !cfg.NumberMatch || len(cfg.TrustedProxies) != 2 ||
+		len(cfg.AllowedOrigins) != 2 || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != server.DefaultLimits.LoginPerIP ||
+		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" {
+		t.Fatalf("config: %+v", cfg)
+	}
+
+	for _, tt := range []struct {
+		name, key, value, want string
+	}{
+		{"bad ttl", "SCANLOGIN_SCENE_TTL", "soon", "SCANLOGIN_SCENE_TTL"},
+		{"bad bool", "SCANLOGIN_NUMBER_MATCH", "maybe", "SCANLOGIN_NUMBER_MATCH"},
+		{"bad proxy", "SCANLOGIN_TRUSTED_PROXIES", "proxy.local", "SCANLOGIN_TRUSTED_PROXIES"},
+		{"bad limit", "SCANLOGIN_RATE_LIMITS", "create=lots", "SCANLOGIN_RATE_LIMITS"},
+		{"bad key secret", "SCANLOGIN_SESSION_KEY_SECRET", "tooshort", "SCANLOGIN_SESSION_KEY_SECRET"},
+		{"secret and file", "SCANLOGIN_WECHAT_SECRET", "also", "SCANLOGIN_WECHAT_SECRET"},
+		{"missing file", "SCANLOGIN_WECHAT_SECRET_FILE", filepath.Join(dir, "nope"), "SCANLOGIN_WECHAT_SECRET_FILE"},
+		{"bad key file", "SCANLOGIN_SIGNING_KEY_FILE", secretFile, "SCANLOGIN_SIGNING_KEY_FILE"},
+		{"bad env version", "SCANLOGIN_MP_ENV_VERSION", "beta", "SCANLOGIN_MP_ENV_VERSION"},
+		{"bad origin", "SCANLOGIN_ALLOWED_ORIGINS", "a.example", "SCANLOGIN_ALLOWED_ORIGINS"},
+		{"no redis", "SCANLOGIN_REDIS_URL", "", "SCANLOGIN_REDIS_URL"},
+		{"bad public url", "SCANLOGIN_PUBLIC_URL", "login.example.com", "SCANLOGIN_PUBLIC_URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range good {
+				env[k] = v
+			}
+			env[tt.key] = tt.value
+			_, err := loadConfig(func(k string) string { return env[k] })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+
+	// Nothing at all is the demo.
+	cfg, err = loadConfig(func(string) string { return "" })
+	if err != nil || !cfg.DevMode() || cfg.PublicURL != "http://localhost:8080" {
+		t.Fatalf("empty environment: %+v %v", cfg, err)
+	}
+	// run refuses a bad variable with its name.
+	err = run(context.Background(), []string{"scanlogin"}, func(k string) string {
+		return map[string]string{"SCANLOGIN_SCENE_TTL": "-5s"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SCANLOGIN_SCENE_TTL") {
+		t.Fatalf("run with a bad variable: %v", err)
+	}
+}
