@@ -153,6 +153,9 @@ func watch(t *testing.T, ctx context.Context, name string) *tab {
 			if err != nil {
 				return
 			}
+			if os.Getenv("WEB_CONSOLE") != "" {
+				fmt.Fprintf(os.Stderr, "console %s %s: %s\n", name, m.Type, m)
+			}
 			tb.mu.Lock()
 			if m.IsException() {
 				tb.exceptions = append(tb.exceptions, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m))
