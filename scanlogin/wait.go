@@ -148,8 +148,10 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 	for {
 		d := time.Until(end)
 		if !s.ExpiresAt.IsZero() {
-			// +1ms so the re-read lands at or past the deadline.
-			d = min(d, s.ExpiresAt.Sub(e.now())+time.Millisecond)
+			// +1ms so the re-read lands at or past the deadline; the floor
+			// keeps an injected clock that lags the real one from turning
+			// this into a busy loop of reads.
+			d = min(d, max(s.ExpiresAt.Sub(e.now())+time.Millisecond, minDeadlineTimer))
 		}
 		timer.Reset(max(d, 0))
 		closing := false
@@ -206,6 +208,8 @@ const (
 	// probeTimeout bounds the PING that tells a dead Redis from a dropped
 	// subscription.
 	probeTimeout = 300 * time.Millisecond
+	// minDeadlineTimer is the shortest sleep before re-reading for expiry.
+	minDeadlineTimer = 5 * time.Millisecond
 )
 
 func (e *Engine) setHealthy(ok bool) {

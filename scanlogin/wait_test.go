@@ -3,6 +3,7 @@ package scanlogin
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -260,12 +261,42 @@ func TestWaitRedisDown(t *testing.T) {
 	t.Logf("1000 waits failed within %v of the stop", slowest)
 	time.Sleep(failFastAfter + 100*time.Millisecond)
 	t1 := time.Now()
-	if _, err := e.Wait(ctx, newID(), "x", 1, 10*time.Second); !errors.Is(err, ErrUnavailable) || time.Since(t1) > 100*time.Millisecond {
+	if _, err := e.Wait(ctx, newID(), "x", 1, 10*time.Second); !errors.Is(err, ErrUnavailable) || time.Since(t1) > 250*time.Millisecond {
 		t.Fatalf("fresh wait while down: %v after %v", err, time.Since(t1))
 	}
 	if err := e.Ping(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("ping while down: %v", err)
 	}
+
+	// Every other operation fails with ErrUnavailable too, the cause wrapped.
+	var wg sync.WaitGroup
+	for name, op := range map[string]func() error{
+		"create":  func() error { _, _, err := e.CreateScene(ctx, NewScene{}); return err },
+		"scene":   func() error { _, err := e.Scene(ctx, newID()); return err },
+		"scan":    func() error { _, err := e.Scan(ctx, newID(), userA); return err },
+		"redeem":  func() error { _, err := e.Redeem(ctx, newID(), "t"); return err },
+		"login":   func() error { _, _, err := e.LoginUser(ctx, LoginInfo{OpenID: "o"}); return err },
+		"user":    func() error { _, err := e.User(ctx, userA); return err },
+		"session": func() error { _, _, err := e.CreateSession(ctx, userA, "", ""); return err },
+		"alive":   func() error { _, err := e.SessionAlive(ctx, userA); return err },
+		"refresh": func() error { _, _, err := e.RefreshSession(ctx, userA+".x"); return err },
+		"mptoken": func() error { _, err := e.MPTokenUser(ctx, "t"); return err },
+	} {
+		wg.Go(func() { // concurrently: each spends go-redis's retries
+			t1 := time.Now()
+			err := op()
+			var netErr net.Error
+			if !errors.Is(err, ErrUnavailable) || !errors.As(err, &netErr) {
+				t.Errorf("%s with Redis down: %v (want ErrUnavailable wrapping the network error)", name, err)
+			}
+			// Only waits promise 2 s; the rest are bounded by the client's
+			// retries and the caller's context.
+			if d := time.Since(t1); d > 5*time.Second {
+				t.Errorf("%s with Redis down took %v", name, d)
+			}
+		})
+	}
+	wg.Wait()
 
 	srv.Restart()
 	waitSubscribed(t, e)
@@ -297,7 +328,7 @@ func TestWaitExpiryWakes(t *testing.T) {
 	if r.err != nil || r.s.State != StateExpired || r.s.Version != 2 {
 		t.Fatalf("got %+v", r)
 	}
-	if late := time.Since(s.ExpiresAt); late < 0 || late > 300*time.Millisecond {
+	if late := time.Since(s.ExpiresAt); late < 0 || late > 500*time.Millisecond {
 		t.Fatalf("woken %v after the deadline", late)
 	}
 	// The scan at 200ms grants a 10s confirm window in principle, but the
@@ -312,7 +343,7 @@ func TestWaitExpiryWakes(t *testing.T) {
 	if r.err != nil || r.s.State != StateExpired {
 		t.Fatalf("got %+v", r)
 	}
-	if late := time.Since(s.CreatedAt.Add(600 * time.Millisecond)); late < 0 || late > 300*time.Millisecond {
+	if late := time.Since(s.CreatedAt.Add(600 * time.Millisecond)); late < 0 || late > 500*time.Millisecond {
 		t.Fatalf("woken %v after the hard cap", late)
 	}
 }
@@ -330,7 +361,7 @@ func TestWaitContextCancel(t *testing.T) {
 	waitForWaiters(t, e, 1)
 	t0 := time.Now()
 	cancel()
-	if r := <-ch; !errors.Is(r.err, context.Canceled) || time.Since(t0) > 100*time.Millisecond {
+	if r := <-ch; !errors.Is(r.err, context.Canceled) || time.Since(t0) > 250*time.Millisecond {
 		t.Fatalf("cancelled wait: %+v after %v", r, time.Since(t0))
 	}
 
@@ -427,7 +458,7 @@ func TestWaitClose(t *testing.T) {
 			t.Fatalf("waiter %d on close: %+v", i, r)
 		}
 	}
-	if d := time.Since(t0); d > time.Second {
+	if d := time.Since(t0); d > 2*time.Second {
 		t.Fatalf("Close released waiters in %v", d)
 	}
 	_ = e.Close() // idempotent
