@@ -291,8 +291,12 @@ func TestOperations(t *testing.T) {
 	c.req("GET", "/readyz", "", nil).must(t, 200)
 	sc, _ := c.confirmed(inst)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)
-	c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil)
+	if r := c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil); r.Status != 409 {
+		t.Errorf("image of a redeemed scene: %d", r.Status)
+	}
+	c.req("GET", "/api/v1/qr/"+c.create().ID+"/image", "", nil).must(t, 200)
 	c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=4&wait=0", sc.PollToken, nil).must(t, 200)
+	c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": "bad-code"}).must(t, 401)
 	m := string(c.req("GET", "/metrics", "", nil).must(t, 200).Body)
 	for _, want := range []string{
 		`scanlogin_http_requests_total{method="POST",route="/api/v1/qr",status="201"}`,
@@ -300,6 +304,9 @@ func TestOperations(t *testing.T) {
 		`scanlogin_waiting_polls 0`,
 		`scanlogin_scene_transitions_total{action="redeem",outcome="ok"} 1`,
 		`scanlogin_wechat_calls_total{api="jscode2session",errcode="0"}`,
+		`scanlogin_wechat_calls_total{api="jscode2session",errcode="40029"} 1`,
+		`scanlogin_wechat_calls_total{api="getwxacodeunlimit",errcode="0"} 1`,
+		`scanlogin_http_requests_total{method="POST",route="/api/v1/mp/login",status="401"} 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

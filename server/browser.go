@@ -130,7 +130,6 @@ func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte,
 		// mini-program; trial and develop builds must skip it.
 		checkPath := s.cfg.MPEnvVersion == "release"
 		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.cfg.MPPage, s.cfg.MPEnvVersion, checkPath, 280)
-		s.metrics.wechat("getwxacodeunlimit", err)
 		if err != nil {
 			return qrImage{}, err
 		}

@@ -1,15 +1,19 @@
 package server
 
 import (
-	"errors"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/scanlogin/scanlogin/wxapi"
 )
 
 // metrics are the Prometheus series served at /metrics. Each Server has its
@@ -83,18 +87,57 @@ func (m *metrics) transition(action string, err error) {
 	m.transitions.WithLabelValues(action, outcome).Inc()
 }
 
-// wechat records one WeChat call by its errcode.
-func (m *metrics) wechat(api string, err error) {
-	code := "0"
-	var we *wxapi.Error
-	switch {
-	case err == nil:
-	case errors.As(err, &we):
-		code = strconv.Itoa(we.Code)
-	case errors.Is(err, wxapi.ErrBadData):
-		code = "bad_data"
-	default:
-		code = "unavailable"
+// wechatTransport counts every HTTP call to WeChat (retries and access
+// token fetches included) by API and errcode. WeChat answers errors with
+// HTTP 200 and a JSON errcode, so the body is peeked at; an image or a JSON
+// body without errcode is a success (0), a transport failure "unavailable".
+type wechatTransport struct {
+	next  http.RoundTripper
+	calls *prometheus.CounterVec
+}
+
+func (t *wechatTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	api := path.Base(req.URL.Path)
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.calls.WithLabelValues(api, "unavailable").Inc()
+		return nil, err
 	}
-	m.wechatCalls.WithLabelValues(api, code).Inc()
+	code := "0"
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") || strings.Contains(resp.Header.Get("Content-Type"), "text/plain") {
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if rerr != nil {
+			t.calls.WithLabelValues(api, "unavailable").Inc()
+			return nil, rerr
+		}
+		var e struct {
+			Errcode *int `json:"errcode"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Errcode != nil {
+			code = strconv.Itoa(*e.Errcode)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if resp.StatusCode >= 500 {
+		code = "http_" + strconv.Itoa(resp.StatusCode)
+	}
+	t.calls.WithLabelValues(api, code).Inc()
+	return resp, nil
+}
+
+// wechatHTTPClient is the client wxapi uses: sane timeouts, counted calls.
+func (m *metrics) wechatHTTPClient() *http.Client {
+	return &http.Client{Transport: &wechatTransport{
+		calls: m.wechatCalls,
+		next: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   32,
+			ForceAttemptHTTP2:     true,
+		},
+	}}
 }

@@ -89,7 +89,6 @@ func (s *Server) mpLogin(c echo.Context) error {
 		return invalidRequest("raw_data and signature: give both or neither")
 	}
 	ws, err := s.wx.Code2Session(ctx, req.Code)
-	s.metrics.wechat("jscode2session", err)
 	if err != nil {
 		return err
 	}
@@ -163,7 +162,6 @@ func (s *Server) phoneUser(c echo.Context, code string) (string, error) {
 		return "", err
 	}
 	ws, err := s.wx.Code2Session(ctx, code)
-	s.metrics.wechat("jscode2session", err)
 	if err != nil {
 		return "", err
 	}
@@ -367,7 +365,6 @@ func (s *Server) mpPhone(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	info, err := s.wx.PhoneNumber(ctx, req.Code)
-	s.metrics.wechat("getuserphonenumber", err)
 	if err != nil {
 		return err
 	}

@@ -117,12 +117,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	wxcfg := wxapi.Config{
-		AppID:   cfg.WeChatAppID,
-		Secret:  cfg.WeChatSecret,
-		BaseURL: cfg.WeChatBaseURL,
-		Redis:   opts.Redis,
-		Logger:  log.With("component", "wxapi"),
-		Now:     now,
+		AppID:      cfg.WeChatAppID,
+		Secret:     cfg.WeChatSecret,
+		BaseURL:    cfg.WeChatBaseURL,
+		Redis:      opts.Redis,
+		HTTPClient: s.metrics.wechatHTTPClient(),
+		Logger:     log.With("component", "wxapi"),
+		Now:        now,
 	}
 	keys := cfg.SigningKeys
 	secret := cfg.SessionKeySecret

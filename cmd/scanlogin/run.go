@@ -33,6 +33,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: SCANLOGIN_LOG_LEVEL: %w", err)
 	}
 
+	// go-redis logs through a package-level logger; send it to ours so
+	// its lines are JSON and filtered like every other.
+	redis.SetLogger(redisLogger{log.With("component", "go-redis")})
+
 	rdb, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -107,6 +111,13 @@ func openRedis(cfg server.Config, log *slog.Logger) (redis.UniversalClient, func
 	log.Warn("SCANLOGIN_REDIS_URL is not set: using an embedded in-memory Redis: it is not durable (data is lost on exit) and instances do not share it", "addr", m.Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+}
+
+// redisLogger adapts slog to go-redis's logger.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
