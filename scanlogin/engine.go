@@ -104,6 +104,9 @@ type Engine struct {
 	// and woke the waiters, before it reconnects: tests land transitions in
 	// that gap.
 	afterLost func()
+	// afterFirstRead runs in Wait between its first read and its first
+	// sleep: tests land a transition there.
+	afterFirstRead func()
 }
 
 // New returns an Engine on rdb and starts its one wake-up subscription. It

@@ -24,6 +24,8 @@ var (
 	// cancelled.
 	ErrMatchMismatch = errors.New("number match mismatch")
 	ErrUserNotFound  = errors.New("user not found")
+	// ErrAvatarNotFound: no avatar is stored under that ID.
+	ErrAvatarNotFound = errors.New("avatar not found")
 	// ErrSessionNotFound: the session is unknown, revoked or expired.
 	ErrSessionNotFound = errors.New("session not found")
 	// ErrRefreshReused: a spent refresh token came back; the session is now

@@ -10,9 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrAvatarNotFound: no avatar is stored under that ID.
-var ErrAvatarNotFound = errors.New("avatar not found")
-
 // User is a person known by their OpenID. It never carries the session key.
 type User struct {
 	ID, OpenID, UnionID, Nickname, AvatarURL, Phone string

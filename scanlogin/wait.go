@@ -142,6 +142,9 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 	if s.Version != since || s.State.Final() || maxWait <= 0 || e.isClosed() {
 		return s, nil
 	}
+	if e.afterFirstRead != nil {
+		e.afterFirstRead()
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

@@ -501,3 +501,29 @@ func TestConstantConnections(t *testing.T) {
 	}
 	t.Logf("connected clients: %d with 1 waiter, %d with 2001 (pool size %d)", one, many, rdb.Options().PoolSize)
 }
+
+// TestWaitTransitionBetweenReadAndSleep: a transition that lands after the
+// waiter's first read and before it sleeps still wakes it at once, because
+// the waiter was registered before reading.
+func TestWaitTransitionBetweenReadAndSleep(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	other, _ := newTestEngine(t, srv, Config{}, nil)
+	var id string
+	e, _ := newTestEngine(t, srv, Config{}, func(e *Engine) {
+		e.afterFirstRead = func() {
+			if _, err := other.Scan(context.Background(), id, userA); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(100 * time.Millisecond) // the wake-up has been dispatched
+		}
+	})
+	s, tok, _ := e.CreateScene(t.Context(), NewScene{})
+	id = s.ID
+	r := <-goWait(t.Context(), e, s.ID, tok, 1, 5*time.Second)
+	if r.err != nil || r.s.State != StateScanned {
+		t.Fatalf("got %+v", r)
+	}
+	if r.elapsed > 2*time.Second {
+		t.Fatalf("returned after %v: the wake-up sent before the sleep was lost", r.elapsed)
+	}
+}
