@@ -167,7 +167,7 @@ func (s *Server) audit(c echo.Context, action, scene, userID string, err error) 
 	}
 	s.metrics.transition(action, err)
 	s.log.LogAttrs(c.Request().Context(), level, "audit",
-		slog.String("audit", action),
+		slog.String("action", action),
 		slog.String("scene", scene),
 		slog.String("user_id", userID),
 		slog.String("ip", c.RealIP()),

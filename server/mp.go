@@ -541,6 +541,6 @@ func (s *Server) mpRevokeSession(c echo.Context) error {
 	if err := s.engine.RevokeSession(ctx, id); err != nil {
 		return err
 	}
-	s.log.Info("audit", "audit", "revoke_session", "session_id", id, "user_id", uid, "ip", c.RealIP(), "outcome", "ok")
+	s.log.Info("audit", "action", "revoke_session", "session_id", id, "user_id", uid, "ip", c.RealIP(), "outcome", "ok")
 	return c.NoContent(http.StatusNoContent)
 }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -112,9 +111,9 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if !strings.HasPrefix(c.Path(), "/dev/") && c.Path() != "/" {
-			h.Set("X-Frame-Options", "DENY")
-		}
+		// A framed login page is a phishing tool; nothing here is meant to
+		// be framed (the widget is a script, not an iframe).
+		h.Set("X-Frame-Options", "DENY")
 		return next(c)
 	}
 }

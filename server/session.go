@@ -186,7 +186,7 @@ func (s *Server) logout(c echo.Context) error {
 		return err
 	}
 	s.setSessionCookie(c, "", 0)
-	s.log.Info("audit", "audit", "logout", "session_id", claims.SessionID, "user_id", claims.Subject, "ip", c.RealIP(), "outcome", "ok")
+	s.log.Info("audit", "action", "logout", "session_id", claims.SessionID, "user_id", claims.Subject, "ip", c.RealIP(), "outcome", "ok")
 	noStore(c)
 	return c.NoContent(http.StatusNoContent)
 }
