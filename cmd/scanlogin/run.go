@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -70,13 +71,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.DevMode() {
 		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
 		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
-		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n\n", cfg.PublicURL)
+		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n", cfg.PublicURL)
+		if hint := phoneHint(cfg.PublicURL, cfg.Addr, port); hint != "" {
+			fmt.Fprintf(stdout, "  %s\n", hint)
+		}
+		fmt.Fprintln(stdout)
 	} else {
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String())
 	}
 	err = srv.Run(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// phoneHint tells how to let a real phone scan the demo's QR codes: they
+// encode the public URL, which a phone cannot reach when it is localhost.
+func phoneHint(publicURL, addr string, port int) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1") {
+		return ""
+	}
+	if host, _, _ := net.SplitHostPort(addr); host != "" && host != "0.0.0.0" && host != "::" {
+		return "" // listening on one address only: nothing else to suggest
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsPrivate() {
+			return fmt.Sprintf("to scan with a phone on this network: SCANLOGIN_PUBLIC_URL=http://%s:%d go run ./cmd/scanlogin", n.IP, port)
+		}
+	}
+	return ""
 }
 
 // selfURL is how this process reaches its own listener.
