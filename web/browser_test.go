@@ -369,6 +369,10 @@ func TestLoginPage(t *testing.T) {
 	if live := b.str(widget + `.shadowRoot.querySelector('[aria-live]').getAttribute('aria-live')`); live != "polite" {
 		t.Errorf("status aria-live = %q, want polite", live)
 	}
+	// The ES module entry is the same widget.
+	if got := b.str(`import('/static/scanlogin.mjs').then(m => String(typeof m.mount === 'function' && m.default === m.ScanLogin))`); got != "true" {
+		t.Errorf("scanlogin.mjs does not export mount and a default ScanLogin")
+	}
 	b.shot("login-1-pending")
 	heightJS := `String(document.querySelector('#scanlogin').getBoundingClientRect().height)`
 	height := b.str(heightJS)
