@@ -526,6 +526,17 @@ func TestCancel(t *testing.T) {
 	// By keyboard this time: the button takes focus and Enter.
 	b.do(chromedp.Focus(chromedp.JSPath(widget+`.shadowRoot.querySelector('button[data-action=refresh]')`)), chromedp.KeyEvent("\r"))
 	b.wait("a new code", widget+`.dataset.state === 'pending' && `+widget+fmt.Sprintf(`.dataset.scene !== %q`, scene), 10*time.Second)
+
+	// Leaving the page cancels its open scene: a phone that scans it later
+	// is told so instead of confirming a login nobody waits for.
+	left := b.str(widget + `.dataset.scene`)
+	b.navigate(srv.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second)
+	var answer struct{ Error struct{ Code string } }
+	bob.call("POST", "/api/v1/qr/"+left+"/scan", map[string]any{}, http.StatusConflict, &answer)
+	if answer.Error.Code != "scene_final" {
+		t.Errorf("scanning the scene of a page that was left: %q, want scene_final", answer.Error.Code)
+	}
 }
 
 // TestPhoneSimulator: the dev phone page in a second tab (at phone size)
