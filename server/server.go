@@ -128,16 +128,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	keys := cfg.SigningKeys
 	secret := cfg.SessionKeySecret
 	if cfg.DevMode() {
-		s.fake = wxapitest.New(wxapitest.Options{
-			AppID:  devAppID,
-			Secret: devSecret,
-			Redis:  opts.Redis, // several dev instances on one Redis agree
-			QRContent: func(scene string) string {
-				return cfg.PublicURL + "/dev/phone?scene=" + scene
-			},
-		})
-		wxcfg.AppID, wxcfg.Secret = devAppID, devSecret
-		wxcfg.BaseURL = selfURL + "/dev/wechat"
 		if len(keys) == 0 {
 			k, err := devSigningKey(ctx, opts.Redis)
 			if err != nil {
@@ -151,6 +141,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			sum := sha256.Sum256([]byte("scanlogin dev mode: not a secret"))
 			secret = sum[:]
 		}
+		wxcfg.AppID, wxcfg.Secret = devAppID, devSecret
+		wxcfg.BaseURL = selfURL + "/dev/wechat"
 	}
 	var err error
 	if s.wx, err = wxapi.New(wxcfg); err != nil {
@@ -172,10 +164,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Logger:           log.With("component", "scanlogin"),
 	})
 	if err != nil {
-		if s.fake != nil {
-			_ = s.fake.Close()
-		}
 		return nil, err
+	}
+	if cfg.DevMode() {
+		s.fake = wxapitest.New(wxapitest.Options{
+			AppID:  devAppID,
+			Secret: devSecret,
+			Redis:  opts.Redis, // several dev instances on one Redis agree
+			QRContent: func(scene string) string {
+				return cfg.PublicURL + "/dev/phone?scene=" + scene
+			},
+		})
 	}
 	s.limits = newLimiter(opts.Redis, "sl:", cfg.Limits)
 	s.echo = s.newEcho()
