@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -107,6 +108,8 @@ type Engine struct {
 	// afterFirstRead runs in Wait between its first read and its first
 	// sleep: tests land a transition there.
 	afterFirstRead func()
+
+	probing atomic.Bool // a health probe is in flight
 }
 
 // New returns an Engine on rdb and starts its one wake-up subscription. It

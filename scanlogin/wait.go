@@ -203,9 +203,11 @@ func (e *Engine) downFor() time.Duration {
 }
 
 const (
-	// defaultPingEvery: with no traffic for this long the subscriber pings,
-	// so a silently dead connection is noticed within a few periods.
-	defaultPingEvery = 500 * time.Millisecond
+	// defaultPingEvery: with no traffic for this long the subscriber pings.
+	defaultPingEvery = 300 * time.Millisecond
+	// pongTimeout: a connection silent this long after a PING is dead (a
+	// hung or partitioned Redis never closes it).
+	pongTimeout = 800 * time.Millisecond
 	// retryEvery paces reconnection attempts while Redis is down.
 	retryEvery = 200 * time.Millisecond
 	// probeTimeout bounds the PING that tells a dead Redis from a dropped
@@ -233,14 +235,37 @@ func (e *Engine) setHealthy(ok bool) {
 // timing out on a read of its own; they are woken once per outage.
 func (e *Engine) subscriptionLost(ctx context.Context) {
 	e.setHealthy(false)
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	perr := e.rdb.Ping(pctx).Err()
-	cancel()
+	reachable := e.probe(ctx)
 	if ctx.Err() != nil {
 		return
 	}
-	if wasUnreachable := e.hub.unreachable.Swap(perr != nil); !wasUnreachable {
+	if wasUnreachable := e.hub.unreachable.Swap(!reachable); !wasUnreachable {
 		e.hub.wakeAll()
+	}
+}
+
+// probe reports whether Redis answers a PING within probeTimeout. The PING
+// runs in its own goroutine because a go-redis client without
+// ContextTimeoutEnabled ignores context deadlines on the socket; at most
+// one probe is in flight, and one still stuck counts as "no answer".
+func (e *Engine) probe(ctx context.Context) bool {
+	if !e.probing.CompareAndSwap(false, true) {
+		return false
+	}
+	res := make(chan error, 1)
+	go func() {
+		defer e.probing.Store(false)
+		res <- e.rdb.Ping(context.Background()).Err()
+	}()
+	t := time.NewTimer(probeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		return err == nil
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -264,8 +289,7 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 		}
 	}()
 
-	lastHeard := time.Now()
-	pinged := false
+	var pingedAt time.Time // zero: no PING outstanding
 	for ctx.Err() == nil {
 		ps := cur.Load()
 		msg, err := ps.ReceiveTimeout(ctx, e.pingEvery)
@@ -275,29 +299,26 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				if time.Since(lastHeard) > 3*e.pingEvery {
-					// No pong: the connection is dead without having been
+				switch {
+				case pingedAt.IsZero():
+					// Quiet: ask for a PONG to prove the connection lives.
+					_ = ps.Ping(ctx)
+					pingedAt = time.Now()
+				case time.Since(pingedAt) > pongTimeout:
+					// No PONG: the connection is dead without having been
 					// closed. Start over with a fresh PubSub.
 					e.subscriptionLost(ctx)
 					_ = ps.Close()
 					cur.Store(e.rdb.Subscribe(ctx, e.channel))
-					if ctx.Err() != nil {
-						return
-					}
-					lastHeard = time.Now()
-					pinged = false
-					continue
-				}
-				if !pinged {
-					_ = ps.Ping(ctx)
-					pinged = true
+					pingedAt = time.Time{}
 				}
 				continue
 			}
 			// Connection lost or refused. go-redis reconnects on the next
 			// receive; until the "subscribe" confirmation arrives we may
-			// miss messages, so waiters re-read now (and fail fast if Redis
-			// itself is gone) and again when it is back.
+			// miss messages, so waiters re-read now (and fail at once if
+			// Redis itself is gone) and again when it is back.
+			pingedAt = time.Time{}
 			e.subscriptionLost(ctx)
 			if e.afterLost != nil {
 				e.afterLost()
@@ -311,8 +332,7 @@ func (e *Engine) subscribeLoop(ctx context.Context) {
 			}
 			continue
 		}
-		lastHeard = time.Now()
-		pinged = false
+		pingedAt = time.Time{} // any traffic proves the connection alive
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
