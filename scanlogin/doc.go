@@ -35,6 +35,16 @@
 // every (re)subscription, at the deadline and at the end of the wait. See
 // wait.go.
 //
+// The subscriber is also the health check: a dropped connection, or one that
+// leaves a PING unanswered for 800 ms (a hung or partitioned Redis), wakes
+// every waiter; if Redis does not answer a bounded probe either, woken and
+// new waits fail at once with ErrUnavailable (about 0.3 s after Redis stops,
+// about 1.5 s after it hangs), and the engine recovers by itself when the
+// subscription is confirmed again. Reads made while waiting carry a 1 s
+// context deadline; go-redis honours it on the socket only with
+// ContextTimeoutEnabled, so give the client a ReadTimeout of about 1 s for
+// the same bound on a read caught mid-hang.
+//
 // # Users and sessions
 //
 // Users live under sl:user:{<id>}; the index sl:openid:{<openid>} is claimed
