@@ -18,8 +18,9 @@ const (
 	maxPollWait     = 30 * time.Second
 )
 
-// sceneParam returns the scene ID from the path after checking its form,
-// so that garbage never reaches Redis.
+// sceneParam returns the scene ID from the path after checking its form.
+// The engine checks it too, but the rate limiter keys on it first, and
+// garbage must not reach Redis as a limiter key either.
 func sceneParam(c echo.Context) (string, error) {
 	id := c.Param("scene")
 	if !validSceneID(id) {

@@ -179,6 +179,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	default:
 		log.Debug("request refused", "err", err)
 	}
+	if e.Status == http.StatusUnauthorized && e.Code != "invalid_code" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
 	if e.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}

@@ -313,11 +313,7 @@ var errNoAvatar = &Error{Status: http.StatusNotFound, Code: "not_found", Message
 
 // avatar is GET /api/v1/avatars/{id}.
 func (s *Server) avatar(c echo.Context) error {
-	id := c.Param("id")
-	if !validSceneID(id) { // avatar IDs have the form of scene IDs
-		return errNoAvatar
-	}
-	ctype, data, err := s.engine.Avatar(c.Request().Context(), id)
+	ctype, data, err := s.engine.Avatar(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, scanlogin.ErrAvatarNotFound) {
 		return errNoAvatar
 	}
@@ -329,21 +325,6 @@ func (s *Server) avatar(c echo.Context) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'")
 	return c.Blob(http.StatusOK, ctype, data)
-}
-
-// validToken reports whether s is a plausible opaque identifier: short, and
-// only URL-safe characters.
-func validToken(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 type phoneRequest struct {
@@ -527,9 +508,6 @@ func (s *Server) mpRevokeSession(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	if !validToken(id, 128) {
-		return errSessionNotFound
-	}
 	ctx := c.Request().Context()
 	sess, err := s.engine.SessionAlive(ctx, id)
 	if errors.Is(err, scanlogin.ErrSessionNotFound) || (err == nil && sess.UserID != uid) {
