@@ -166,7 +166,10 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 		case <-e.closed:
 			closing = true
 		}
-		if e.hub.unreachable.Load() && !closing {
+		if e.hub.unreachable.Load() {
+			if closing {
+				return s, nil // do not hold up shutdown on a read that cannot succeed
+			}
 			return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
 		}
 		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
