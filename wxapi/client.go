@@ -149,7 +149,11 @@ func (c *Client) roundTrip(ctx context.Context, r request) (answer, error) {
 			return a, nil
 		case errors.As(err, &we):
 			retry = we.Code == CodeSystemBusy
-			c.log.LogAttrs(ctx, slog.LevelWarn, "wechat error", slog.String("wx_api", r.api),
+			level := slog.LevelInfo // most errcodes are about the caller's input
+			if retry || isTokenCode(we.Code) {
+				level = slog.LevelWarn
+			}
+			c.log.LogAttrs(ctx, level, "wechat error", slog.String("wx_api", r.api),
 				slog.Int("wx_errcode", we.Code), slog.Int("attempt", attempt+1))
 		default:
 			var rt errRetry

@@ -28,10 +28,15 @@ type instance struct {
 
 func startInstances(t *testing.T, rdb redis.UniversalClient, n int) []instance {
 	t.Helper()
+	return startInstancesAt(t, rdb, n, time.Now)
+}
+
+func startInstancesAt(t *testing.T, rdb redis.UniversalClient, n int, now func() time.Time) []instance {
+	t.Helper()
 	var out []instance
 	for range n {
-		f, srv := wxapitest.Start(t, wxapitest.Options{AppID: "wxshared0000000000", Secret: "shared-secret", Redis: rdb})
-		cl, err := wxapi.New(wxapi.Config{AppID: f.AppID(), Secret: f.Secret(), BaseURL: srv.URL, Redis: rdb})
+		f, srv := wxapitest.Start(t, wxapitest.Options{AppID: "wxshared0000000000", Secret: "shared-secret", Redis: rdb, Now: now})
+		cl, err := wxapi.New(wxapi.Config{AppID: f.AppID(), Secret: f.Secret(), BaseURL: srv.URL, Redis: rdb, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,5 +249,46 @@ func TestSharedTokenCompareAndDelete(t *testing.T) {
 	}
 	if n := tokenFetches(ins) - fetches; n != 0 {
 		t.Fatalf("%d fetches, want 0: the new token was in Redis", n)
+	}
+}
+
+// Refresh ahead of expiry across instances: callers keep getting the valid
+// token without waiting, one instance fetches the new one, both adopt it.
+func TestSharedRefreshAhead(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	rdb := rs.Client(t)
+	clk := newClock()
+	ins := startInstancesAt(t, rdb, 2, clk.Now)
+	ctx := t.Context()
+	old, err := ins[0].cl.AccessToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ins[1].cl.AccessToken(ctx); got != old {
+		t.Fatal("instances disagree")
+	}
+	clk.Advance(7200*time.Second - 3*time.Minute)
+	for _, in := range ins {
+		in.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Delay: 100 * time.Millisecond, Times: 1})
+	}
+	var wg sync.WaitGroup
+	for _, in := range ins {
+		for range 50 {
+			wg.Go(func() {
+				start := time.Now()
+				tok, err := in.cl.AccessToken(ctx)
+				if err != nil || (tok != old && time.Since(start) > 50*time.Millisecond) {
+					t.Errorf("caller got %v after %v", err, time.Since(start))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	newTok := waitNewToken(t, ins[0].cl, old)
+	if got := waitNewToken(t, ins[1].cl, old); got != newTok {
+		t.Fatal("instances adopted different tokens")
+	}
+	if n := tokenFetches(ins); n != 2 {
+		t.Fatalf("%d fetches in all, want 2 (the first and one refresh)", n)
 	}
 }

@@ -30,8 +30,13 @@ type tokenCache struct {
 	token     string
 	expiresAt time.Time
 	flight    *tokenFlight
-	flights   uint64 // flights started so far
+	flights   uint64    // flights started so far
+	lastFail  time.Time // when a fetch last failed (wall clock: this is about call rates)
 }
+
+// failPause spaces refreshes that nobody waits for after a failed one, so a
+// WeChat that keeps failing is not called on every request.
+const failPause = 5 * time.Second
 
 type tokenFlight struct {
 	seq       uint64 // its number among the flights
@@ -64,19 +69,20 @@ func (c *Client) token(ctx context.Context, avoid string, before uint64) (string
 			c.tok.mu.Unlock()
 			return tok, nil
 		}
-		f := c.tok.flight
-		if f == nil {
-			c.tok.flights++
-			f = &tokenFlight{seq: c.tok.flights, done: make(chan struct{})}
-			c.tok.flight = f
-			go c.runFlight(context.WithoutCancel(ctx), f)
-		}
-		c.tok.mu.Unlock()
 		if usable {
-			// Due for refresh but still valid: nobody waits for the fetch
-			// (WeChat being slow must not slow every call down).
+			// Due for refresh but still valid: fetch in the background and
+			// let nobody wait (a slow WeChat must not slow every call).
+			if c.tok.flight == nil && time.Since(c.tok.lastFail) >= failPause {
+				c.startFlight(ctx)
+			}
+			c.tok.mu.Unlock()
 			return tok, nil
 		}
+		f := c.tok.flight
+		if f == nil {
+			f = c.startFlight(ctx)
+		}
+		c.tok.mu.Unlock()
 
 		select {
 		case <-ctx.Done():
@@ -96,6 +102,16 @@ func (c *Client) token(ctx context.Context, avoid string, before uint64) (string
 	}
 }
 
+// startFlight starts a fetch; c.tok.mu must be held.
+func (c *Client) startFlight(ctx context.Context) *tokenFlight {
+	c.tok.flights++
+	f := &tokenFlight{seq: c.tok.flights, done: make(chan struct{})}
+	c.tok.flight = f
+	// The fetch serves every waiter: it must not die with the first one.
+	go c.runFlight(context.WithoutCancel(ctx), f)
+	return f
+}
+
 // runFlight fetches the token for every waiter and caches it.
 func (c *Client) runFlight(ctx context.Context, f *tokenFlight) {
 	ctx, cancel := context.WithTimeout(ctx, c.lockTTL()+c.timeout)
@@ -107,6 +123,8 @@ func (c *Client) runFlight(ctx context.Context, f *tokenFlight) {
 	c.tok.mu.Lock()
 	if f.err == nil {
 		c.tok.token, c.tok.expiresAt = f.token, f.expiresAt
+	} else {
+		c.tok.lastFail = time.Now()
 	}
 	c.tok.flight = nil
 	c.tok.mu.Unlock()

@@ -92,7 +92,11 @@ func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Fatalf("callers waited %v for a refresh they did not need", d)
 	}
+	deadline := time.Now().Add(5 * time.Second)
 	for e.fake.Calls(wxapitest.APIStableToken) < 4 { // the 3 hanging attempts are over
+		if time.Now().After(deadline) {
+			t.Fatalf("%d token calls, want 4", e.fake.Calls(wxapitest.APIStableToken))
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: -1})
