@@ -110,7 +110,7 @@ func TestJWKSVerifiesOffline(t *testing.T) {
 			return k, nil
 		}
 		return nil, fmt.Errorf("unknown kid %q", kid)
-	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithAudience("scanlogin-web"), jwt.WithIssuer(servertest.DefaultIssuer), jwt.WithExpirationRequired())
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithAudience("scanlogin-web"), jwt.WithIssuer(inst.URL), jwt.WithExpirationRequired())
 	if err != nil || !tok.Valid {
 		t.Fatalf("offline verification: %v", err)
 	}
@@ -269,7 +269,7 @@ func TestCORS(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{AllowedOrigins: []string{"https://shop.example"}})
 	c := newClient(t, inst)
 	pre := c.req("OPTIONS", "/api/v1/qr", "", nil, "Origin", "https://shop.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization")
-	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("preflight: %d %v", pre.Status, pre.Header)
 	}
 	r := c.req("POST", "/api/v1/qr", "", nil, "Origin", "https://shop.example").must(t, 201)

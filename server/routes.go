@@ -80,11 +80,14 @@ func (s *Server) newEcho() *echo.Echo {
 	e.Use(s.accessLog, s.metrics.middleware, s.securityHeaders, s.limitBody)
 	if len(s.cfg.AllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  s.cfg.AllowedOrigins,
-			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodDelete},
-			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType},
-			ExposeHeaders: []string{"Retry-After", echo.HeaderXRequestID},
-			MaxAge:        600,
+			AllowOrigins: s.cfg.AllowedOrigins,
+			// The widget calls with credentials so the session cookie lands
+			// on our origin; only the listed origins get this.
+			AllowCredentials: true,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType},
+			ExposeHeaders:    []string{"Retry-After", echo.HeaderXRequestID},
+			MaxAge:           600,
 		}))
 	}
 	s.routes(e)

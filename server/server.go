@@ -135,6 +135,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			}
 			keys = []SigningKey{k}
 		}
+		if opts.Config.Issuer == "" {
+			// Dev instances on one Redis answer on different URLs (loopback
+			// tests); the first one's URL is the issuer of them all, so their
+			// tokens verify on each other (SPEC §5).
+			iss, err := devShared(ctx, opts.Redis, "sl:dev:issuer", []byte(cfg.Issuer))
+			if err != nil {
+				return nil, fmt.Errorf("server: dev issuer: %w", err)
+			}
+			cfg.Issuer = string(iss)
+			s.cfg.Issuer = cfg.Issuer
+		}
 		if len(secret) == 0 {
 			// Dev data is fake; a fixed key lets dev instances on one Redis
 			// read each other's session keys.
@@ -259,7 +270,6 @@ func (s *Server) Close() {
 // devSigningKey returns the dev-mode key, shared through Redis by every
 // dev instance on it so that their tokens verify on each other.
 func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (SigningKey, error) {
-	const key = "sl:dev:signing-key"
 	fresh, err := GenerateSigningKey()
 	if err != nil {
 		return SigningKey{}, err
@@ -268,14 +278,20 @@ func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (SigningKey, 
 	if err != nil {
 		return SigningKey{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.SetNX(ctx, key, pemBytes, 0).Err(); err != nil {
-		return SigningKey{}, err
-	}
-	stored, err := rdb.Get(ctx, key).Bytes()
+	stored, err := devShared(ctx, rdb, "sl:dev:signing-key", pemBytes)
 	if err != nil {
 		return SigningKey{}, err
 	}
 	return ParseSigningKeyPEM(stored)
+}
+
+// devShared stores value under key unless a dev instance did first, and
+// returns what is stored.
+func devShared(ctx context.Context, rdb redis.UniversalClient, key string, value []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := rdb.SetNX(ctx, key, value, 0).Err(); err != nil {
+		return nil, err
+	}
+	return rdb.Get(ctx, key).Bytes()
 }

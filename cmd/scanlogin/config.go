@@ -84,7 +84,7 @@ func (e *env) list(name string) []string {
 }
 
 // loadConfig parses every SCANLOGIN_* variable once into a server.Config
-// with defaults filled in, and validates it.
+// and validates it; unset variables stay zero for the server's defaults.
 func loadConfig(getenv func(string) string) (server.Config, error) {
 	e := &env{getenv: getenv}
 	cfg := server.Config{
@@ -139,8 +139,10 @@ func loadConfig(getenv func(string) string) (server.Config, error) {
 	if err := errors.Join(e.errs...); err != nil {
 		return cfg, err
 	}
-	cfg = cfg.WithDefaults()
-	return cfg, cfg.Validate()
+	// Defaults are the server's to fill (some depend on the listener), but
+	// the values must be valid with them.
+	full := cfg.WithDefaults()
+	return cfg, full.Validate()
 }
 
 func decodeKey(v string) ([]byte, error) {

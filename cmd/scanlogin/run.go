@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime/debug"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -19,8 +20,12 @@ import (
 // graceful shutdown when ctx ends. It returns when the server has stopped.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 {
-		if args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+		switch args[1] {
+		case "-h", "-help", "--help", "help":
 			fmt.Fprintln(stdout, usage)
+			return nil
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, "scanlogin", buildVersion())
 			return nil
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
@@ -44,19 +49,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeRedis()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.WithDefaults().Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	if getenv("SCANLOGIN_PUBLIC_URL") == "" {
+	if cfg.PublicURL == "" {
 		// With SCANLOGIN_ADDR=:0 only the listener knows the port.
-		host, _, _ := net.SplitHostPort(cfg.Addr)
-		cfg.PublicURL = server.PublicURLFromAddr(net.JoinHostPort(host, fmt.Sprint(port)))
-		if getenv("SCANLOGIN_ISSUER") == "" {
-			cfg.Issuer = ""
-		}
+		cfg.PublicURL = server.PublicURLFromAddr(ln.Addr().String())
 	}
 	srv, err := server.New(ctx, server.Options{
 		Config:  cfg,
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout)
 	} else {
-		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String())
+		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
 	err = srv.Run(ctx, ln)
 	log.Info("stopped")
@@ -101,6 +102,20 @@ func phoneHint(publicURL, addr string, port int) string {
 		}
 	}
 	return ""
+}
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = ""
+
+// buildVersion is the -X version, else the module version Go recorded.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 // selfURL is how this process reaches its own listener.

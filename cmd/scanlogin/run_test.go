@@ -281,6 +281,7 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg = cfg.WithDefaults()
 	if cfg.WeChatSecret != "file-secret" || cfg.SceneTTL != 90*time.Second || !cfg.NumberMatch || len(cfg.TrustedProxies) != 2 ||
 		len(cfg.AllowedOrigins) != 2 || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != server.DefaultLimits.LoginPerIP ||
 		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" {
@@ -318,7 +319,7 @@ func TestLoadConfig(t *testing.T) {
 
 	// Nothing at all is the demo.
 	cfg, err = loadConfig(func(string) string { return "" })
-	if err != nil || !cfg.DevMode() || cfg.PublicURL != "http://localhost:8080" {
+	if cfg = cfg.WithDefaults(); err != nil || !cfg.DevMode() || cfg.PublicURL != "http://localhost:8080" {
 		t.Fatalf("empty environment: %+v %v", cfg, err)
 	}
 	// run refuses a bad variable with its name.
@@ -327,5 +328,15 @@ func TestLoadConfig(t *testing.T) {
 	}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "SCANLOGIN_SCENE_TTL") {
 		t.Fatalf("run with a bad variable: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "version"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "scanlogin ") {
+		t.Fatalf("version: %q %v", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"scanlogin", "serve"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown argument is accepted")
 	}
 }

@@ -63,9 +63,6 @@ type Instance struct {
 	done   chan error
 }
 
-// DefaultIssuer is the "iss" of access tokens from every Instance.
-const DefaultIssuer = "https://scanlogin.test"
-
 // testLimits are far above what a functional test does but still finite.
 var testLimits = server.Limits{CreatePerIP: 100000, LoginPerIP: 100000, ScanPerUser: 100000, PollPerScene: 100000}
 
@@ -97,11 +94,6 @@ func Start(tb testing.TB, opts Options) *Instance {
 	cfg.Addr = ln.Addr().String()
 	cfg.PublicURL = inst.URL
 	cfg.RedisURL = redisURL
-	if cfg.Issuer == "" {
-		// Instances sharing a Redis stand for one service behind a load
-		// balancer: one issuer, so their tokens verify on each other.
-		cfg.Issuer = DefaultIssuer
-	}
 	setDur(&cfg.SceneTTL, opts.SceneTTL)
 	setDur(&cfg.ConfirmWindow, opts.ConfirmWindow)
 	setDur(&cfg.HardCap, opts.HardCap)
