@@ -98,9 +98,12 @@ func TestRedactHandler(t *testing.T) {
 		"note", "header was Bearer B-secret-10",
 		slog.Group("req", "refresh_token", "R-secret-11", "cookie", "scanlogin_session=X-secret-12"),
 		"scene", "0123456789abcdef0123456789abcdef", "error_code", "scene_expired", "wx_errcode", 40029,
+		"x", "Yj3kq9secret-13_Zx0aB1cD2eF3gH4iJ5kL6mN7oP8qR9s",
+		"y", "0123456789abcdef0123456789abcdef.secret-14_aB1cD2eF3gH4iJ5kL6mN7oP8qR9sTt",
+		"user_agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0",
 	)
 	out := buf.String()
-	for i := 1; i <= 12; i++ {
+	for i := 1; i <= 14; i++ {
 		if strings.Contains(out, fmt.Sprintf("secret-%d", i)) {
 			t.Errorf("secret-%d leaked: %s", i, out)
 		}
@@ -108,7 +111,7 @@ func TestRedactHandler(t *testing.T) {
 	if strings.Contains(out, jwtish) {
 		t.Errorf("JWT leaked: %s", out)
 	}
-	for _, keep := range []string{"0123456789abcdef0123456789abcdef", "scene_expired", "40029", "appid=x"} {
+	for _, keep := range []string{"0123456789abcdef0123456789abcdef", "scene_expired", "40029", "appid=x", "Chrome/140.0"} {
 		if !strings.Contains(out, keep) {
 			t.Errorf("%q was redacted: %s", keep, out)
 		}

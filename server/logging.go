@@ -34,6 +34,10 @@ var (
 	// "Bearer x" strings inside free text such as error messages.
 	jwtValue    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
 	bearerValue = regexp.MustCompile(`(?i)bearer\s+[A-Za-z0-9._~+/=-]+`)
+	// A whole value that looks like one of our opaque secrets: 40+
+	// base64url characters (poll, mp and refresh tokens carry 256 bits),
+	// optionally "<id>.<secret>". IDs (32 hex) and request ids are shorter.
+	opaqueValue = regexp.MustCompile(`^[A-Za-z0-9_-]{0,64}\.?[A-Za-z0-9_-]{40,}$`)
 	// Query parameters that carry secrets when a URL is logged.
 	queryValue = regexp.MustCompile(`(?i)((?:access_token|js_code|code|secret|token|refresh_token|poll_token)=)[^&\s"]+`)
 )
@@ -49,6 +53,9 @@ func isSecretKey(key string) bool {
 }
 
 func redactString(s string) string {
+	if len(s) >= 40 && opaqueValue.MatchString(s) {
+		return redacted
+	}
 	if !strings.ContainsAny(s, "=.") && !strings.Contains(strings.ToLower(s), "bearer") {
 		return s
 	}
