@@ -251,20 +251,22 @@ if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL',
 return 0`)
 
 // invalidateToken forgets failed, WeChat having rejected it, wherever it is
-// still the current token. It returns the number of fetches begun so far.
+// still the current token. It returns the number of fetches begun so far:
+// those may have read failed from Redis before it was dropped there.
 func (c *Client) invalidateToken(ctx context.Context, failed string) uint64 {
 	c.tok.mu.Lock()
 	if c.tok.token == failed {
 		c.tok.token, c.tok.expiresAt = "", time.Time{}
 	}
-	before := c.tok.flights
 	c.tok.mu.Unlock()
 	if c.rdb != nil {
 		if err := delTokenIfEqual.Run(ctx, c.rdb, []string{c.tokenKey()}, failed).Err(); err != nil && !errors.Is(err, redis.Nil) {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "cannot drop the rejected access token from Redis", slog.String("error", err.Error()))
 		}
 	}
-	return before
+	c.tok.mu.Lock()
+	defer c.tok.mu.Unlock()
+	return c.tok.flights
 }
 
 type stableTokenRequest struct {
