@@ -201,6 +201,8 @@ func TestErrorCodes(t *testing.T) {
 			access := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("access_token")
 			r := c.req("POST", "/api/v1/session/logout", "", nil, "Cookie", "scanlogin_session="+access, "Origin", "https://evil.example")
 			c.req("GET", "/api/v1/me", access, nil).must(t, 200) // still logged in
+			c.req("GET", "/api/v1/me", "", nil, "Cookie", "scanlogin_session="+access, "Sec-Fetch-Site", "cross-site").must(t, 403)
+			c.req("GET", "/api/v1/me", "", nil, "Cookie", "scanlogin_session="+access, "Sec-Fetch-Site", "same-origin").must(t, 200)
 			c.req("POST", "/api/v1/session/logout", "", nil, "Cookie", "scanlogin_session="+access, "Origin", inst.URL).must(t, 204)
 			return r
 		}, 403, "forbidden_origin"},
