@@ -139,6 +139,10 @@ func (c *Client) roundTrip(ctx context.Context, r request) (answer, error) {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		a, err := c.attempt(ctx, r, payload)
+		if err != nil && ctx.Err() != nil {
+			// The caller gave up: no retry, no noise in the log.
+			return answer{}, fmt.Errorf("wxapi: %s: %w: %w", r.api, ErrUnavailable, ctx.Err())
+		}
 		if err == nil && looksJSON(a.body, a.contentType) {
 			err = decodeResponse(r.api, a.body, nil)
 		}

@@ -1,8 +1,8 @@
 // Package wxapi is the client for the WeChat server APIs that scan-login
 // needs: code2Session, the access token (stable_token, shared by every
 // instance through Redis and fetched by one of them at a time),
-// getwxacodeunlimit, the phone number, checksession, and the decryption and
-// signature checks of open data.
+// getwxacodeunlimit, the phone number, checksession, msg_sec_check, and the
+// decryption and signature checks of open data.
 //
 // Every WeChat errcode answer comes back as a *Error that errors.Is matches
 // against the sentinels (ErrInvalidCode, ErrTokenInvalid, ...); the decision

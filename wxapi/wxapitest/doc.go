@@ -2,7 +2,8 @@
 // endpoints the wxapi client calls, behaving as the WeChat fact sheet says
 // (single-use codes that expire, the stable_token state machine, access token
 // checks, getwxacodeunlimit validation returning a real QR PNG labelled
-// image/jpeg, phone-number codes, checksession signatures, JSON errors with
+// image/jpeg, phone-number codes, checksession signatures, msg_sec_check with
+// a blocked-word list, JSON errors with
 // HTTP 200 and a changing " rid: ..." suffix), plus hooks that real WeChat
 // does not have: minting login and phone codes, expiring every token, fault
 // injection per endpoint and call counters.

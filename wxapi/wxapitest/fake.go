@@ -30,6 +30,9 @@ const (
 // getwxacodeunlimit runs with check_path true.
 var DefaultPages = []string{"pages/index/index", "pages/scan/scan", "pages/profile/profile"}
 
+// DefaultBlockedWords are the words the fake's content check finds risky.
+var DefaultBlockedWords = []string{"forbidden-word", "违禁词"}
+
 // Options configures a Fake. Every field is optional.
 type Options struct {
 	AppID, Secret string                // the one app the fake serves; defaults DefaultAppID, DefaultSecret
@@ -38,6 +41,10 @@ type Options struct {
 	QRContent     func(scene string) string
 	Pages         []string // for check_path; default DefaultPages
 	Now           func() time.Time
+
+	// BlockedWords make msg_sec_check answer "risky" (case-insensitive
+	// substring); default DefaultBlockedWords.
+	BlockedWords []string
 
 	// Quotas (WeChat's values by default): code exchanges per user per
 	// minute (45011) and getwxacodeunlimit calls per minute (45009).
@@ -67,6 +74,7 @@ const (
 	APIQRCode       = "getwxacodeunlimit"
 	APIPhoneNumber  = "getuserphonenumber"
 	APICheckSession = "checksession"
+	APIMsgSecCheck  = "msg_sec_check"
 	APILogin        = "login"     // test hook
 	APIPhoneCode    = "phonecode" // test hook
 )
@@ -117,6 +125,9 @@ func New(opts Options) *Fake {
 	}
 	if f.opts.Pages == nil {
 		f.opts.Pages = DefaultPages
+	}
+	if f.opts.BlockedWords == nil {
+		f.opts.BlockedWords = DefaultBlockedWords
 	}
 	if f.opts.UserMinuteQuota <= 0 {
 		f.opts.UserMinuteQuota = 100

@@ -23,6 +23,7 @@ import (
 )
 
 const (
+	activeWindow = 2 * time.Hour // msg_sec_check: the openid must have used the app this recently
 	codeTTL      = 5 * time.Minute
 	tokenTTL     = 7200 * time.Second
 	rotateWindow = 5 * time.Minute // stable_token hands out a new token in the old one's last 5 minutes
@@ -55,6 +56,7 @@ var errmsgs = map[int]string{
 	45009: "reach max api daily quota limit",
 	45011: "api minute-quota reach limit mustslower retry next minute",
 	47001: "data format error",
+	61010: "code is expired",
 	85096: "not allow include scancode_time field",
 	87007: "session_key is not existd or expired",
 	87008: "invalid sig_method",
@@ -84,6 +86,7 @@ func (f *Fake) routes() {
 	m.HandleFunc("/wxa/getwxacodeunlimit", f.endpoint(APIQRCode, f.unlimitedQRCode))
 	m.HandleFunc("/wxa/business/getuserphonenumber", f.endpoint(APIPhoneNumber, f.phoneNumber))
 	m.HandleFunc("/wxa/checksession", f.endpoint(APICheckSession, f.checkSession))
+	m.HandleFunc("/wxa/msg_sec_check", f.endpoint(APIMsgSecCheck, f.msgSecCheck))
 	m.HandleFunc("POST /login", f.endpoint(APILogin, f.hookLogin))
 	m.HandleFunc("POST /phonecode", f.endpoint(APIPhoneCode, f.hookPhoneCode))
 	f.mux = m
@@ -269,6 +272,8 @@ func (f *Fake) code2Session(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, -1)
 		return
 	}
+	// msg_sec_check wants users active in the last 2 hours.
+	f.rdb.Set(r.Context(), f.key("active", openID), f.now().UnixMilli(), activeWindow+time.Hour)
 	writeJSON(w, map[string]string{"openid": openID, "session_key": sk, "unionid": unionID(openID)})
 }
 
@@ -630,3 +635,60 @@ func (f *Fake) hookAnswer(w http.ResponseWriter, code string, err error) {
 type inputError struct{ msg string }
 
 func (e inputError) Error() string { return e.msg }
+
+// msgSecCheck is the v2 text check: content containing one of
+// Options.BlockedWords is "risky" (label 21000, other), anything else "pass".
+func (f *Fake) msgSecCheck(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeErr(w, 43002)
+		return
+	}
+	m, ok := readBody(w, r, 47001)
+	if !ok || !f.authorized(w, r) {
+		return
+	}
+	content, _ := str(m, "content")
+	openID, _ := str(m, "openid")
+	scene := integer(m, "scene", 0)
+	switch {
+	case integer(m, "version", 1) != 2:
+		writeErr(w, 40097) // v1 is retired
+		return
+	case content == "" || len([]rune(content)) > 2500:
+		writeErr(w, 47001)
+		return
+	case scene < 1 || scene > 4:
+		writeErr(w, 40129)
+		return
+	case checkOpenID(openID) != nil:
+		writeErr(w, 40003)
+		return
+	}
+	last, err := f.rdb.Get(r.Context(), f.key("active", openID)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		writeErr(w, -1)
+		return
+	}
+	if err != nil || f.now().Sub(time.UnixMilli(last)) >= activeWindow {
+		writeErr(w, 61010)
+		return
+	}
+	suggest, label := "pass", 100
+	lower := strings.ToLower(content)
+	for _, word := range f.opts.BlockedWords {
+		if word != "" && strings.Contains(lower, strings.ToLower(word)) {
+			suggest, label = "risky", 21000
+			break
+		}
+	}
+	prob := 90
+	if suggest == "pass" {
+		prob = 0
+	}
+	writeJSON(w, map[string]any{
+		"errcode": 0, "errmsg": "ok",
+		"result":   map[string]any{"suggest": suggest, "label": label},
+		"detail":   []any{map[string]any{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": prob}},
+		"trace_id": rid(),
+	})
+}
