@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"runtime/debug"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -27,6 +29,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "version", "-version", "--version":
 			fmt.Fprintln(stdout, "scanlogin", buildVersion())
 			return nil
+		case "healthcheck":
+			return healthcheck(ctx, getenv, stdout)
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
@@ -104,6 +108,38 @@ func phoneHint(publicURL, addr string, port int) string {
 	return ""
 }
 
+// healthcheck is the container's HEALTHCHECK (the image has no curl): GET
+// /healthz of the server at SCANLOGIN_ADDR on this machine.
+func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	addr := getenv("SCANLOGIN_ADDR")
+	if addr == "" {
+		addr = server.DefaultAddr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: SCANLOGIN_ADDR %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}
+
 // version is set at build time: -ldflags "-X main.version=1.2.3".
 var version = ""
 
@@ -173,6 +209,8 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 const usage = `scanlogin: sign in to a website by scanning a WeChat mini-program code.
 
 Run with no configuration for the demo (embedded Redis, fake WeChat).
+"scanlogin version" prints the version; "scanlogin healthcheck" checks the
+server at SCANLOGIN_ADDR on this machine (for container health checks).
 Configuration is by environment variables (secrets also as NAME_FILE):
 
   SCANLOGIN_ADDR                listen address (default :8080)

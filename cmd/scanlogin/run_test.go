@@ -131,6 +131,13 @@ func TestRunShutsDownCleanly(t *testing.T) {
 	if code, _ := get(t, base+"/readyz", ""); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
+	addr := strings.TrimPrefix(base, "http://")
+	var hc bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "healthcheck"}, func(k string) string {
+		return map[string]string{"SCANLOGIN_ADDR": addr}[k]
+	}, &hc, io.Discard); err != nil || !strings.Contains(hc.String(), "ok") {
+		t.Fatalf("healthcheck of a running server: %v %q", err, hc.String())
+	}
 	const n = 4
 	answers := make(chan int, n)
 	states := make(chan any, n)
@@ -335,6 +342,11 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"scanlogin", "version"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "scanlogin ") {
 		t.Fatalf("version: %q %v", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"scanlogin", "healthcheck"}, func(k string) string {
+		return map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:1"}[k]
+	}, io.Discard, io.Discard); err == nil {
+		t.Fatal("healthcheck passes with no server")
 	}
 	if err := run(context.Background(), []string{"scanlogin", "serve"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Fatal("an unknown argument is accepted")
