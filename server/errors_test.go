@@ -32,7 +32,7 @@ func TestErrorCodes(t *testing.T) {
 		}, 400, "invalid_request"},
 		{"wrong type names the field", func(t *testing.T) *response {
 			r := c.req("POST", "/api/v1/mp/login", "", `{"code":123}`)
-			if !strings.Contains(r.Body2(), "code") {
+			if !strings.Contains(r.text(), "code") {
 				t.Errorf("message does not name the field: %s", r.Body)
 			}
 			return r
@@ -169,7 +169,7 @@ func TestErrorCodes(t *testing.T) {
 			if r.Header.Get("Retry-After") == "" {
 				t.Errorf("no Retry-After")
 			}
-			if strings.Contains(r.Body2(), "system") || strings.Contains(r.Body2(), "rid") {
+			if strings.Contains(r.text(), "system") || strings.Contains(r.text(), "rid") {
 				t.Errorf("WeChat text leaked: %s", r.Body)
 			}
 			return r
@@ -262,8 +262,8 @@ func TestErrorCodes(t *testing.T) {
 	}
 }
 
-// Body2 is the body as a string.
-func (r *response) Body2() string { return string(r.Body) }
+// text is the body as a string.
+func (r *response) text() string { return string(r.Body) }
 
 // upload posts data as the multipart avatar file.
 func upload(t *testing.T, c *client, token string, data []byte) *response {
