@@ -427,3 +427,20 @@ func TestSharedState(t *testing.T) {
 		t.Fatal("session keys differ between the fakes")
 	}
 }
+
+// /cgi-bin/token allows 2000 calls a day; the next day the count restarts.
+func TestClassicTokenDailyQuota(t *testing.T) {
+	x := start(t, wxapitest.Options{})
+	for i := range 2000 {
+		if a := x.classic(t); a.str("access_token") == "" {
+			t.Fatalf("call %d: %s", i+1, a.raw)
+		}
+	}
+	if a := x.classic(t); a.errcode() != 45009 {
+		t.Fatalf("call 2001: %s", a.raw)
+	}
+	x.clock.Advance(24 * time.Hour)
+	if a := x.classic(t); a.str("access_token") == "" {
+		t.Fatalf("next day: %s", a.raw)
+	}
+}
