@@ -154,8 +154,8 @@ func New(opts Options) *Fake {
 	return f
 }
 
-// NewServer starts New(opts) on a loopback httptest.Server. Close the server,
-// then the Fake.
+// NewServer starts New(opts) on a loopback httptest.Server. Close the Fake
+// first (that releases requests hanging on a fault), then the server.
 func NewServer(opts Options) (*Fake, *httptest.Server) {
 	f := New(opts)
 	return f, httptest.NewServer(f)

@@ -444,3 +444,31 @@ func TestClassicTokenDailyQuota(t *testing.T) {
 		t.Fatalf("next day: %s", a.raw)
 	}
 }
+
+// A code raced by many requests on two fakes sharing Redis is exchanged once.
+func TestCodeRace(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	rdb := rs.Client(t)
+	fakes := []*fixture{start(t, wxapitest.Options{Redis: rdb}), start(t, wxapitest.Options{Redis: rdb})}
+	code, err := fakes[0].f.MintCode(t.Context(), "oRace", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		x := fakes[i%2]
+		wg.Go(func() {
+			q := url.Values{"appid": {x.f.AppID()}, "secret": {x.f.Secret()}, "js_code": {code}, "grant_type": {"authorization_code"}}
+			a := do(t, "GET", x.url+"/sns/jscode2session?"+q.Encode(), "", "")
+			mu.Lock()
+			got[a.errcode()]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if got[0] != 1 || got[40163] != 19 {
+		t.Fatalf("answers by errcode: %v, want one success and 19 × 40163", got)
+	}
+}
