@@ -128,6 +128,8 @@ func TestUnlimitedQRCodeSniffing(t *testing.T) {
 		{name: "gif", fault: wxapitest.Fault{Body: "GIF89a....", ContentType: "image/jpeg"}, sentinel: wxapi.ErrUnavailable},
 		{name: "empty", fault: wxapitest.Fault{Body: "", ContentType: "image/jpeg"}, ct: "image/png"}, // empty Body = no fault body: the real PNG
 		{name: "busy then png", fault: wxapitest.Fault{Errcode: -1, Times: 1}, ct: "image/png"},
+		{name: "always busy", fault: wxapitest.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy},
+		{name: "token expired twice", fault: wxapitest.Fault{Errcode: 42001}, sentinel: wxapi.ErrTokenInvalid},
 	}
 	e := setup(t, nil)
 	for _, tt := range tests {
