@@ -9,11 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis timeouts: short, so that a dead Redis turns into a 503 within a
-// couple of seconds instead of a hanging request (SPEC §8).
+// Redis timeouts: short, so that a dead or hung Redis turns into a 503
+// within 2 s instead of a hanging request (SPEC §8): two attempts (one
+// retry, for a pooled connection that died) of at most 800 ms each.
 const (
 	redisDialTimeout = 500 * time.Millisecond
-	redisIOTimeout   = time.Second
+	redisIOTimeout   = 800 * time.Millisecond
+	redisMaxRetries  = 1
 )
 
 // OpenRedis connects to SCANLOGIN_REDIS_URL. Accepted forms:
@@ -43,7 +45,7 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
+		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 		return redis.NewClient(opt), nil
 	case "sentinel":
 		return openSentinel(plain)
@@ -52,7 +54,7 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
+		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 		return redis.NewClusterClient(opt), nil
 	default:
 		return nil, fmt.Errorf("unknown scheme %q", scheme)
@@ -81,7 +83,7 @@ func openSentinel(u string) (redis.UniversalClient, error) {
 	if opt.MasterName == "" {
 		return nil, fmt.Errorf("a sentinel URL needs ?master_name=")
 	}
-	setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
+	setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 	return redis.NewFailoverClient(opt), nil
 }
 
@@ -93,7 +95,10 @@ func queryOf(raw string) url.Values {
 	return u.Query()
 }
 
-func setTimeouts(dial, read, write *time.Duration) {
+func setTimeouts(dial, read, write *time.Duration, retries *int) {
+	if *retries == 0 {
+		*retries = redisMaxRetries
+	}
 	if *dial == 0 {
 		*dial = redisDialTimeout
 	}
