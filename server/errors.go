@@ -43,7 +43,6 @@ func invalidRequest(format string, args ...any) *Error {
 
 // Errors the HTTP layer produces itself.
 var (
-	errInvalidPollToken = &Error{Status: http.StatusUnauthorized, Code: "invalid_poll_token", Message: "the poll token is missing or wrong"}
 	errUnauthorized     = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "a valid token is required"}
 	errForbiddenOrigin  = &Error{Status: http.StatusForbidden, Code: "forbidden_origin", Message: "cross-site request refused"}
 	errTooLarge         = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "the request body is too large"}
