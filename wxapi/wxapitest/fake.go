@@ -87,7 +87,7 @@ type Fake struct {
 	secret string
 	rdb    redis.UniversalClient
 	mini   *miniredis.Miniredis // nil with an external Redis
-	prefix string               // KeyPrefix + AppID + ":"
+	prefix string               // KeyPrefix + "{" + AppID + "}:"
 	now    func() time.Time
 	mux    *http.ServeMux
 
@@ -139,7 +139,10 @@ func New(opts Options) *Fake {
 	if prefix == "" {
 		prefix = "sl:wxfake:"
 	}
-	f.prefix = prefix + f.appID + ":"
+	// One hash tag for all of an app's keys: the scripts touch several of
+	// them (some named inside the script), which Redis Cluster allows only
+	// within one slot. The fake needs no spreading over nodes.
+	f.prefix = prefix + "{" + f.appID + "}:"
 	if f.rdb == nil {
 		// An in-process miniredis over net.Pipe: no port, same scripts as
 		// the shared mode.
