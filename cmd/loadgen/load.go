@@ -224,19 +224,23 @@ func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, bod
 	return out, nil
 }
 
-// errorKind names a failed answer for the error table.
-func errorKind(r *response, err error) string {
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return "timeout"
+// failure records a failed answer under what (the step) with its kind: the
+// transport failure or the status and error code.
+func (l *load) failure(what string, r *response, err error) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		// Our own stop at the end of the run, not the server's doing.
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		l.st.fail(what+": timeout", err.Error())
+	case err != nil:
+		l.st.fail(what+": transport", err.Error())
+	default:
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
 		}
-		return "transport"
+		_ = json.Unmarshal(r.body, &e)
+		l.st.fail(fmt.Sprintf("%s: %d %s", what, r.status, e.Error.Code), e.Error.Message)
 	}
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.Unmarshal(r.body, &e)
-	return fmt.Sprintf("%d %s", r.status, e.Error.Code)
 }
 
 // backoff waits before a retry: the server's Retry-After when it gave one.
@@ -283,7 +287,7 @@ func (l *load) browser(ctx context.Context, i int) {
 			if ctx.Err() != nil {
 				return
 			}
-			l.st.fail("create: " + errorKind(r, err))
+			l.failure("create", r, err)
 			attempt++
 			backoff(ctx, r, attempt)
 			continue
@@ -295,7 +299,7 @@ func (l *load) browser(ctx context.Context, i int) {
 		}
 		t := &ticket{}
 		if err := json.Unmarshal(r.body, t); err != nil || t.Scene == "" {
-			l.st.fail("create: bad body")
+			l.st.fail("create: bad body", "")
 			continue
 		}
 		select {
@@ -326,10 +330,10 @@ func (l *load) follow(ctx context.Context, i int, ip string, t *ticket) {
 				return
 			}
 			if r != nil && r.status == http.StatusNotFound {
-				l.st.fail("poll: " + errorKind(r, err))
+				l.failure("poll", r, err)
 				return // gone (a Redis that lost data): start over
 			}
-			l.st.fail("poll: " + errorKind(r, err))
+			l.failure("poll", r, err)
 			attempt++
 			backoff(ctx, r, attempt)
 			continue
@@ -337,7 +341,7 @@ func (l *load) follow(ctx context.Context, i int, ip string, t *ticket) {
 		attempt = 0
 		var s sceneState
 		if json.Unmarshal(r.body, &s) != nil {
-			l.st.fail("poll: bad body")
+			l.st.fail("poll: bad body", "")
 			continue
 		}
 		since = s.Version
@@ -364,15 +368,15 @@ func (l *load) redeem(ctx context.Context, i int, ip string, t *ticket) {
 		switch {
 		case err == nil && r.status == http.StatusOK:
 			if t.redeemed.Swap(true) {
-				l.st.fail("redeem: twice")
+				l.st.fail("redeem: twice", t.Scene)
 			}
 			l.st.login()
 			return
 		case err == nil && r.status == http.StatusConflict:
-			l.st.fail("redeem: " + errorKind(r, err))
+			l.failure("redeem", r, err)
 			return
 		}
-		l.st.fail("redeem: " + errorKind(r, err))
+		l.failure("redeem", r, err)
 		backoff(ctx, r, attempt)
 	}
 }
@@ -398,7 +402,7 @@ func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
 				wg.Add(1)
 				go func(n int) { defer wg.Done(); l.phone(ctx, n, t) }(started)
 			default:
-				l.st.fail("phone: no waiting browser")
+				l.st.fail("phone: no waiting browser", "")
 			}
 		}
 	}
@@ -442,7 +446,7 @@ func (l *load) phone(ctx context.Context, n int, t *ticket) {
 			if err == nil && r.status < 300 {
 				break
 			}
-			l.st.fail("phone " + s.name + ": " + errorKind(r, err))
+			l.failure("phone "+s.name, r, err)
 			if err != nil && l.cfg.fault == "sigterm" {
 				l.markDead(base)
 			}

@@ -36,9 +36,10 @@ type stats struct {
 	latencies []time.Duration
 	latAt     []time.Time
 	errors    map[string]int64
+	samples   map[string]string // one detail per error kind
 }
 
-func newStats() *stats { return &stats{errors: map[string]int64{}} }
+func newStats() *stats { return &stats{errors: map[string]int64{}, samples: map[string]string{}} }
 
 func (s *stats) start() {
 	s.mu.Lock()
@@ -99,9 +100,14 @@ func (s *stats) unavailable(withRetryAfter bool) {
 	}
 }
 
-func (s *stats) fail(kind string) {
+// fail counts an error of a kind; detail (may be empty) is kept once per
+// kind for the summary.
+func (s *stats) fail(kind, detail string) {
 	s.mu.Lock()
 	s.errors[kind]++
+	if _, ok := s.samples[kind]; !ok && detail != "" {
+		s.samples[kind] = detail
+	}
 	s.mu.Unlock()
 }
 
@@ -251,6 +257,7 @@ type summary struct {
 	ScenesPerS         float64            `json:"scenes_created_per_s"`
 	Latency            latency            `json:"confirm_to_delivery"`
 	Errors             map[string]int64   `json:"errors"`
+	ErrorSamples       map[string]string  `json:"error_samples,omitempty"`
 	BrowserReqsPerLog  float64            `json:"browser_requests_per_login"`
 	PhoneReqsPerLog    float64            `json:"phone_requests_per_login"`
 	RedisCmdsPerLogin  float64            `json:"redis_commands_per_login"`
@@ -283,8 +290,12 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	st.mu.Lock()
 	s.Latency = percentiles(st.latencies)
 	s.Errors = map[string]int64{}
+	s.ErrorSamples = map[string]string{}
 	for k, v := range st.errors {
 		s.Errors[k] = v
+		if d := st.samples[k]; d != "" {
+			s.ErrorSamples[k] = d
+		}
 	}
 	st.mu.Unlock()
 	per := float64(s.Logins)
