@@ -31,6 +31,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return nil
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stdout)
+		case "keygen":
+			return keygen(stdout)
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
@@ -140,6 +142,21 @@ func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writ
 	return nil
 }
 
+// keygen writes a fresh Ed25519 signing key as PKCS#8 PEM, the format
+// SCANLOGIN_SIGNING_KEY_FILE reads.
+func keygen(stdout io.Writer) error {
+	k, err := server.GenerateSigningKey()
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	b, err := server.MarshalSigningKeyPEM(k)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	_, err = stdout.Write(b)
+	return err
+}
+
 // version is set at build time: -ldflags "-X main.version=1.2.3".
 var version = ""
 
@@ -210,7 +227,9 @@ const usage = `scanlogin: sign in to a website by scanning a WeChat mini-program
 
 Run with no configuration for the demo (embedded Redis, fake WeChat).
 "scanlogin version" prints the version; "scanlogin healthcheck" checks the
-server at SCANLOGIN_ADDR on this machine (for container health checks).
+server at SCANLOGIN_ADDR on this machine (for container health checks);
+"scanlogin keygen" prints a new Ed25519 signing key (PEM) for
+SCANLOGIN_SIGNING_KEY_FILE.
 Configuration is by environment variables (secrets also as NAME_FILE):
 
   SCANLOGIN_ADDR                listen address (default :8080)

@@ -352,3 +352,32 @@ func TestVersion(t *testing.T) {
 		t.Fatal("an unknown argument is accepted")
 	}
 }
+
+// keygen's output is a key the server loads for SCANLOGIN_SIGNING_KEY_FILE,
+// and a new one each time.
+func TestKeygen(t *testing.T) {
+	var a, b bytes.Buffer
+	for _, out := range []*bytes.Buffer{&a, &b} {
+		if err := run(context.Background(), []string{"scanlogin", "keygen"}, func(string) string { return "" }, out, io.Discard); err != nil {
+			t.Fatalf("keygen: %v", err)
+		}
+	}
+	if bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("two keygen runs printed the same key")
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, a.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(func(k string) string {
+		return map[string]string{
+			"SCANLOGIN_SIGNING_KEY_FILE":   path,
+			"SCANLOGIN_WECHAT_APPID":       "wx0000000000000000",
+			"SCANLOGIN_WECHAT_SECRET":      "secret",
+			"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
+			"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
+		}[k]
+	}); err != nil {
+		t.Fatalf("the server does not load keygen's key: %v", err)
+	}
+}
