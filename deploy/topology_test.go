@@ -192,6 +192,11 @@ func tail(s string, n int) string {
 type client struct {
 	t    *testing.T
 	http *http.Client
+
+	// proxyRetries counts retries of answers the proxy made up itself
+	// (a 502/503 without our error body), which browsers and the
+	// mini-program retry too; a 5xx from scanlogin is never retried.
+	proxyRetries atomic.Int64
 }
 
 func newClient(t *testing.T) *client {
@@ -200,6 +205,20 @@ func newClient(t *testing.T) *client {
 
 // call does one request and decodes a JSON answer into out (when non-nil).
 func (c *client) call(method, url, bearer string, body, out any) (int, error) {
+	for attempt := 0; ; attempt++ {
+		status, proxyMade, err := c.try(method, url, bearer, body, out)
+		if !proxyMade || attempt == 5 {
+			return status, err
+		}
+		c.proxyRetries.Add(1)
+		c.t.Logf("retrying: %v", err)
+		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+	}
+}
+
+// try does one attempt; proxyMade reports a 502/503 whose body is not
+// scanlogin's error shape.
+func (c *client) try(method, url, bearer string, body, out any) (status int, proxyMade bool, err error) {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -207,7 +226,7 @@ func (c *client) call(method, url, bearer string, body, out any) (int, error) {
 	}
 	req, err := http.NewRequest(method, url, r)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -217,22 +236,30 @@ func (c *client) call(method, url, bearer string, body, out any) (int, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, err
+		return resp.StatusCode, false, err
 	}
-	if out != nil && len(b) > 0 {
+	if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable {
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+			return resp.StatusCode, true, fmt.Errorf("%s %s: %d from the proxy %q", method, url, resp.StatusCode, b)
+		}
+	}
+	if out != nil && len(b) > 0 && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s %s (%d): %v: %s", method, url, resp.StatusCode, err, b)
+			return resp.StatusCode, false, fmt.Errorf("decode %s %s (%d): %v: %s", method, url, resp.StatusCode, err, b)
 		}
 	}
 	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		return resp.StatusCode, false, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, false, nil
 }
 
 func (c *client) must(method, url, bearer string, body, out any) {
@@ -466,6 +493,7 @@ func TestRollingRestartBehindCaddy(t *testing.T) {
 	if done.Load() != n {
 		t.Fatalf("%d of %d logins completed after the rolling restart", done.Load(), n)
 	}
+	t.Logf("%d logins completed; %d proxy-made 502/503 answers retried", n, c.proxyRetries.Load())
 }
 
 // composeEnv is a replica's variable as docker-compose.yml sets it, so the
