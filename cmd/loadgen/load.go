@@ -43,6 +43,7 @@ type load struct {
 	dead   map[string]bool
 
 	faultAt time.Time // when the fault was injected, if any
+	t0      time.Time // start of the run
 }
 
 func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*summary, error) {
@@ -62,6 +63,8 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	}
 	probe := newProbe(cfg)
 	defer probe.close()
+	l.t0 = time.Now()
+	baseline := l.takeSample(ctx, probe) // before any load
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -92,6 +95,8 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	}
 	before := probe.snapshot(ctx)
 	l.st.start()
+	samplesDone := make(chan []sample, 1)
+	go func() { samplesDone <- l.sampleLoop(runCtx, probe) }()
 	var faultRes *faultResult
 	if cfg.fault != "" {
 		half := cfg.duration / 2
@@ -119,8 +124,13 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	browsers.Wait()
 	phones.Wait()
 	<-progressDone
+	samples := <-samplesDone
+	// Once everything has stopped: what is left behind.
+	time.Sleep(time.Second)
+	samples = append(samples, l.takeSample(ctx, probe))
 
 	sum := l.summarize(before, after, probe, faultRes)
+	sum.Samples = append([]sample{baseline}, samples...)
 	sum.IdleWaiters = idle
 	if idle > 0 && rssBefore > 0 && rssIdle > rssBefore {
 		sum.RSSPerIdleWaiterKB = float64(rssIdle-rssBefore) / 1024 / float64(idle)

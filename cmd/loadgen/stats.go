@@ -273,6 +273,7 @@ type summary struct {
 	ConfirmedInWindow int64        `json:"confirmed_in_window"`
 	LostLogins        int64        `json:"lost_logins"`
 	FaultResult       *faultResult `json:"fault_result,omitempty"`
+	Samples           []sample     `json:"samples"`
 }
 
 func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *summary {
@@ -353,4 +354,61 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	}
 	s.FaultResult = fr
 	return s
+}
+
+// sample is the state of the system at one moment (seconds since the run
+// started): Redis keys and, per
+// server instance, Go heap in use and goroutines (from /metrics).
+type sample struct {
+	AtS        float64   `json:"at_s"`
+	RedisKeys  int64     `json:"redis_keys"`
+	HeapMB     []float64 `json:"heap_inuse_mb"`
+	Goroutines []float64 `json:"goroutines"`
+	Waiting    []float64 `json:"waiting_polls"`
+}
+
+func (l *load) takeSample(ctx context.Context, p *probe) sample {
+	s := sample{AtS: time.Since(l.t0).Seconds()}
+	if p.rdb != nil {
+		s.RedisKeys, _ = p.rdb.DBSize(ctx).Result()
+	}
+	for _, base := range l.servers() {
+		s.HeapMB = append(s.HeapMB, gauge(ctx, l.client, base, "go_memstats_heap_inuse_bytes")/(1<<20))
+		s.Goroutines = append(s.Goroutines, gauge(ctx, l.client, base, "go_goroutines"))
+		s.Waiting = append(s.Waiting, gauge(ctx, l.client, base, "scanlogin_waiting_polls"))
+	}
+	return s
+}
+
+// sampleLoop samples at the start of the window and every -sample until
+// ctx ends.
+func (l *load) sampleLoop(ctx context.Context, p *probe) []sample {
+	out := []sample{l.takeSample(ctx, p)}
+	if l.cfg.sample <= 0 {
+		<-ctx.Done()
+		return out
+	}
+	t := time.NewTicker(l.cfg.sample)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+			out = append(out, l.takeSample(ctx, p))
+		}
+	}
+}
+
+// servers lists every distinct target, browsers' first.
+func (l *load) servers() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range append(append([]string{}, l.cfg.browserTargets...), l.cfg.phoneTargets...) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }
