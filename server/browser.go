@@ -116,7 +116,7 @@ func (s *Server) sceneImage(c echo.Context) error {
 // requests for one scene in this process share one call (instances race
 // only for the first image of a scene: at worst one extra WeChat call).
 func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte, error) {
-	res, err := s.qrCalls.Do(id, func() (qrImage, error) {
+	res, err := s.qrCalls.Do(ctx, id, func() (qrImage, error) {
 		// The call serves every waiting request, so the first one hanging
 		// up must not cancel it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
