@@ -197,7 +197,7 @@ func (s *Server) sceneState(c echo.Context) error {
 		wait = 0 // shutting down: answer at once, the browser polls elsewhere
 	}
 	ctx := c.Request().Context()
-	if err := s.limits.poll(ctx, id); err != nil {
+	if err := s.limits.poll(ctx, id, bearer(c.Request())); err != nil {
 		return err
 	}
 	s.metrics.waitingPolls.Inc()

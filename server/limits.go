@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +34,10 @@ func (l *limiter) allow(ctx context.Context, name string, perMinute int, key str
 	// Burst equals the rate: N at once, then one more every minute/N.
 	limit := redis_rate.PerMinute(perMinute)
 	res, err := l.rl.Allow(ctx, l.prefix+"{rl:"+name+":"+key+"}", limit)
+	if errors.Is(err, context.Canceled) {
+		// The client hung up: not an outage.
+		return fmt.Errorf("rate limit %s: %w", name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: rate limit %s: %w", errRedisDown, name, err)
 	}
@@ -54,6 +61,10 @@ func (l *limiter) scan(ctx context.Context, userID string) error {
 	return l.allow(ctx, "scan", l.limits.ScanPerUser, userID)
 }
 
-func (l *limiter) poll(ctx context.Context, scene string) error {
-	return l.allow(ctx, "poll", l.limits.PollPerScene, scene)
+// poll limits the state requests of a scene per presented poll token: the
+// scene ID is on the QR for anyone to see, so a limit keyed on it alone
+// would let a stranger's tokenless polls spend the browser's budget.
+func (l *limiter) poll(ctx context.Context, scene, pollToken string) error {
+	sum := sha256.Sum256([]byte(pollToken))
+	return l.allow(ctx, "poll", l.limits.PollPerScene, scene+":"+hex.EncodeToString(sum[:4]))
 }

@@ -83,3 +83,24 @@ func TestTrustedProxy(t *testing.T) {
 		t.Fatalf("browser ip: %s", scan.Body)
 	}
 }
+
+// TestPollLimitPerToken: the scene ID is on the QR for anyone to see; a
+// burst of polls without the poll token, or with a wrong one, must not
+// spend the budget of the browser that holds it.
+func TestPollLimitPerToken(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 3}})
+	c := newClient(t, inst)
+	sc := c.create()
+	for i := range 10 {
+		for _, tok := range []string{"", "wrong-token"} {
+			if r := c.req("GET", "/api/v1/qr/"+sc.ID+"/state", tok, nil); r.Status != 401 && r.Status != 429 {
+				t.Fatalf("stranger's poll %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+	}
+	for range 3 {
+		c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 200)
+	}
+	// The browser's own budget is still finite.
+	c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 429)
+}

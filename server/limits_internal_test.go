@@ -1,0 +1,25 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+)
+
+// TestLimiterClientGone: a client that hangs up during the limiter call is
+// a 499, not a Redis outage (503, logged as an error).
+func TestLimiterClientGone(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	l := newLimiter(rs.Client(t), "sl:", DefaultLimits)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := l.create(ctx, "192.0.2.1")
+	if errors.Is(err, errRedisDown) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := errorFor(err).Status; got != statusClientClosed {
+		t.Fatalf("status %d, want %d", got, statusClientClosed)
+	}
+}
