@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -123,13 +124,20 @@ func (r *sceneRecord) view(now time.Time) *Scene {
 const (
 	maxUserAgent = 512
 	maxIP        = 64
+	// maxNickname is 64 characters (the server's limit) of up to 4 bytes.
+	maxNickname = 256
 )
 
+// truncate cuts s to at most n bytes, on a rune boundary: a cut in the
+// middle of a character would store invalid UTF-8.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // CreateScene starts a pending scene and returns it with its poll token, the
@@ -274,7 +282,12 @@ func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*S
 	}
 	now := e.now()
 	publish, numberMatch := "1", "0"
-	if e.suppressPublish {
+	// Only the holder of the poll token may wait on a scene, and the browser
+	// redeems or cancels only for itself, after its own poll has answered:
+	// nobody else can be waiting for those two, so they publish nothing (a
+	// waiter that somehow exists still sees the change at its end-of-wait
+	// re-read). This keeps a login at 12 Redis commands.
+	if e.suppressPublish || op == "redeem" || op == "bcancel" {
 		publish = "0"
 	}
 	if e.cfg.NumberMatch {
@@ -381,16 +394,19 @@ type scripts struct {
 	updateUser *redis.Script
 	refresh    *redis.Script
 	revoke     *redis.Script
+	// createSession is CreateSessionForScene's create-if-absent.
+	createSession *redis.Script
 }
 
 func newScripts() scripts {
 	return scripts{
-		transition: redis.NewScript(transitionLua),
-		putImage:   redis.NewScript(putImageLua),
-		loginUser:  redis.NewScript(loginUserLua),
-		updateUser: redis.NewScript(updateUserLua),
-		refresh:    redis.NewScript(refreshLua),
-		revoke:     redis.NewScript(revokeLua),
+		transition:    redis.NewScript(transitionLua),
+		putImage:      redis.NewScript(putImageLua),
+		loginUser:     redis.NewScript(loginUserLua),
+		updateUser:    redis.NewScript(updateUserLua),
+		refresh:       redis.NewScript(refreshLua),
+		revoke:        redis.NewScript(revokeLua),
+		createSession: redis.NewScript(createSessionLua),
 	}
 }
 

@@ -100,7 +100,7 @@ func (e *Engine) UpdateUser(ctx context.Context, id string, p ProfileUpdate) (*U
 	}
 	args := []any{fUpdated, strconv.FormatInt(ms(e.now()), 10)}
 	if p.Nickname != nil {
-		args = append(args, fNickname, truncate(*p.Nickname, 128))
+		args = append(args, fNickname, truncate(*p.Nickname, maxNickname))
 	}
 	if p.AvatarURL != nil {
 		args = append(args, fAvatar, truncate(*p.AvatarURL, 1024))

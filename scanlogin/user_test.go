@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestUsers(t *testing.T) {
@@ -120,4 +121,26 @@ func TestUsers(t *testing.T) {
 			t.Fatalf("avatar for unknown user: %v", err)
 		}
 	})
+}
+
+// TestNicknameUTF8: a nickname of 64 Chinese characters (the server's
+// limit, 192 bytes) is stored whole, and a longer one is cut on a character
+// boundary, never into invalid UTF-8.
+func TestNicknameUTF8(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+	u, _, err := f.e.LoginUser(ctx, LoginInfo{OpenID: "oid-utf8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nick := strings.Repeat("微信", 32)
+	got, err := f.e.UpdateUser(ctx, u.ID, ProfileUpdate{Nickname: &nick})
+	if err != nil || got.Nickname != nick {
+		t.Fatalf("64-character nickname stored as %q (%d bytes), %v", got.Nickname, len(got.Nickname), err)
+	}
+	long := "ab" + strings.Repeat("微", 100) // 302 bytes: 256 falls mid-character
+	got, err = f.e.UpdateUser(ctx, u.ID, ProfileUpdate{Nickname: &long})
+	if err != nil || !utf8.ValidString(got.Nickname) || len(got.Nickname) != 254 {
+		t.Fatalf("long nickname stored as %q (%d bytes), %v", got.Nickname, len(got.Nickname), err)
+	}
 }
