@@ -70,9 +70,22 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	defer cancel()
 	var browsers sync.WaitGroup
 	rssBefore := probe.rss(0)
+	// Browsers arrive spread over one poll period, as real ones do; all at
+	// once, their long polls would time out together every period and the
+	// re-poll herd would be what the run measures.
+	ramp := time.Duration(0)
+	if !cfg.create && cfg.mode == "longpoll" {
+		ramp = time.Duration(cfg.wait) * time.Second
+	}
 	for i := range cfg.browsers {
 		browsers.Add(1)
-		go func() { defer browsers.Done(); l.browser(runCtx, i) }()
+		delay := ramp * time.Duration(i) / time.Duration(cfg.browsers)
+		go func() {
+			defer browsers.Done()
+			if sleepCtx(runCtx, delay) {
+				l.browser(runCtx, i)
+			}
+		}()
 	}
 
 	// Idle waiters first: every browser waiting and no phone yet, so the
