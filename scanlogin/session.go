@@ -2,7 +2,9 @@ package scanlogin
 
 import (
 	"context"
-
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -42,22 +44,12 @@ func (e *Engine) CreateSession(ctx context.Context, userID, ip, userAgent string
 	if !validID(userID) {
 		return nil, "", fmt.Errorf("scanlogin: create session: %w", ErrUserNotFound)
 	}
-	now := e.now()
-	s := &Session{
-		ID:         newID(),
-		UserID:     userID,
-		IP:         truncate(ip, maxIP),
-		UserAgent:  truncate(userAgent, maxUserAgent),
-		CreatedAt:  now.Truncate(time.Millisecond),
-		LastSeenAt: now.Truncate(time.Millisecond),
-		ExpiresAt:  now.Add(e.cfg.SessionTTL).Truncate(time.Millisecond),
-	}
-	token := s.ID + "." + newSecret()
+	s, token := e.newSession(newID(), userID, ip, userAgent)
 	ttl := e.cfg.SessionTTL
 	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		k := e.sessKey(s.ID)
 		p.HSet(ctx, k, sID, s.ID, sUser, userID, sIP, s.IP, sUA, s.UserAgent,
-			sCreated, ms(now), sLastSeen, ms(now), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token))
+			sCreated, ms(s.CreatedAt), sLastSeen, ms(s.LastSeenAt), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token))
 		p.PExpire(ctx, k, ttl)
 		ik := e.userSessKey(userID)
 		p.ZAdd(ctx, ik, redis.Z{Score: float64(ms(s.ExpiresAt)), Member: s.ID})
@@ -68,6 +60,75 @@ func (e *Engine) CreateSession(ctx context.Context, userID, ip, userAgent string
 		return nil, "", storeErr("create session", err)
 	}
 	return s, token, nil
+}
+
+// CreateSessionForScene starts the web session of a redeemed scene. Its ID
+// is derived from the scene, and it is created only if it does not exist
+// yet: a Redis failover that loses the scene's "redeemed" write but keeps
+// the session cannot let a replayed redeem open a second one (SPEC §8).
+// Errors: ErrAlreadyRedeemed (the scene's session exists), ErrUnavailable.
+func (e *Engine) CreateSessionForScene(ctx context.Context, sceneID, userID, ip, userAgent string) (*Session, string, error) {
+	if !validID(userID) {
+		return nil, "", fmt.Errorf("scanlogin: create session: %w", ErrUserNotFound)
+	}
+	if !validID(sceneID) {
+		return nil, "", fmt.Errorf("scanlogin: create session: %w", ErrInvalidSceneID)
+	}
+	s, token := e.newSession(e.sceneSessionID(sceneID), userID, ip, userAgent)
+	// The index first: ZADD NX of this ID is idempotent, and an entry
+	// without its session is pruned by UserSessions.
+	ttl := e.cfg.SessionTTL
+	ik := e.userSessKey(userID)
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, ik, redis.Z{Score: float64(ms(s.ExpiresAt)), Member: s.ID})
+		p.PExpire(ctx, ik, ttl)
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr("create session", err)
+	}
+	created, err := e.scripts.createSession.Run(ctx, e.rdb, []string{e.sessKey(s.ID)}, ttl.Milliseconds(),
+		sID, s.ID, sUser, userID, sIP, s.IP, sUA, s.UserAgent,
+		sCreated, ms(s.CreatedAt), sLastSeen, ms(s.LastSeenAt), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token)).Int()
+	if err != nil {
+		return nil, "", storeErr("create session", err)
+	}
+	if created == 0 {
+		e.log.Warn("scanlogin: second session for a scene refused", "scene", sceneID)
+		return nil, "", fmt.Errorf("scanlogin: create session for scene %s: %w", sceneID, ErrAlreadyRedeemed)
+	}
+	return s, token, nil
+}
+
+// createSessionLua writes a session hash unless the key exists. KEYS[1]
+// session. ARGV: TTL ms, then field, value pairs. Reply 1 created, 0 exists.
+const createSessionLua = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`
+
+// sceneSessionID is the session ID of a scene: keyed with the engine
+// secret, so the public scene ID does not reveal it, nor it the scene.
+func (e *Engine) sceneSessionID(sceneID string) string {
+	m := hmac.New(sha256.New, e.cfg.SessionKeySecret)
+	m.Write([]byte("scanlogin scene session\x00" + sceneID))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (e *Engine) newSession(id, userID, ip, userAgent string) (*Session, string) {
+	now := e.now()
+	s := &Session{
+		ID:         id,
+		UserID:     userID,
+		IP:         truncate(ip, maxIP),
+		UserAgent:  truncate(userAgent, maxUserAgent),
+		CreatedAt:  now.Truncate(time.Millisecond),
+		LastSeenAt: now.Truncate(time.Millisecond),
+		ExpiresAt:  now.Add(e.cfg.SessionTTL).Truncate(time.Millisecond),
+	}
+	return s, s.ID + "." + newSecret()
 }
 
 // RefreshSession spends a refresh token and returns the session with the

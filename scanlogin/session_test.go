@@ -154,3 +154,44 @@ func TestMPTokens(t *testing.T) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
+
+// TestSceneSessionOnce: a failover that loses the scene's "redeemed" write
+// but keeps the session (different slots) lets a replayed redeem pass the
+// scene's compare-and-set; the session, derived from the scene, is still
+// created only once (SPEC §8).
+func TestSceneSessionOnce(t *testing.T) {
+	f := newSceneFixture(t, Config{SessionTTL: time.Hour})
+	ctx := t.Context()
+	id, tok := f.in(StateConfirmed)
+	confirmed := f.rdb.Get(ctx, f.e.sceneKey(id)).Val()
+
+	if _, err := f.e.Redeem(ctx, id, tok); err != nil {
+		t.Fatal(err)
+	}
+	s, rt, err := f.e.CreateSessionForScene(ctx, id, userA, "192.0.2.9", "Chrome")
+	if err != nil || s.UserID != userA || s.ID == id || !validID(s.ID) || !strings.HasPrefix(rt, s.ID+".") {
+		t.Fatalf("create: %+v %v", s, err)
+	}
+
+	// The lost write: the scene is confirmed again, the session remains.
+	f.rdb.Set(ctx, f.e.sceneKey(id), confirmed, time.Hour)
+	if _, err := f.e.Redeem(ctx, id, tok); err != nil {
+		t.Fatalf("replayed redeem after the lost write: %v", err)
+	}
+	if s2, _, err := f.e.CreateSessionForScene(ctx, id, userA, "198.51.100.1", "curl"); !errors.Is(err, ErrAlreadyRedeemed) {
+		t.Fatalf("second session for one scene: %+v %v", s2, err)
+	}
+	list, err := f.e.UserSessions(ctx, userA)
+	if err != nil || len(list) != 1 || list[0].ID != s.ID || list[0].UserAgent != "Chrome" {
+		t.Fatalf("sessions: %+v %v", list, err)
+	}
+	// The first session is untouched: its refresh token still works.
+	if _, _, err := f.e.RefreshSession(ctx, rt); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	// Another scene gets another session.
+	other, _ := f.in(StateConfirmed)
+	if s3, _, err := f.e.CreateSessionForScene(ctx, other, userA, "", ""); err != nil || s3.ID == s.ID {
+		t.Fatalf("other scene: %+v %v", s3, err)
+	}
+}

@@ -245,7 +245,22 @@ func (s *Server) redeem(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	sc, err := s.engine.Redeem(ctx, id, bearer(c.Request()))
+	pollToken := bearer(c.Request())
+	// Everything that may fail for a while (Redis) is read before the
+	// scene is spent: once Redeem has succeeded, a retry can only be
+	// refused as already_redeemed. The scanner of a confirmed scene cannot
+	// change, so the user read here is the one Redeem returns.
+	pre, err := s.engine.Authorize(ctx, id, pollToken)
+	if err != nil {
+		return err
+	}
+	var u *scanlogin.User
+	if pre.State == scanlogin.StateConfirmed {
+		if u, err = s.engine.User(ctx, pre.ScannedBy); err != nil {
+			return err
+		}
+	}
+	sc, err := s.engine.Redeem(ctx, id, pollToken)
 	userID := ""
 	if sc != nil {
 		userID = sc.ScannedBy
@@ -254,13 +269,24 @@ func (s *Server) redeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.engine.User(ctx, sc.ScannedBy)
-	if err != nil {
-		return err
+	if u == nil || u.ID != sc.ScannedBy {
+		// Confirmed only after it was read: the scene is spent now, so a
+		// failure here is final.
+		if u, err = s.engine.User(context.WithoutCancel(ctx), sc.ScannedBy); err != nil {
+			return redeemFailed(err)
+		}
 	}
-	sess, refresh, err := s.engine.CreateSession(ctx, u.ID, c.RealIP(), c.Request().UserAgent())
+	sess, refresh, err := s.engine.CreateSessionForScene(ctx, id, u.ID, c.RealIP(), c.Request().UserAgent())
+	if err != nil && !errors.Is(err, scanlogin.ErrAlreadyRedeemed) {
+		// The scene is spent: retry once even if the client has gone, then
+		// give up for good.
+		sess, refresh, err = s.engine.CreateSessionForScene(context.WithoutCancel(ctx), id, u.ID, c.RealIP(), c.Request().UserAgent())
+		if err != nil {
+			return redeemFailed(err)
+		}
+	}
 	if err != nil {
-		return err
+		return err // a second session for the scene (after a Redis failover)
 	}
 	resp, err := s.issueTokens(c, u.ID, sess.ID, refresh)
 	if err != nil {

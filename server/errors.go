@@ -98,6 +98,13 @@ var errorTable = []struct {
 // statusClientClosed is nginx's 499, for metrics and logs only.
 const statusClientClosed = 499
 
+// redeemFailed is the answer when a scene was redeemed but its session
+// could not be created: the scene is spent, so it is not "retry later"
+// (no Retry-After) but "start again".
+func redeemFailed(cause error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "the login could not be completed; get a new code", cause: cause}
+}
+
 var errInternal = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 
 // errorFor maps any error to the *Error that is sent. Unknown errors are
