@@ -173,11 +173,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	e := errorFor(err)
+	if e.Status == statusClientClosed {
+		s.log.Debug("client closed the request", "request_id", requestID(c), "route", c.Path())
+		return
+	}
 	log := s.log.With("request_id", requestID(c), "route", c.Path(), "status", e.Status, "error_code", e.Code)
 	switch {
-	case e.Status == statusClientClosed:
-		log.Debug("client closed the request")
-		return
 	case e.Status >= 500:
 		log.Error("request failed", "err", err)
 	case e.Code == "already_redeemed":
@@ -188,6 +189,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if e.Status == http.StatusUnauthorized && e.Code != "invalid_code" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
+	// No error is worth caching, and state, redeem and session errors must
+	// not be (SPEC §4).
+	noStore(c)
 	if e.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}

@@ -254,6 +254,9 @@ func TestErrorCodes(t *testing.T) {
 			if r.Status != tt.status || r.errCode() != tt.code {
 				t.Fatalf("got %d %q, want %d %q; body %s", r.Status, r.errCode(), tt.status, tt.code, r.Body)
 			}
+			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store (SPEC §4)", cc)
+			}
 			e, _ := r.JSON["error"].(map[string]any)
 			if msg, _ := e["message"].(string); msg == "" || len(r.JSON) != 1 {
 				t.Errorf("error body not in the SPEC shape: %s", r.Body)
