@@ -110,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		metrics:       newMetrics(),
 		web:           fsys,
 		now:           now,
-		secureCookies: secureCookies(cfg.PublicURL),
+		secureCookies: secureCookies(cfg.DevMode(), cfg.PublicURL),
 	}
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		s.publicOrigin = u.Scheme + "://" + u.Host
@@ -207,9 +207,17 @@ func (s *Server) Config() Config { return s.cfg }
 // Routes lists every registered route (method and Echo path).
 func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
 
-// HTTPServer returns an http.Server for s with the timeouts of SPEC §7.
+// HTTPServer returns an http.Server for s with the timeouts of SPEC §7. It
+// speaks HTTP/1.1 and, on the same port, HTTP/2 with prior knowledge (h2c):
+// a proxy in front (deploy's Caddy) then carries thousands of waiting polls
+// over a few connections, and a waiting poll costs a stream instead of a
+// connection with its own buffers and reader goroutine (docs/BENCHMARKS.md).
 func (s *Server) HTTPServer() *http.Server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
+		Protocols:         protocols,
 		Handler:           s,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,

@@ -47,15 +47,20 @@ type load struct {
 }
 
 func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*summary, error) {
+	tr := &http.Transport{
+		MaxIdleConns:        cfg.browsers + 4096,
+		MaxIdleConnsPerHost: cfg.browsers + 4096,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if cfg.h2c {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
 	l := &load{
 		cfg: cfg,
 		client: &http.Client{
-			Timeout: time.Duration(cfg.wait+15) * time.Second,
-			Transport: &http.Transport{
-				MaxIdleConns:        cfg.browsers + 4096,
-				MaxIdleConnsPerHost: cfg.browsers + 4096,
-				IdleConnTimeout:     90 * time.Second,
-			},
+			Timeout:   time.Duration(cfg.wait+15) * time.Second,
+			Transport: tr,
 		},
 		st:    newStats(),
 		avail: make(chan *ticket, cfg.browsers),

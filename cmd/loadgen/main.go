@@ -43,6 +43,7 @@ type config struct {
 	create   bool
 	jsonOut  string
 	sample   time.Duration
+	h2c      bool
 
 	serverBin string
 	sceneTTL  time.Duration
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.fault, "fault", "", "fault in the middle of the window: redis-restart | pubsub-kill | sigterm")
 	fs.BoolVar(&c.create, "create", false, "measure scene creation alone: browsers create scenes as fast as they can and never poll")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the JSON summary to this file")
+	fs.BoolVar(&c.h2c, "h2c", false, "browsers speak HTTP/2 with prior knowledge, many polls per connection, as a proxy in front of the servers does")
 	fs.DurationVar(&c.sample, "sample", 0, "every this often, record Redis keys and each server's heap and goroutines (for soak runs; 0: at start and end only)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")

@@ -1,0 +1,99 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/server/servertest"
+)
+
+// A proxy speaking HTTP/2 with prior knowledge (h2c) carries many waiting
+// polls over one connection, and a transition still wakes each of them.
+func TestH2CPollsShareOneConnection(t *testing.T) {
+	in := servertest.Start(t, servertest.Options{})
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: protocols}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+
+	var conns sync.Map
+	do := func(method, path, bearer, body string, out any) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, in.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { conns.Store(info.Conn.LocalAddr().String(), true) },
+		}))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s %s answered over %s, want HTTP/2", method, path, resp.Proto)
+		}
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp
+	}
+
+	const n = 20
+	type created struct {
+		Scene     string `json:"scene"`
+		PollToken string `json:"poll_token"`
+	}
+	scenes := make([]created, n)
+	for i := range scenes {
+		do("POST", "/api/v1/qr", "", "{}", &scenes[i])
+	}
+	phone := in.MintCode(t, "o_h2c", "H2")
+	var login struct{ Token string }
+	do("POST", "/api/v1/mp/login", "", fmt.Sprintf(`{"code":%q}`, phone), &login)
+
+	var wg sync.WaitGroup
+	states := make([]string, n)
+	for i, s := range scenes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st struct{ State string }
+			do("GET", "/api/v1/qr/"+s.Scene+"/state?since=1&wait=15", s.PollToken, "", &st)
+			states[i] = st.State
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	for _, s := range scenes {
+		do("POST", "/api/v1/qr/"+s.Scene+"/scan", login.Token, "{}", nil)
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("polls answered %v after the scans", d)
+	}
+	for i, st := range states {
+		if st != "scanned" {
+			t.Errorf("poll %d: %q, want scanned", i, st)
+		}
+	}
+	count := 0
+	conns.Range(func(any, any) bool { count++; return true })
+	if count != 1 {
+		t.Errorf("%d connections carried %d polls, want 1", count, n)
+	}
+}
