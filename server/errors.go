@@ -47,6 +47,7 @@ var (
 	errForbiddenOrigin  = &Error{Status: http.StatusForbidden, Code: "forbidden_origin", Message: "cross-site request refused"}
 	errTooLarge         = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "the request body is too large"}
 	errUnsupportedMedia = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "the file must be a PNG, JPEG or WebP image"}
+	errNotJSON          = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "the body must be application/json"}
 	errRateLimited      = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests, retry later"}
 	// errRedisDown marks a failure to reach Redis outside the engine (rate
 	// limiter, readiness): it maps like scanlogin.ErrUnavailable.

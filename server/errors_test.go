@@ -206,6 +206,25 @@ func TestErrorCodes(t *testing.T) {
 			c.req("POST", "/api/v1/session/logout", "", nil, "Cookie", "scanlogin_session="+access, "Origin", inst.URL).must(t, 204)
 			return r
 		}, 403, "forbidden_origin"},
+		{"refresh from another site", func(t *testing.T) *response {
+			sc, _ := c.confirmed(inst)
+			refresh := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("refresh_token")
+			r := c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh}, "Origin", "https://evil.example")
+			if r.Header.Get("Set-Cookie") != "" {
+				t.Errorf("a cross-site refresh set a cookie: %v", r.Header)
+			}
+			// The token was not spent: our own page still refreshes with it.
+			c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh}, "Origin", inst.URL).must(t, 200)
+			return r
+		}, 403, "forbidden_origin"},
+		{"JSON body sent as a form's text/plain", func(t *testing.T) *response {
+			sc, _ := c.confirmed(inst)
+			refresh := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("refresh_token")
+			return c.req("POST", "/api/v1/session/refresh", "", `{"refresh_token":"`+refresh+`"}`, "Content-Type", "text/plain")
+		}, 415, "unsupported_media_type"},
+		{"JSON body without a content type", func(t *testing.T) *response {
+			return c.req("POST", "/api/v1/mp/login", "", `{"code":"x"}`, "Content-Type", "")
+		}, 415, "unsupported_media_type"},
 		{"revoke someone else's session", func(t *testing.T) *response {
 			sc, _ := c.confirmed(inst)
 			red := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)

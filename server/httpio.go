@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -40,7 +41,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 // decodeJSON reads the request body into v. Unknown fields are ignored
 // (SPEC §4); an empty body leaves v as it is, so optional bodies may be
 // omitted; anything else that is not one JSON object of the right types is
-// a 400 invalid_request that names the field.
+// a 400 invalid_request that names the field. A body that is not declared
+// application/json is a 415 unsupported_media_type.
 func decodeJSON(c echo.Context, v any) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -52,6 +54,11 @@ func decodeJSON(c echo.Context, v any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	// A cross-site HTML form can send JSON-looking text/plain without a
+	// CORS preflight; application/json it cannot (login CSRF).
+	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
+		return errNotJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

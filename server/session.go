@@ -148,6 +148,11 @@ type refreshRequest struct {
 // refresh is POST /api/v1/session/refresh: a refresh token works once; a
 // spent one kills the session (the engine revokes it, we answer 401).
 func (s *Server) refresh(c echo.Context) error {
+	// It sets the session cookie: a cross-site page must not log the
+	// browser in to someone else's session (login CSRF).
+	if err := s.checkOrigin(c); err != nil {
+		return err
+	}
 	var req refreshRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
