@@ -152,6 +152,11 @@ func (c *Config) Validate() error {
 		if len(c.SessionKeySecret) == 0 {
 			bad("SCANLOGIN_SESSION_KEY_SECRET", "required with WeChat credentials")
 		}
+		// The default (http://localhost) is the demo's; phones reach a real
+		// deployment only over HTTPS, and its cookies must be Secure.
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" {
+			bad("SCANLOGIN_PUBLIC_URL", "required with WeChat credentials: the https:// URL browsers and phones use, got %q", c.PublicURL)
+		}
 	}
 	if len(c.SessionKeySecret) != 0 && len(c.SessionKeySecret) != 32 {
 		bad("SCANLOGIN_SESSION_KEY_SECRET", "want 32 bytes (base64 or 64 hex characters), got %d bytes", len(c.SessionKeySecret))

@@ -158,8 +158,12 @@ func TestSecureCookies(t *testing.T) {
 		"http://127.0.0.1:8080":     false,
 		"http://[::1]:8080":         false,
 	} {
-		if got := secureCookies(u); got != want {
-			t.Errorf("secureCookies(%s) = %v", u, got)
+		if got := secureCookies(true, u); got != want {
+			t.Errorf("secureCookies(dev, %s) = %v", u, got)
+		}
+		// With real WeChat credentials, Secure whatever the URL.
+		if !secureCookies(false, u) {
+			t.Errorf("secureCookies(production, %s) = false", u)
 		}
 	}
 }
@@ -185,6 +189,9 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 		{Config{WeChatAppID: "wx1", WeChatSecret: "s"}, "SCANLOGIN_REDIS_URL"},
 		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x"}, "SCANLOGIN_SIGNING_KEY_FILE"},
 		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []SigningKey{k}}, "SCANLOGIN_SESSION_KEY_SECRET"},
+		// Production without SCANLOGIN_PUBLIC_URL (the default is http://localhost:8080), or with plain HTTP.
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []SigningKey{k}, SessionKeySecret: make([]byte, 32)}, "SCANLOGIN_PUBLIC_URL"},
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "http://login.example.com"}, "SCANLOGIN_PUBLIC_URL"},
 		{Config{SessionKeySecret: []byte("short")}, "SCANLOGIN_SESSION_KEY_SECRET"},
 		{Config{MPEnvVersion: "beta"}, "SCANLOGIN_MP_ENV_VERSION"},
 		{Config{MPPage: "/pages/scan/scan"}, "SCANLOGIN_MP_PAGE"},
@@ -201,5 +208,9 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 	ok := Config{}.WithDefaults()
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the dev defaults do not validate: %v", err)
+	}
+	prod := Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}.WithDefaults()
+	if err := prod.Validate(); err != nil {
+		t.Errorf("a complete production config does not validate: %v", err)
 	}
 }

@@ -47,9 +47,13 @@ func (s *Server) setSessionCookie(c echo.Context, value string, ttl time.Duratio
 	c.SetCookie(ck)
 }
 
-// secureCookies: Secure everywhere except a plain-HTTP localhost demo,
-// where the browser would otherwise drop the cookie (SPEC §7).
-func secureCookies(publicURL string) bool {
+// secureCookies: Secure everywhere except the plain-HTTP localhost demo,
+// where the browser would otherwise drop the cookie (SPEC §7). With real
+// WeChat credentials a cookie is always Secure, whatever the URL.
+func secureCookies(devMode bool, publicURL string) bool {
+	if !devMode {
+		return true
+	}
 	u, err := url.Parse(publicURL)
 	if err != nil || u.Scheme == "https" {
 		return true

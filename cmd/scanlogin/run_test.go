@@ -376,6 +376,7 @@ func TestKeygen(t *testing.T) {
 			"SCANLOGIN_WECHAT_SECRET":      "secret",
 			"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
 			"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
+			"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 		}[k]
 	}); err != nil {
 		t.Fatalf("the server does not load keygen's key: %v", err)
