@@ -1,7 +1,3 @@
-// Package deploy holds no Go code of its own: these tests check that the
-// operator files in this folder (Dockerfile, docker-compose.yml, Caddyfile,
-// .env.example) agree with each other and with the server, since no Docker
-// engine is available to CI.
 package deploy
 
 import (
