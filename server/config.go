@@ -46,7 +46,9 @@ type Config struct {
 	ShutdownDelay time.Duration // SCANLOGIN_SHUTDOWN_DELAY: /readyz fails this long before connections drain
 }
 
-// Limits are the rate limits, as events per minute; 0 disables a limit.
+// Limits are the rate limits, as events per minute; 0 or LimitOff
+// disables a limit. An all-zero Limits is "unset" and takes DefaultLimits:
+// to turn every limit off, use LimitOff.
 type Limits struct {
 	CreatePerIP  int // scenes created per client IP
 	LoginPerIP   int // mini-program logins per client IP
@@ -65,6 +67,9 @@ const (
 	DefaultSceneTTL       = 120 * time.Second
 	DefaultAccessTokenTTL = 15 * time.Minute
 )
+
+// LimitOff disables a limit, like 0, but is not "unset".
+const LimitOff = -1
 
 // DefaultLimits are generous for people and tight for scripts.
 var DefaultLimits = Limits{CreatePerIP: 30, LoginPerIP: 30, ScanPerUser: 20, PollPerScene: 120}
@@ -189,7 +194,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
 		bad("SCANLOGIN_SHUTDOWN_DELAY", "want between 0s and 1m, got %s", c.ShutdownDelay)
 	}
-	if c.Limits.CreatePerIP < 0 || c.Limits.LoginPerIP < 0 || c.Limits.ScanPerUser < 0 || c.Limits.PollPerScene < 0 {
+	if min(c.Limits.CreatePerIP, c.Limits.LoginPerIP, c.Limits.ScanPerUser, c.Limits.PollPerScene) < LimitOff {
 		bad("SCANLOGIN_RATE_LIMITS", "limits cannot be negative")
 	}
 	return errors.Join(errs...)

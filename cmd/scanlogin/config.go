@@ -52,6 +52,11 @@ func (e *env) duration(name string) time.Duration {
 		return 0
 	}
 	if n, err := strconv.Atoi(v); err == nil {
+		if n <= 0 {
+			// Zero would silently mean "the default".
+			e.fail(name, "want a positive number of seconds or a duration such as 120s, got %q", v)
+			return 0
+		}
 		return time.Duration(n) * time.Second
 	}
 	d, err := time.ParseDuration(v)
@@ -110,7 +115,9 @@ func loadConfig(getenv func(string) string) (server.Config, error) {
 		NumberMatch:    e.boolean("SCANLOGIN_NUMBER_MATCH"),
 		AllowedOrigins: e.list("SCANLOGIN_ALLOWED_ORIGINS"),
 	}
-	if v := e.str("SCANLOGIN_SHUTDOWN_DELAY"); v != "" {
+	switch v := e.str("SCANLOGIN_SHUTDOWN_DELAY"); v {
+	case "", "0", "0s": // no delay is the default, and a valid choice
+	default:
 		cfg.ShutdownDelay = e.duration("SCANLOGIN_SHUTDOWN_DELAY")
 	}
 	if files := e.str("SCANLOGIN_SIGNING_KEY_FILE"); files != "" {
@@ -177,7 +184,8 @@ func parseCIDR(s string) (*net.IPNet, error) {
 
 // parseLimits reads "create=30,login=30,scan=20,poll=120" (per minute per
 // client IP, IP, user and scene; 0 disables one). Unnamed limits keep their
-// defaults.
+// defaults. A 0 becomes server.LimitOff, so that all four at 0 mean no
+// limits rather than an empty Limits, which the server fills with defaults.
 func parseLimits(e *env, name string) server.Limits {
 	l := server.DefaultLimits
 	for _, part := range e.list(name) {
@@ -186,6 +194,9 @@ func parseLimits(e *env, name string) server.Limits {
 		if err != nil || n < 0 {
 			e.fail(name, "want name=count per minute, got %q", part)
 			continue
+		}
+		if n == 0 {
+			n = server.LimitOff
 		}
 		switch strings.TrimSpace(k) {
 		case "create":

@@ -247,7 +247,8 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_SITE_NAME           shown on the confirm page
   SCANLOGIN_ALLOWED_ORIGINS     CORS origins for the widget, comma-separated
   SCANLOGIN_TRUSTED_PROXIES     proxy IPs/CIDRs whose X-Forwarded-For is believed
-  SCANLOGIN_RATE_LIMITS         create=30,login=30,scan=20,poll=120 (per minute)
+  SCANLOGIN_RATE_LIMITS         create=30,login=30,scan=20,poll=120 (per minute; 0 turns one off,
+                                all four 0 turn them all off)
   SCANLOGIN_LOG_LEVEL           debug | info | warn | error
 and SCANLOGIN_ISSUER, SCANLOGIN_AUDIENCE, SCANLOGIN_ACCESS_TOKEN_TTL, SCANLOGIN_SESSION_TTL,
 SCANLOGIN_MP_TOKEN_TTL, SCANLOGIN_CONFIRM_WINDOW, SCANLOGIN_HARD_CAP, SCANLOGIN_REDEEM_WINDOW,

@@ -310,6 +310,11 @@ func TestLoadConfig(t *testing.T) {
 		{"bad origin", "SCANLOGIN_ALLOWED_ORIGINS", "a.example", "SCANLOGIN_ALLOWED_ORIGINS"},
 		{"no redis", "SCANLOGIN_REDIS_URL", "", "SCANLOGIN_REDIS_URL"},
 		{"bad public url", "SCANLOGIN_PUBLIC_URL", "login.example.com", "SCANLOGIN_PUBLIC_URL"},
+		{"negative seconds", "SCANLOGIN_SESSION_TTL", "-5", "SCANLOGIN_SESSION_TTL"},
+		{"zero seconds", "SCANLOGIN_SCENE_TTL", "0", "SCANLOGIN_SCENE_TTL"},
+		{"negative limit", "SCANLOGIN_RATE_LIMITS", "poll=-1", "SCANLOGIN_RATE_LIMITS"},
+		{"plain http with credentials", "SCANLOGIN_PUBLIC_URL", "http://login.example.com", "SCANLOGIN_PUBLIC_URL"},
+		{"no public url with credentials", "SCANLOGIN_PUBLIC_URL", "", "SCANLOGIN_PUBLIC_URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{}
@@ -322,6 +327,29 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("err %v, want one naming %s", err, tt.want)
 			}
 		})
+	}
+
+	// All limits at 0 turn them all off, as a single 0 turns one off; it
+	// is not the empty "unset" Limits that takes the defaults.
+	for _, v := range []string{"create=0,login=0,scan=0,poll=0", "poll=0"} {
+		env := map[string]string{}
+		for k, val := range good {
+			env[k] = val
+		}
+		env["SCANLOGIN_RATE_LIMITS"] = v
+		cfg, err := loadConfig(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		cfg = cfg.WithDefaults()
+		if cfg.Limits.PollPerScene > 0 || (v != "poll=0" && (cfg.Limits.CreatePerIP > 0 || cfg.Limits.LoginPerIP > 0 || cfg.Limits.ScanPerUser > 0)) {
+			t.Fatalf("%s: limits %+v", v, cfg.Limits)
+		}
+	}
+	// A shutdown delay of 0 is valid (it is the default).
+	env := map[string]string{"SCANLOGIN_SHUTDOWN_DELAY": "0"}
+	if _, err := loadConfig(func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("SCANLOGIN_SHUTDOWN_DELAY=0: %v", err)
 	}
 
 	// Nothing at all is the demo.
