@@ -408,3 +408,30 @@ func TestShutdownAnswersPolls(t *testing.T) {
 		t.Fatalf("shutdown took %s", d)
 	}
 }
+
+// TestPollScannedByOnChange: scanned_by comes with news (a new version, or
+// no since); a poll whose wait ran out unchanged leaves it out, without
+// reading the user again.
+func TestPollScannedByOnChange(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	c := newClient(t, inst)
+	sc := c.create()
+	tok, _ := c.login(inst, "Alice")
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(t, 200)
+
+	first := c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 200)
+	by, _ := first.JSON["scanned_by"].(map[string]any)
+	if first.str("state") != "scanned" || by["nickname"] != "Alice" {
+		t.Fatalf("first poll: %s", first.Body)
+	}
+	if r := c.req("GET", fmt.Sprintf("/api/v1/qr/%s/state?since=1&wait=0", sc.ID), sc.PollToken, nil).must(t, 200); r.JSON["scanned_by"] == nil {
+		t.Fatalf("poll after a change: %s", r.Body)
+	}
+	same := c.req("GET", fmt.Sprintf("/api/v1/qr/%s/state?since=%d&wait=0", sc.ID, first.num("version")), sc.PollToken, nil).must(t, 200)
+	if same.str("state") != "scanned" || same.num("version") != first.num("version") {
+		t.Fatalf("unchanged poll: %s", same.Body)
+	}
+	if _, ok := same.JSON["scanned_by"]; ok {
+		t.Fatalf("an unchanged answer carries scanned_by: %s", same.Body)
+	}
+}

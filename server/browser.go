@@ -207,7 +207,9 @@ func (s *Server) sceneState(c echo.Context) error {
 		return err
 	}
 	resp := sceneStateResponse{Scene: sc.ID, State: string(sc.State), Version: sc.Version, ExpiresIn: seconds(sc.ExpiresIn(s.now()))}
-	if sc.ScannedBy != "" && sc.State != scanlogin.StateExpired {
+	// The scanner is news only with a change: an unchanged answer (the
+	// wait ran out) leaves out scanned_by, and clients keep what they have.
+	if sc.ScannedBy != "" && (sc.State == scanlogin.StateScanned || sc.State == scanlogin.StateConfirmed) && (since == 0 || sc.Version != since) {
 		u, err := s.engine.User(ctx, sc.ScannedBy)
 		switch {
 		case err == nil:
