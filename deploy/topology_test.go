@@ -494,6 +494,10 @@ func TestRollingRestartBehindCaddy(t *testing.T) {
 		t.Fatalf("%d of %d logins completed after the rolling restart", done.Load(), n)
 	}
 	t.Logf("%d logins completed; %d proxy-made 502/503 answers retried", n, c.proxyRetries.Load())
+	// Caddy reached the replicas over h2c, as the Caddyfile asks.
+	if !strings.Contains(b.logs.String(), `"proto":"HTTP/2.0"`) || strings.Contains(b.logs.String(), `"proto":"HTTP/1.1","route":"/api/v1/qr/:scene/confirm"`) {
+		t.Error("the proxy did not speak HTTP/2 (h2c) to the replicas")
+	}
 }
 
 // composeEnv is a replica's variable as docker-compose.yml sets it, so the

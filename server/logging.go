@@ -154,6 +154,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(c.Request().Context(), level, "http request",
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request().Method),
+			slog.String("proto", c.Request().Proto),
 			slog.String("route", c.Path()),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", status),
