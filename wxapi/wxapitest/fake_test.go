@@ -472,3 +472,29 @@ func TestCodeRace(t *testing.T) {
 		t.Fatalf("answers by errcode: %v, want one success and 19 × 40163", got)
 	}
 }
+
+// The dev hooks answer errors in scanlogin's API shape, and a store that is
+// down with 503 and Retry-After, so clients back off as they do elsewhere.
+func TestHookErrors(t *testing.T) {
+	rs := scanlogintest.Start(t)
+	fx := start(t, wxapitest.Options{Redis: rs.Client(t)})
+	post := func(body string) (*http.Response, map[string]map[string]string) {
+		t.Helper()
+		resp, err := http.Post(fx.url+"/login", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	if resp, out := post("not json"); resp.StatusCode != 400 || out["error"]["code"] != "invalid_request" || out["error"]["message"] == "" {
+		t.Fatalf("bad body: %d %v", resp.StatusCode, out)
+	}
+	rs.Stop()
+	resp, out := post(`{"openid":"oDown"}`)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || out["error"]["code"] != "unavailable" {
+		t.Fatalf("store down: %d Retry-After %q %v", resp.StatusCode, resp.Header.Get("Retry-After"), out)
+	}
+}

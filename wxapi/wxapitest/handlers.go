@@ -580,12 +580,19 @@ func (f *Fake) checkSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 }
 
-// Test hooks: plain JSON, HTTP statuses (they are not WeChat APIs).
+// Test hooks: plain JSON with HTTP statuses (they are not WeChat APIs).
+// Dev mode serves them as part of scanlogin's API, so their errors take the
+// same shape as the API's, and an unreachable store asks for a retry.
 
 func hookError(w http.ResponseWriter, status int, msg string) {
+	code := "invalid_request"
+	if status == http.StatusServiceUnavailable {
+		code = "unavailable"
+		w.Header().Set("Retry-After", "1")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 func (f *Fake) hookLogin(w http.ResponseWriter, r *http.Request) {
