@@ -144,8 +144,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.browserTargets = []string{cl.instances[0].url}
 		cfg.phoneTargets = []string{cl.instances[1].url}
 		if cfg.fault == "sigterm" {
-			// Browsers on both, so one can go away under them.
+			// Browsers and phones on both, so one can go away under them
+			// and they carry on on the other.
 			cfg.browserTargets = []string{cl.instances[0].url, cl.instances[1].url}
+			cfg.phoneTargets = []string{cl.instances[1].url, cl.instances[0].url}
 		}
 		cfg.redisAddr = cl.redis.addr
 		cfg.pids = cl.pids()
