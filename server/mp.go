@@ -365,6 +365,21 @@ type phoneAuth struct {
 	MatchCode string `json:"match_code"`
 }
 
+// phoneSceneRequest reads what scan, confirm and cancel share: the scene ID
+// from the path, the body, and the phone's user (mp token or body code).
+func (s *Server) phoneSceneRequest(c echo.Context) (id, uid string, req phoneAuth, err error) {
+	if id, err = sceneParam(c); err != nil {
+		return "", "", req, err
+	}
+	if err = decodeJSON(c, &req); err != nil {
+		return "", "", req, err
+	}
+	if uid, err = s.phoneUser(c, req.Code); err != nil {
+		return "", "", req, err
+	}
+	return id, uid, req, nil
+}
+
 type browserInfo struct {
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
@@ -386,15 +401,7 @@ type scanResponse struct {
 
 // scan is POST /api/v1/qr/{scene}/scan.
 func (s *Server) scan(c echo.Context) error {
-	id, err := sceneParam(c)
-	if err != nil {
-		return err
-	}
-	var req phoneAuth
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	uid, err := s.phoneUser(c, req.Code)
+	id, uid, _, err := s.phoneSceneRequest(c)
 	if err != nil {
 		return err
 	}
@@ -423,15 +430,7 @@ func (s *Server) scan(c echo.Context) error {
 
 // confirm is POST /api/v1/qr/{scene}/confirm {match_code?}.
 func (s *Server) confirm(c echo.Context) error {
-	id, err := sceneParam(c)
-	if err != nil {
-		return err
-	}
-	var req phoneAuth
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	uid, err := s.phoneUser(c, req.Code)
+	id, uid, req, err := s.phoneSceneRequest(c)
 	if err != nil {
 		return err
 	}
@@ -451,15 +450,7 @@ func (s *Server) confirm(c echo.Context) error {
 
 // cancel is POST /api/v1/qr/{scene}/cancel, by the scanner.
 func (s *Server) cancel(c echo.Context) error {
-	id, err := sceneParam(c)
-	if err != nil {
-		return err
-	}
-	var req phoneAuth
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	uid, err := s.phoneUser(c, req.Code)
+	id, uid, _, err := s.phoneSceneRequest(c)
 	if err != nil {
 		return err
 	}
