@@ -360,17 +360,21 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 // started): Redis keys and, per
 // server instance, Go heap in use and goroutines (from /metrics).
 type sample struct {
-	AtS        float64   `json:"at_s"`
-	RedisKeys  int64     `json:"redis_keys"`
-	HeapMB     []float64 `json:"heap_inuse_mb"`
-	Goroutines []float64 `json:"goroutines"`
-	Waiting    []float64 `json:"waiting_polls"`
+	AtS        float64          `json:"at_s"`
+	RedisKeys  int64            `json:"redis_keys"`
+	KeysByKind map[string]int64 `json:"redis_keys_by_kind,omitempty"`
+	HeapMB     []float64        `json:"heap_inuse_mb"`
+	Goroutines []float64        `json:"goroutines"`
+	Waiting    []float64        `json:"waiting_polls"`
 }
 
 func (l *load) takeSample(ctx context.Context, p *probe) sample {
 	s := sample{AtS: time.Since(l.t0).Seconds()}
 	if p.rdb != nil {
 		s.RedisKeys, _ = p.rdb.DBSize(ctx).Result()
+		if l.cfg.sample > 0 {
+			s.KeysByKind = keyCensus(ctx, p.rdb)
+		}
 	}
 	for _, base := range l.servers() {
 		s.HeapMB = append(s.HeapMB, gauge(ctx, l.client, base, "go_memstats_heap_inuse_bytes")/(1<<20))
@@ -409,6 +413,27 @@ func (l *load) servers() []string {
 			seen[t] = true
 			out = append(out, t)
 		}
+	}
+	return out
+}
+
+// keyCensus counts keys by kind: the first name segment after the "sl:"
+// prefix ("{" for scenes, "sess", "mpt", "user", "wxfake", ...), so a soak
+// shows which kinds grow (sessions and tokens live for days by design) and
+// which must stay flat (scenes, codes, limiter state).
+func keyCensus(ctx context.Context, rdb *redis.Client) map[string]int64 {
+	out := map[string]int64{}
+	iter := rdb.Scan(ctx, 0, "*", 2000).Iterator()
+	for iter.Next(ctx) {
+		k := strings.TrimPrefix(iter.Val(), "sl:")
+		if strings.HasPrefix(k, "{") {
+			out["scene"]++
+			continue
+		}
+		if i := strings.IndexAny(k, ":{"); i > 0 {
+			k = k[:i]
+		}
+		out[k]++
 	}
 	return out
 }
