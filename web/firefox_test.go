@@ -1,0 +1,94 @@
+//go:build !webfake
+
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/server/servertest"
+)
+
+// lockedBuffer collects the server's JSON log lines from concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestFirefoxRunsTheWidget: Firefox (Debian's ESR, headless; no WebDriver is
+// packaged for it, so this is a smoke test, not a driven flow) loads /, runs
+// the page's and the widget's ES modules, creates a scene and shows its
+// code: the server sees each of those requests come from Firefox.
+func TestFirefoxRunsTheWidget(t *testing.T) {
+	firefox, err := exec.LookPath("firefox-esr")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("firefox-esr not found and CI is set (.ci/run installs it)")
+		}
+		t.Skip("firefox-esr not found")
+	}
+	logs := &lockedBuffer{}
+	inst := servertest.Start(t, servertest.Options{
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+
+	dir := t.TempDir()
+	shot := filepath.Join(screenshotDir(t), "firefox-1-pending.png")
+	cmd := exec.Command(firefox, "--headless", "--no-remote", "--profile", dir,
+		"--window-size=1280,900", "--screenshot", shot, inst.URL+"/")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "MOZ_CRASHREPORTER_DISABLE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("firefox: %v\n%s", err, out)
+	}
+
+	// The shot is taken at the load event; the widget's requests may still
+	// be arriving.
+	want := map[string]bool{"created by Firefox": false, "code image shown": false}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range logs.lines() {
+			if l["msg"] == "audit" && l["action"] == "create" && l["outcome"] == "ok" &&
+				strings.Contains(l["user_agent"].(string), "Firefox/") {
+				want["created by Firefox"] = true
+			}
+			if l["msg"] == "http request" && l["route"] == "/api/v1/qr/:scene/image" && l["status"] == float64(200) {
+				want["code image shown"] = true
+			}
+		}
+		if want["created by Firefox"] && want["code image shown"] {
+			t.Logf("screenshot (taken at load): %s", shot)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("Firefox did not run the widget through: %v", want)
+}
