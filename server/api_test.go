@@ -434,4 +434,9 @@ func TestPollScannedByOnChange(t *testing.T) {
 	if _, ok := same.JSON["scanned_by"]; ok {
 		t.Fatalf("an unchanged answer carries scanned_by: %s", same.Body)
 	}
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
+	done := c.req("GET", fmt.Sprintf("/api/v1/qr/%s/state?since=%d&wait=0", sc.ID, first.num("version")), sc.PollToken, nil).must(t, 200)
+	if _, ok := done.JSON["scanned_by"]; done.str("state") != "confirmed" || ok {
+		t.Fatalf("confirmed answer: %s (scanned_by is for the scanned state only)", done.Body)
+	}
 }

@@ -207,9 +207,12 @@ func (s *Server) sceneState(c echo.Context) error {
 		return err
 	}
 	resp := sceneStateResponse{Scene: sc.ID, State: string(sc.State), Version: sc.Version, ExpiresIn: seconds(sc.ExpiresIn(s.now()))}
-	// The scanner is news only with a change: an unchanged answer (the
-	// wait ran out) leaves out scanned_by, and clients keep what they have.
-	if sc.ScannedBy != "" && (sc.State == scanlogin.StateScanned || sc.State == scanlogin.StateConfirmed) && (since == 0 || sc.Version != since) {
+	// The scanner is shown while the phone decides, so scanned_by comes
+	// with news of "scanned" only: an unchanged answer (the wait ran out)
+	// leaves it out and clients keep what they have, and "confirmed" leaves
+	// it out too (the browser redeems at once and redeem returns the user),
+	// which keeps a Redis read off the path of the login's last wake-up.
+	if sc.ScannedBy != "" && sc.State == scanlogin.StateScanned && (since == 0 || sc.Version != since) {
 		u, err := s.engine.User(ctx, sc.ScannedBy)
 		switch {
 		case err == nil:
