@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/scanlogin/scanlogin/server/servertest"
 	"io"
 	"net"
 	"net/http"
@@ -69,25 +70,8 @@ type instance struct {
 	name string
 	url  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *servertest.LogBuffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -120,7 +104,7 @@ func sharedEnv(t *testing.T, redisURL string) []string {
 func startInstance(t *testing.T, name string, env []string) *instance {
 	t.Helper()
 	addr := freeAddr(t)
-	in := &instance{name: name, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1)}
+	in := &instance{name: name, url: "http://" + addr, logs: &servertest.LogBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(scanloginBinary(t))
 	in.cmd.Env = append(append(os.Environ(),
 		"SCANLOGIN_ADDR="+addr,
@@ -376,7 +360,7 @@ func startCaddy(t *testing.T, upstreams ...string) string {
 	must(t, os.WriteFile(path, []byte(conf), 0o644))
 	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

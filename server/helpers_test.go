@@ -171,21 +171,3 @@ func (c *client) confirmed(inst *servertest.Instance) (scene, string) {
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(c.t, 200)
 	return sc, tok
 }
-
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -16,7 +16,7 @@ import (
 // poll token or session key is in any log line, nor in any response but the
 // one meant to carry it.
 func TestNoSecretsInLogsOrResponses(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	inst := servertest.Start(t, servertest.Options{Logger: logger})
 	c := newClient(t, inst)

@@ -3,46 +3,16 @@
 package web_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
-
-// lockedBuffer collects the server's JSON log lines from concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // TestFirefoxRunsTheWidget: Firefox (Debian's ESR, headless; no WebDriver is
 // packaged for it, so this is a smoke test, not a driven flow) loads /, runs
@@ -56,7 +26,7 @@ func TestFirefoxRunsTheWidget(t *testing.T) {
 		}
 		t.Skip("firefox-esr not found")
 	}
-	logs := &lockedBuffer{}
+	logs := &servertest.LogBuffer{}
 	inst := servertest.Start(t, servertest.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -75,7 +45,7 @@ func TestFirefoxRunsTheWidget(t *testing.T) {
 	want := map[string]bool{"created by Firefox": false, "code image shown": false}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, l := range logs.lines() {
+		for _, l := range logs.JSONLines() {
 			if l["msg"] == "audit" && l["action"] == "create" && l["outcome"] == "ok" &&
 				strings.Contains(l["user_agent"].(string), "Firefox/") {
 				want["created by Firefox"] = true

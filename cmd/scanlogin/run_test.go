@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/scanlogin/scanlogin/server/servertest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,30 +21,13 @@ import (
 	"github.com/scanlogin/scanlogin/server"
 )
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var openURL = regexp.MustCompile(`open (http://[^\s/]+)/`)
 
 // startRun calls run as main would, with env, and returns the base URL once
 // /healthz answers, the cancel that stops it, and its result channel.
-func startRun(t *testing.T, env map[string]string) (string, *syncBuffer, context.CancelFunc, chan error) {
+func startRun(t *testing.T, env map[string]string) (string, *servertest.LogBuffer, context.CancelFunc, chan error) {
 	t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &servertest.LogBuffer{}, &servertest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	result := make(chan error, 1)
 	// done gives the test run's result; the cleanup waits for the return
