@@ -243,6 +243,26 @@ func (f *Fake) credentials(appID, secret string) int {
 	return 0
 }
 
+// spend uses up a single-use code of a kind, answering the WeChat error
+// itself when it cannot: an empty or unknown code is 40029, a used one
+// 40163 (as consume decides), a store failure -1.
+func (f *Fake) spend(w http.ResponseWriter, r *http.Request, kind, code, api string) (openID string, rec map[string]string, ok bool) {
+	if code == "" {
+		writeErr(w, 40029)
+		return "", nil, false
+	}
+	openID, rec, errcode, err := f.consume(r, kind, code, api)
+	if err != nil {
+		writeErr(w, -1)
+		return "", nil, false
+	}
+	if errcode != 0 {
+		writeErr(w, errcode)
+		return "", nil, false
+	}
+	return openID, rec, true
+}
+
 func (f *Fake) code2Session(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if c := f.credentials(q.Get("appid"), q.Get("secret")); c != 0 {
@@ -253,18 +273,8 @@ func (f *Fake) code2Session(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 40002)
 		return
 	}
-	code := q.Get("js_code")
-	if code == "" {
-		writeErr(w, 40029)
-		return
-	}
-	openID, _, errcode, err := f.consume(r, "code", code, APICode2Session)
-	if err != nil {
-		writeErr(w, -1)
-		return
-	}
-	if errcode != 0 {
-		writeErr(w, errcode)
+	openID, _, ok := f.spend(w, r, "code", q.Get("js_code"), APICode2Session)
+	if !ok {
 		return
 	}
 	sk, err := f.SessionKey(r.Context(), openID)
@@ -520,17 +530,8 @@ func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, _ := str(m, "code")
-	if code == "" {
-		writeErr(w, 40029)
-		return
-	}
-	_, rec, errcode, err := f.consume(r, "pcode", code, APIPhoneNumber)
-	if err != nil {
-		writeErr(w, -1)
-		return
-	}
-	if errcode != 0 {
-		writeErr(w, errcode)
+	_, rec, ok := f.spend(w, r, "pcode", code, APIPhoneNumber)
+	if !ok {
 		return
 	}
 	phone, cc, pure := rec["phone"], "86", rec["phone"]
