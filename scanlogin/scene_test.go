@@ -455,3 +455,28 @@ func TestScriptReloadAfterFlush(t *testing.T) {
 		t.Fatalf("want EVALSHA then EVAL on NOSCRIPT, got %v", c)
 	}
 }
+
+// TestSessionScriptReloadAfterFlush: the scene session's create-if-absent,
+// sent in a pipeline with its index, also survives SCRIPT FLUSH, and still
+// refuses a second session afterwards.
+func TestSessionScriptReloadAfterFlush(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+	scene := newID()
+	if err := f.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, rt, err := f.e.CreateSessionForScene(ctx, scene, userA, "192.0.2.1", "Chrome")
+	if err != nil || rt == "" {
+		t.Fatalf("create after SCRIPT FLUSH: %v %v", s, err)
+	}
+	if _, err := f.e.SessionAlive(ctx, s.ID); err != nil {
+		t.Fatalf("session not stored: %v", err)
+	}
+	if _, _, err := f.e.CreateSessionForScene(ctx, scene, userA, "", ""); !errors.Is(err, ErrAlreadyRedeemed) {
+		t.Fatalf("second session for the scene: %v, want ErrAlreadyRedeemed", err)
+	}
+	if list, err := f.e.UserSessions(ctx, userA); err != nil || len(list) != 1 {
+		t.Fatalf("user sessions: %v %v", list, err)
+	}
+}

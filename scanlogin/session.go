@@ -75,21 +75,39 @@ func (e *Engine) CreateSessionForScene(ctx context.Context, sceneID, userID, ip,
 		return nil, "", fmt.Errorf("scanlogin: create session: %w", ErrInvalidSceneID)
 	}
 	s, token := e.newSession(e.sceneSessionID(sceneID), userID, ip, userAgent)
-	// The index first: ZADD NX of this ID is idempotent, and an entry
-	// without its session is pruned by UserSessions.
+	// The index first, in the same round trip (a pipeline keeps order):
+	// ZADD NX of this ID is idempotent, and an entry without its session is
+	// pruned by UserSessions.
 	ttl := e.cfg.SessionTTL
 	ik := e.userSessKey(userID)
-	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAddNX(ctx, ik, redis.Z{Score: float64(ms(s.ExpiresAt)), Member: s.ID})
-		p.PExpire(ctx, ik, ttl)
-		return nil
-	})
+	args := []any{ttl.Milliseconds(),
+		sID, s.ID, sUser, userID, sIP, s.IP, sUA, s.UserAgent,
+		sCreated, ms(s.CreatedAt), sLastSeen, ms(s.LastSeenAt), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token)}
+	keys := []string{e.sessKey(s.ID)}
+	var create *redis.Cmd
+	send := func(eval bool) error {
+		_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAddNX(ctx, ik, redis.Z{Score: float64(ms(s.ExpiresAt)), Member: s.ID})
+			p.PExpire(ctx, ik, ttl)
+			if eval {
+				create = e.scripts.createSession.Eval(ctx, p, keys, args...)
+			} else {
+				create = e.scripts.createSession.EvalSha(ctx, p, keys, args...)
+			}
+			return nil
+		})
+		return err
+	}
+	err := send(false)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A Redis that restarted has forgotten the script: EVAL loads it.
+		// ZADD NX and PEXPIRE repeat harmlessly.
+		err = send(true)
+	}
 	if err != nil {
 		return nil, "", storeErr("create session", err)
 	}
-	created, err := e.scripts.createSession.Run(ctx, e.rdb, []string{e.sessKey(s.ID)}, ttl.Milliseconds(),
-		sID, s.ID, sUser, userID, sIP, s.IP, sUA, s.UserAgent,
-		sCreated, ms(s.CreatedAt), sLastSeen, ms(s.LastSeenAt), sExpires, ms(s.ExpiresAt), sRefresh, hashToken(token)).Int()
+	created, err := create.Int()
 	if err != nil {
 		return nil, "", storeErr("create session", err)
 	}

@@ -38,6 +38,10 @@ type load struct {
 	mu        sync.Mutex
 	confirmed []*ticket // confirmed by a phone inside the window
 
+	// tokens keeps each phone user's mp token between logins, as the
+	// mini-program stores it (nil with -relogin).
+	tokens []atomic.Pointer[string]
+
 	// sigterm fault: targets that went away are skipped.
 	deadMu sync.RWMutex
 	dead   map[string]bool
@@ -66,10 +70,18 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 		avail: make(chan *ticket, cfg.browsers),
 		dead:  map[string]bool{},
 	}
+	if !cfg.relogin {
+		l.tokens = make([]atomic.Pointer[string], cfg.phones)
+	}
 	probe := newProbe(cfg)
 	defer probe.close()
 	l.t0 = time.Now()
 	baseline := l.takeSample(ctx, probe) // before any load
+	if l.tokens != nil && !cfg.create {
+		if err := l.prelogin(ctx, logs); err != nil {
+			return nil, err
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -428,7 +440,7 @@ func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
 			select {
 			case t := <-l.avail:
 				wg.Add(1)
-				go func(n int) { defer wg.Done(); l.phone(ctx, n, t) }(started)
+				go func(n int) { defer wg.Done(); l.phone(ctx, n, rand.IntN(l.cfg.phones), t) }(started)
 			default:
 				l.st.fail("phone: no waiting browser", "")
 			}
@@ -436,16 +448,59 @@ func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// phone does what the mini-program does for one login: get a wx.login code,
-// log in, scan, confirm. Each step is retried on 429/5xx (honouring
-// Retry-After) so a login started during a fault still completes.
-func (l *load) phone(ctx context.Context, n int, t *ticket) {
-	user := rand.IntN(l.cfg.phones)
+// prelogin logs every phone user in once before the run, so the run sees
+// returning mini-program users that hold a token, as most scanners are.
+func (l *load) prelogin(ctx context.Context, logs io.Writer) error {
+	start := time.Now()
+	users := make(chan int)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range users {
+				l.phone(ctx, 0, u, nil)
+			}
+		}()
+	}
+	for u := range l.cfg.phones {
+		users <- u
+	}
+	close(users)
+	wg.Wait()
+	missing := 0
+	for i := range l.tokens {
+		if l.tokens[i].Load() == nil {
+			missing++
+		}
+	}
+	fmt.Fprintf(logs, "loadgen: %d phone users logged in in %.1fs\n", l.cfg.phones-missing, time.Since(start).Seconds())
+	if missing > 0 {
+		return fmt.Errorf("prelogin: %d of %d phone users could not log in", missing, l.cfg.phones)
+	}
+	return ctx.Err()
+}
+
+// phone does what the mini-program does for one login: get a wx.login code
+// and log in (unless the user holds a token), scan, confirm; with no ticket
+// it only logs in. Each step is retried on 429/5xx (honouring Retry-After)
+// so a login started during a fault still completes.
+func (l *load) phone(ctx context.Context, n, user int, t *ticket) {
 	ip := phoneIP(user)
 	openid := "o_loadgen_" + strconv.Itoa(user)
 	var code, token struct {
 		Code  string `json:"code"`
 		Token string `json:"token"`
+	}
+	first := 0 // the step to start at: a phone with a token goes straight to scan
+	if l.tokens != nil {
+		if p := l.tokens[user].Load(); p != nil {
+			token.Token, first = *p, 2
+		}
+	}
+	var scene, match string
+	if t != nil {
+		scene, match = t.Scene, t.MatchCode
 	}
 	steps := []struct {
 		name, method, path string
@@ -455,10 +510,14 @@ func (l *load) phone(ctx context.Context, n int, t *ticket) {
 	}{
 		{"code", "POST", "/dev/wechat/login", func() string { return "" }, func() any { return map[string]string{"openid": openid} }, &code},
 		{"login", "POST", "/api/v1/mp/login", func() string { return "" }, func() any { return map[string]string{"code": code.Code} }, &token},
-		{"scan", "POST", "/api/v1/qr/" + t.Scene + "/scan", func() string { return token.Token }, func() any { return map[string]any{} }, nil},
-		{"confirm", "POST", "/api/v1/qr/" + t.Scene + "/confirm", func() string { return token.Token }, func() any { return map[string]string{"match_code": t.MatchCode} }, nil},
+		{"scan", "POST", "/api/v1/qr/" + scene + "/scan", func() string { return token.Token }, func() any { return map[string]any{} }, nil},
+		{"confirm", "POST", "/api/v1/qr/" + scene + "/confirm", func() string { return token.Token }, func() any { return map[string]string{"match_code": match} }, nil},
 	}
-	for k := 0; k < len(steps); k++ {
+	last := len(steps)
+	if t == nil {
+		last = 2 // log in only
+	}
+	for k := first; k < last; k++ {
 		s := steps[k]
 		var r *response
 		var err error
@@ -483,6 +542,11 @@ func (l *load) phone(ctx context.Context, n int, t *ticket) {
 				k = -1 // the code was spent by a request that failed late: mint a new one
 				break
 			}
+			if r != nil && r.status == 401 && k > 1 && l.tokens != nil {
+				l.tokens[user].Store(nil) // the kept token was refused: log in again
+				k = -1
+				break
+			}
 			if !retryable || attempt >= 30 {
 				return
 			}
@@ -494,6 +558,13 @@ func (l *load) phone(ctx context.Context, n int, t *ticket) {
 		if s.out != nil {
 			_ = json.Unmarshal(r.body, s.out)
 		}
+		if s.name == "login" && l.tokens != nil && token.Token != "" {
+			tok := token.Token
+			l.tokens[user].Store(&tok)
+		}
+	}
+	if t == nil {
+		return
 	}
 	t.confirmed.Store(true)
 	if l.st.measuring.Load() {

@@ -76,11 +76,29 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		// phone requests per login: scan and confirm with a kept token;
+		// code, login, scan and confirm with -relogin.
+		phoneReqs float64
+	}{
+		{"kept tokens", nil, 2},
+		{"relogin", []string{"-relogin"}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shortRun(t, bin, tc.args, tc.phoneReqs)
+		})
+	}
+}
+
+func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	out := filepath.Join(t.TempDir(), "summary.json")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	code := run(ctx, []string{"-server-bin", bin, "-browsers", "40", "-rate", "20", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}, &stdout, &stderr)
+	args := append([]string{"-server-bin", bin, "-browsers", "40", "-phones", "200", "-rate", "20", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}, extra...)
+	code := run(ctx, args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("run exited %d\n%s", code, stderr.String())
 	}
@@ -106,6 +124,11 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 	}
 	if s.RedisCmdsPerLogin <= 0 || s.CPUPerLoginMs <= 0 || len(s.PeakRSSMB) != 2 {
 		t.Errorf("costs not measured: redis %v cpu %v rss %v", s.RedisCmdsPerLogin, s.CPUPerLoginMs, s.PeakRSSMB)
+	}
+	// Phones that start in the window and finish after it blur the ratio a
+	// little; a kept token must still save the code and the login.
+	if s.PhoneReqsPerLog < phoneReqs*0.8 || s.PhoneReqsPerLog > phoneReqs*1.2 {
+		t.Errorf("phone requests per login %.2f, want about %v", s.PhoneReqsPerLog, phoneReqs)
 	}
 	if !bytes.Contains(stderr.Bytes(), []byte("measuring")) {
 		t.Error("no progress line")

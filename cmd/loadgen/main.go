@@ -2,10 +2,11 @@
 // phones do, and reports latency, throughput and the cost of each login.
 //
 // Browsers create a scene and follow it (long polls, or a 1 s short poll with
-// -mode shortpoll for comparison); phones log in, scan and confirm at a fixed
-// open-loop rate. With no -browser-targets it starts its own private
-// redis-server and two server instances, browsers on one, phones on the
-// other. All traffic goes to loopback and stops by itself.
+// -mode shortpoll for comparison); phones scan and confirm at a fixed
+// open-loop rate, each phone user logging in once and keeping its token as
+// the mini-program does (-relogin: before every scan). With no
+// -browser-targets it starts its own private redis-server and two server
+// instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
 package main
 
 import (
@@ -39,6 +40,7 @@ type config struct {
 	mode     string
 	wait     int
 	phones   int
+	relogin  bool
 	fault    string
 	create   bool
 	jsonOut  string
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
+	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
 	fs.StringVar(&c.fault, "fault", "", "fault in the middle of the window: redis-restart | pubsub-kill | sigterm")
 	fs.BoolVar(&c.create, "create", false, "measure scene creation alone: browsers create scenes as fast as they can and never poll")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the JSON summary to this file")
