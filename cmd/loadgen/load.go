@@ -169,9 +169,19 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 }
 
 // settle waits until the browsers are waiting (or, in create mode, a short
-// moment), and returns how many polls the browser instance holds.
+// moment), and returns how many polls the browser instance holds. Short
+// polls never wait: there it waits for every browser to hold a scene.
 func (l *load) settle(ctx context.Context, cl *cluster, logs io.Writer) int {
 	if l.cfg.create {
+		return 0
+	}
+	if l.cfg.mode == "shortpoll" {
+		for l.st.allCreated.Load() < int64(l.cfg.browsers) {
+			if !sleepCtx(ctx, 100*time.Millisecond) {
+				break
+			}
+		}
+		fmt.Fprintf(logs, "loadgen: %d browsers polling\n", l.cfg.browsers)
 		return 0
 	}
 	deadline := time.Now().Add(60 * time.Second)

@@ -90,6 +90,47 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 			shortRun(t, bin, tc.args, tc.phoneReqs)
 		})
 	}
+	t.Run("compare", func(t *testing.T) { compareRun(t, bin) })
+}
+
+// compareRun: -mode compare runs both modes at the same load and reports
+// each cost of the short-poll baseline over the long poll's.
+func compareRun(t *testing.T, bin string) {
+	out := filepath.Join(t.TempDir(), "compare.json")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	args := []string{"-server-bin", bin, "-mode", "compare", "-browsers", "40", "-phones", "200", "-rate", "10", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run exited %d\n%s", code, stderr.String())
+	}
+	var c comparison
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.LongPoll == nil || c.ShortPoll == nil || c.LongPoll.Mode != "longpoll" || c.ShortPoll.Mode != "shortpoll" {
+		t.Fatalf("want both runs: %s", b)
+	}
+	for _, s := range []*summary{c.LongPoll, c.ShortPoll} {
+		if s.Logins < 10 || s.LostLogins != 0 || len(s.Errors) != 0 {
+			t.Errorf("%s: %d logins, %d lost, errors %v", s.Mode, s.Logins, s.LostLogins, s.Errors)
+		}
+	}
+	// A 1 s poll finds a change half a second late on average; a long
+	// poll within milliseconds.
+	if c.Ratios.LatencyP50 < 10 {
+		t.Errorf("p50 ratio %.1f: long %v ms, short %v ms", c.Ratios.LatencyP50, c.LongPoll.Latency.P50, c.ShortPoll.Latency.P50)
+	}
+	if c.Ratios.BrowserRequestsPerLogin <= 0 || c.Ratios.RedisCommandsPerLogin <= 0 || c.Ratios.ServerCPUPerLogin <= 0 {
+		t.Errorf("ratios not computed: %+v", c.Ratios)
+	}
+	if !bytes.Contains(stderr.Bytes(), []byte("browser requests")) {
+		t.Errorf("no comparison table:\n%s", stderr.String())
+	}
 }
 
 func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {

@@ -2,7 +2,8 @@
 // phones do, and reports latency, throughput and the cost of each login.
 //
 // Browsers create a scene and follow it (long polls, or a 1 s short poll with
-// -mode shortpoll for comparison); phones scan and confirm at a fixed
+// -mode shortpoll; -mode compare runs both at the same load and reports
+// their ratios); phones scan and confirm at a fixed
 // open-loop rate, each phone user logging in once and keeping its token as
 // the mini-program does (-relogin: before every scan). With no
 // -browser-targets it starts its own private redis-server and two server
@@ -64,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
-	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting)")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
@@ -91,8 +92,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.pids = append(c.pids, pid)
 	}
 	switch {
-	case c.mode != "longpoll" && c.mode != "shortpoll":
-		return nil, fmt.Errorf("-mode: %q is neither longpoll nor shortpoll", c.mode)
+	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare":
+		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll or compare", c.mode)
+	case c.mode == "compare" && (c.create || c.fault != ""):
+		return nil, errors.New("-mode compare: not with -create or -fault")
 	case c.browsers < 1 || c.browsers > 15000:
 		return nil, errors.New("-browsers: between 1 and 15000 (the process may hold about 20,000 files)")
 	case c.rate <= 0 || c.rate > 5000:
@@ -112,6 +115,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	return c, nil
+}
+
+// runOnce runs one load, on servers started for it unless targets are given.
+func runOnce(ctx context.Context, cfg *config, stderr io.Writer) (*summary, error) {
+	if len(cfg.browserTargets) == 0 {
+		cl, err := startCluster(ctx, cfg, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.close()
+		cfg.browserTargets = []string{cl.instances[0].url}
+		cfg.phoneTargets = []string{cl.instances[1].url}
+		if cfg.fault == "sigterm" {
+			// Browsers and phones on both, so one can go away under them
+			// and they carry on on the other.
+			cfg.browserTargets = []string{cl.instances[0].url, cl.instances[1].url}
+			cfg.phoneTargets = []string{cl.instances[1].url, cl.instances[0].url}
+		}
+		cfg.redisAddr = cl.redis.addr
+		cfg.pids = cl.pids()
+		return runLoad(ctx, cfg, cl, stderr)
+	}
+	return runLoad(ctx, cfg, nil, stderr)
 }
 
 func splitList(s string) []string {
@@ -136,32 +162,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var cl *cluster
-	if len(cfg.browserTargets) == 0 {
-		cl, err = startCluster(ctx, cfg, stderr)
+	var out any
+	if cfg.mode == "compare" {
+		// The baseline in the same run: the same load, long polls first,
+		// then 1 s short polls, each on servers of its own.
+		var c comparison
+		for _, mode := range []string{"longpoll", "shortpoll"} {
+			run := *cfg
+			run.mode = mode
+			fmt.Fprintf(stderr, "loadgen: compare: %s\n", mode)
+			sum, err := runOnce(ctx, &run, stderr)
+			if err != nil {
+				fmt.Fprintln(stderr, "loadgen:", err)
+				return 1
+			}
+			if mode == "longpoll" {
+				c.LongPoll = sum
+			} else {
+				c.ShortPoll = sum
+			}
+		}
+		c.ratios()
+		c.print(stderr)
+		out = &c
+	} else {
+		sum, err := runOnce(ctx, cfg, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return 1
 		}
-		defer cl.close()
-		cfg.browserTargets = []string{cl.instances[0].url}
-		cfg.phoneTargets = []string{cl.instances[1].url}
-		if cfg.fault == "sigterm" {
-			// Browsers and phones on both, so one can go away under them
-			// and they carry on on the other.
-			cfg.browserTargets = []string{cl.instances[0].url, cl.instances[1].url}
-			cfg.phoneTargets = []string{cl.instances[1].url, cl.instances[0].url}
-		}
-		cfg.redisAddr = cl.redis.addr
-		cfg.pids = cl.pids()
+		out = sum
 	}
-
-	sum, err := runLoad(ctx, cfg, cl, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return 1
-	}
-	b, _ := json.MarshalIndent(sum, "", "  ")
+	b, _ := json.MarshalIndent(out, "", "  ")
 	fmt.Fprintln(stdout, string(b))
 	if cfg.jsonOut != "" {
 		if err := os.WriteFile(cfg.jsonOut, b, 0o644); err != nil {
