@@ -96,22 +96,8 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 // compareRun: -mode compare runs both modes at the same load and reports
 // each cost of the short-poll baseline over the long poll's.
 func compareRun(t *testing.T, bin string) {
-	out := filepath.Join(t.TempDir(), "compare.json")
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	args := []string{"-server-bin", bin, "-mode", "compare", "-browsers", "40", "-phones", "200", "-rate", "10", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}
-	if code := run(ctx, args, &stdout, &stderr); code != 0 {
-		t.Fatalf("run exited %d\n%s", code, stderr.String())
-	}
 	var c comparison
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
+	stderr, b := runJSON(t, &c, "-server-bin", bin, "-mode", "compare", "-browsers", "40", "-phones", "200", "-rate", "10", "-warmup", "1s", "-duration", "4s", "-wait", "3")
 	if c.LongPoll == nil || c.ShortPoll == nil || c.LongPoll.Mode != "longpoll" || c.ShortPoll.Mode != "shortpoll" {
 		t.Fatalf("want both runs: %s", b)
 	}
@@ -128,31 +114,37 @@ func compareRun(t *testing.T, bin string) {
 	if c.Ratios.BrowserRequestsPerLogin <= 0 || c.Ratios.RedisCommandsPerLogin <= 0 || c.Ratios.ServerCPUPerLogin <= 0 {
 		t.Errorf("ratios not computed: %+v", c.Ratios)
 	}
-	if !bytes.Contains(stderr.Bytes(), []byte("browser requests")) {
-		t.Errorf("no comparison table:\n%s", stderr.String())
+	if !strings.Contains(stderr, "browser requests") {
+		t.Errorf("no comparison table:\n%s", stderr)
 	}
 }
 
-func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
+// runJSON runs loadgen with args and -json, decodes the summary into v, and
+// returns the progress output and the JSON.
+func runJSON(t *testing.T, v any, args ...string) (string, []byte) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "summary.json")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	args := append([]string{"-server-bin", bin, "-browsers", "40", "-phones", "200", "-rate", "20", "-warmup", "1s", "-duration", "4s", "-wait", "3", "-json", out}, extra...)
-	code := run(ctx, args, &stdout, &stderr)
-	if code != 0 {
+	if code := run(ctx, append(args, "-json", out), &stdout, &stderr); code != 0 {
 		t.Fatalf("run exited %d\n%s", code, stderr.String())
 	}
-	var s summary
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
 	}
+	return stderr.String(), b
+}
+
+func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
+	var s summary
+	stderr, _ := runJSON(t, &s, append([]string{"-server-bin", bin, "-browsers", "40", "-phones", "200", "-rate", "20", "-warmup", "1s", "-duration", "4s", "-wait", "3"}, extra...)...)
 	if s.Logins < 20 {
-		t.Errorf("only %d logins in a 4 s window at 20/s\n%s", s.Logins, stderr.String())
+		t.Errorf("only %d logins in a 4 s window at 20/s\n%s", s.Logins, stderr)
 	}
 	if s.LostLogins != 0 {
 		t.Errorf("%d confirmed logins never reached their browser", s.LostLogins)
@@ -171,7 +163,7 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	if s.PhoneReqsPerLog < phoneReqs*0.8 || s.PhoneReqsPerLog > phoneReqs*1.2 {
 		t.Errorf("phone requests per login %.2f, want about %v", s.PhoneReqsPerLog, phoneReqs)
 	}
-	if !bytes.Contains(stderr.Bytes(), []byte("measuring")) {
+	if !strings.Contains(stderr, "measuring") {
 		t.Error("no progress line")
 	}
 }
