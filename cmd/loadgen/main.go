@@ -48,8 +48,9 @@ type config struct {
 	sample   time.Duration
 	h2c      bool
 
-	serverBin string
-	sceneTTL  time.Duration
+	serverBin   string
+	serverProcs int
+	sceneTTL    time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.h2c, "h2c", false, "browsers speak HTTP/2 with prior knowledge, many polls per connection, as a proxy in front of the servers does")
 	fs.DurationVar(&c.sample, "sample", 0, "every this often, record Redis keys and each server's heap and goroutines (for soak runs; 0: at start and end only)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
+	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,6 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-rate: above 0 and at most 5000 logins/s")
 	case c.duration <= 0 || c.duration > 30*time.Minute:
 		return nil, errors.New("-duration: above 0 and at most 30m")
+	case c.serverProcs < 0 || c.serverProcs > 64:
+		return nil, errors.New("-server-gomaxprocs: 0 to 64")
 	case c.wait < 1 || c.wait > 30:
 		return nil, errors.New("-wait: 1 to 30 seconds")
 	case c.fault != "" && c.fault != "redis-restart" && c.fault != "pubsub-kill" && c.fault != "sigterm":

@@ -118,6 +118,10 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			"SCANLOGIN_SCENE_TTL="+cfg.sceneTTL.String(),
 			"SCANLOGIN_LOG_LEVEL=warn",
 		)
+		if cfg.serverProcs > 0 {
+			// As a container with that many CPUs would get it.
+			s.cmd.Env = append(s.cmd.Env, "GOMAXPROCS="+strconv.Itoa(cfg.serverProcs))
+		}
 		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("server-%d.log", i)))
 		if err != nil {
 			c.close()

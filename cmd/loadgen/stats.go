@@ -250,6 +250,7 @@ type summary struct {
 	WindowS     float64 `json:"window_s"`
 	Fault       string  `json:"fault,omitempty"`
 	Relogin     bool    `json:"relogin"`
+	ServerProcs int     `json:"server_gomaxprocs,omitempty"`
 	IdleWaiters int     `json:"idle_waiters"`
 
 	Logins             int64              `json:"logins"`
@@ -282,7 +283,7 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	window := after.at.Sub(before.at).Seconds()
 	s := &summary{
 		Mode: l.cfg.mode, Browsers: l.cfg.browsers, TargetRate: l.cfg.rate, WindowS: window, Fault: l.cfg.fault,
-		Relogin: l.cfg.relogin, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
+		Relogin: l.cfg.relogin, ServerProcs: l.cfg.serverProcs, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
 	}
 	if l.cfg.create {
 		s.Mode = "create"
