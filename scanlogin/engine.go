@@ -161,6 +161,7 @@ func newEngine(rdb redis.UniversalClient, cfg Config, tune func(*Engine)) (*Engi
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
+		e.hub.wakeAll() // sleeping waiters see closed when they wake
 		e.subCancel()
 		<-e.subDone
 	})

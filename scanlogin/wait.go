@@ -27,15 +27,10 @@ import (
 // at the scene's deadline and at the end of its wait. So a lost message
 // delays no one past one wait.
 
-// waiter is one pending Wait call.
-type waiter struct {
-	wake chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
-}
-
 // hub maps scene IDs to their waiters.
 type hub struct {
 	mu      sync.Mutex
-	byScene map[string]map[*waiter]struct{}
+	byScene map[string]*Waiter // first waiter of each scene
 	n       int
 
 	// downSince is the UnixNano time the subscription was lost, 0 while
@@ -45,37 +40,42 @@ type hub struct {
 	unreachable atomic.Bool
 }
 
-func (h *hub) init() { h.byScene = map[string]map[*waiter]struct{}{} }
+func (h *hub) init() { h.byScene = map[string]*Waiter{} }
 
-func (h *hub) add(scene string) *waiter {
-	w := &waiter{wake: make(chan struct{}, 1)}
+func (h *hub) add(w *Waiter) {
 	h.mu.Lock()
-	set := h.byScene[scene]
-	if set == nil {
-		set = map[*waiter]struct{}{}
-		h.byScene[scene] = set
+	if first := h.byScene[w.scene]; first != nil {
+		w.next = first
+		first.prev = w
 	}
-	set[w] = struct{}{}
+	h.byScene[w.scene] = w
 	h.n++
 	h.mu.Unlock()
-	return w
 }
 
-func (h *hub) remove(scene string, w *waiter) {
+func (h *hub) remove(w *Waiter) {
 	h.mu.Lock()
-	if set := h.byScene[scene]; set != nil {
-		if _, ok := set[w]; ok {
-			delete(set, w)
-			h.n--
+	defer h.mu.Unlock()
+	switch {
+	case w.prev != nil:
+		w.prev.next = w.next
+	case h.byScene[w.scene] == w:
+		if w.next != nil {
+			h.byScene[w.scene] = w.next
+		} else {
+			delete(h.byScene, w.scene)
 		}
-		if len(set) == 0 {
-			delete(h.byScene, scene)
-		}
+	default:
+		return // not registered
 	}
-	h.mu.Unlock()
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next = nil, nil
+	h.n--
 }
 
-func (w *waiter) notify() {
+func (w *Waiter) notify() {
 	select {
 	case w.wake <- struct{}{}:
 	default: // a wake-up is already pending; it will re-read anyway
@@ -85,7 +85,7 @@ func (w *waiter) notify() {
 // wakeScene wakes the waiters of one scene.
 func (h *hub) wakeScene(scene string) {
 	h.mu.Lock()
-	for w := range h.byScene[scene] {
+	for w := h.byScene[scene]; w != nil; w = w.next {
 		w.notify()
 	}
 	h.mu.Unlock()
@@ -94,8 +94,8 @@ func (h *hub) wakeScene(scene string) {
 // wakeAll wakes every waiter, after a (re)subscription or a loss of health.
 func (h *hub) wakeAll() {
 	h.mu.Lock()
-	for _, set := range h.byScene {
-		for w := range set {
+	for _, first := range h.byScene {
+		for w := first; w != nil; w = w.next {
 			w.notify()
 		}
 	}
@@ -117,75 +117,145 @@ func (h *hub) waiters() int {
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
 // ErrUnavailable (within 2 s when Redis is down), or the context's error
 // when ctx ends first.
+//
+// Wait is StartWait followed, when there is a need to sleep, by Sleep.
 func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, maxWait time.Duration) (*Scene, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("scanlogin: wait: %w", ErrInvalidSceneID)
+	w, s, err := e.StartWait(ctx, id, pollToken, since, maxWait)
+	if w == nil {
+		return s, err
 	}
-	if e.hub.unreachable.Load() {
-		return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
+	return w.Sleep(ctx)
+}
+
+// A Waiter is a Wait that has to sleep: StartWait has registered it and read
+// the scene unchanged. Its owner must call Sleep once, with the same ctx.
+//
+// Wait comes in two steps for callers that sleep by the thousand: Go halves
+// a sleeping goroutine's stack at GC only while it uses less than a quarter
+// of it, so the frames live during the sleep decide whether a sleeping
+// HTTP handler costs 8 or 4 KB of stack. Sleep's frame is small and sleeps
+// on one channel receive (a select costs more stack): every wake-up source
+// (a message for the scene, the timer, the end of ctx, Close) sends on
+// wake; and the caller's frame need not hold the arguments of Wait.
+type Waiter struct {
+	e          *Engine
+	wake       chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
+	prev, next *Waiter       // the other waiters of the scene
+	scene      string
+	since      int64
+	end        time.Time
+	last       *Scene // the state last read
+	timer      *time.Timer
+	stopCtx    func() bool
+}
+
+// StartWait is the first half of Wait: it checks the poll token and reads
+// the scene. It returns a nil Waiter with Wait's answer when there is no
+// need to sleep, and otherwise a Waiter to Sleep on.
+func (e *Engine) StartWait(ctx context.Context, id, pollToken string, since int64, maxWait time.Duration) (*Waiter, *Scene, error) {
+	if err := e.canWait(id); err != nil {
+		return nil, nil, err
 	}
-	if d := e.downFor(); d > failFastAfter {
-		return nil, fmt.Errorf("scanlogin: wait: %w: wake-up subscription down for %s", ErrUnavailable, d.Round(time.Millisecond))
-	}
-	end := time.Now().Add(maxWait)
+	w := &Waiter{e: e, wake: make(chan struct{}, 1), scene: id, since: since, end: time.Now().Add(maxWait)}
 	// Register before reading, so a transition that lands between the read
 	// and the sleep still wakes us.
-	w := e.hub.add(id)
-	defer e.hub.remove(id, w)
-
+	e.hub.add(w)
 	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
 	s, err := e.Authorize(rctx, id, pollToken)
 	cancel()
 	if err != nil {
-		return nil, e.waitErr(ctx, err)
+		e.hub.remove(w)
+		return nil, nil, e.waitErr(ctx, err)
 	}
 	if s.Version != since || s.State.Final() || maxWait <= 0 || e.isClosed() {
-		return s, nil
+		e.hub.remove(w)
+		return nil, s, nil
 	}
 	if e.afterFirstRead != nil {
 		e.afterFirstRead()
 	}
+	w.last = s
+	notify := w.notify
+	w.timer = time.AfterFunc(e.untilCheck(s, w.end), notify)
+	w.stopCtx = context.AfterFunc(ctx, notify)
+	return w, nil, nil
+}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+// Sleep is the second half of Wait: it returns what Wait returns.
+func (w *Waiter) Sleep(ctx context.Context) (*Scene, error) {
+	defer w.stop()
 	for {
-		d := time.Until(end)
-		if !s.ExpiresAt.IsZero() {
-			// +1ms so the re-read lands at or past the deadline; the floor
-			// keeps an injected clock that lags the real one from turning
-			// this into a busy loop of reads.
-			d = min(d, max(s.ExpiresAt.Sub(e.now())+time.Millisecond, minDeadlineTimer))
-		}
-		timer.Reset(max(d, 0))
-		closing := false
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
-		case <-w.wake:
-		case <-timer.C:
-		case <-e.closed:
-			closing = true
-		}
-		if e.hub.unreachable.Load() {
-			if closing {
-				return s, nil // do not hold up shutdown on a read that cannot succeed
-			}
-			return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
-		}
-		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
-		rec, err := e.readScene(rctx, id)
-		cancel()
-		if err != nil {
-			if closing && !errors.Is(err, ErrSceneNotFound) {
-				return s, nil // shutting down: the last state we saw is the best we have
-			}
-			return nil, e.waitErr(ctx, err)
-		}
-		s = rec.view(e.now())
-		if s.Version != since || s.State.Final() || closing || !time.Now().Before(end) {
-			return s, nil
+		<-w.wake
+		if s, err := w.wokenUp(ctx); s != nil || err != nil {
+			return s, err
 		}
 	}
+}
+
+func (w *Waiter) stop() {
+	w.timer.Stop()
+	w.stopCtx()
+	w.e.hub.remove(w)
+}
+
+// canWait refuses a wait that cannot succeed: a malformed ID, or Redis
+// known to be unreachable.
+func (e *Engine) canWait(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("scanlogin: wait: %w", ErrInvalidSceneID)
+	}
+	if e.hub.unreachable.Load() {
+		return fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
+	}
+	if d := e.downFor(); d > failFastAfter {
+		return fmt.Errorf("scanlogin: wait: %w: wake-up subscription down for %s", ErrUnavailable, d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// wokenUp re-reads the scene after a wake-up and returns the answer, or
+// nils to sleep on.
+func (w *Waiter) wokenUp(ctx context.Context) (*Scene, error) {
+	e := w.e
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
+	}
+	closing := e.isClosed()
+	if e.hub.unreachable.Load() {
+		if closing {
+			return w.last, nil // do not hold up shutdown on a read that cannot succeed
+		}
+		return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
+	}
+	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+	rec, err := e.readScene(rctx, w.scene)
+	cancel()
+	if err != nil {
+		if closing && !errors.Is(err, ErrSceneNotFound) {
+			return w.last, nil // shutting down: the last state we saw is the best we have
+		}
+		return nil, e.waitErr(ctx, err)
+	}
+	s := rec.view(e.now())
+	if s.Version != w.since || s.State.Final() || closing || !time.Now().Before(w.end) {
+		return s, nil
+	}
+	w.last = s
+	w.timer.Reset(e.untilCheck(s, w.end))
+	return nil, nil
+}
+
+// untilCheck is how long a waiter on s may sleep before it must re-read:
+// until the end of its wait or the scene's deadline.
+func (e *Engine) untilCheck(s *Scene, end time.Time) time.Duration {
+	d := time.Until(end)
+	if !s.ExpiresAt.IsZero() {
+		// +1ms so the re-read lands at or past the deadline; the floor
+		// keeps an injected clock that lags the real one from turning
+		// this into a busy loop of reads.
+		d = min(d, max(s.ExpiresAt.Sub(e.now())+time.Millisecond, minDeadlineTimer))
+	}
+	return max(d, 0)
 }
 
 // waitErr prefers the caller's context error over the timeout it caused.

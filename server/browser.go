@@ -178,34 +178,68 @@ type sceneStateResponse struct {
 }
 
 // sceneState is GET /api/v1/qr/{scene}/state?since=V&wait=S, the long poll.
-func (s *Server) sceneState(c echo.Context) error {
-	id, err := sceneParam(c)
-	if err != nil {
-		return err
+// Thousands of these sleep at once, each under the middleware on its own
+// goroutine, so the frames live while it sleeps are kept small (see
+// scanlogin.Waiter): the work before and after is in helpers, the sleep is
+// the engine's Wait in its two halves, and the handler is a closure (a
+// method value would add a wrapper frame).
+func (s *Server) sceneState() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		w, sc, since, err := s.startPoll(c)
+		if w != nil {
+			sc, err = w.Sleep(c.Request().Context())
+			s.metrics.waitingPolls.Dec()
+		}
+		if err != nil {
+			return err
+		}
+		return s.answerState(c, sc, since)
 	}
-	since := int64(0) // no version is 0, so an absent since answers at once
-	if v := c.QueryParam("since"); v != "" {
+}
+
+// startPoll checks a long poll and starts its wait: a nil Waiter comes with
+// the answer (or the error) at once.
+func (s *Server) startPoll(c echo.Context) (*scanlogin.Waiter, *scanlogin.Scene, int64, error) {
+	id, since, wait, err := s.pollArgs(c)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	s.metrics.waitingPolls.Inc()
+	w, sc, err := s.engine.StartWait(c.Request().Context(), id, bearer(c.Request()), since, wait)
+	if w == nil {
+		s.metrics.waitingPolls.Dec()
+	}
+	return w, sc, since, err
+}
+
+// pollArgs checks a long poll's scene ID and parameters and spends one event
+// of its rate limit.
+func (s *Server) pollArgs(c echo.Context) (id string, since int64, wait time.Duration, err error) {
+	if id, err = sceneParam(c); err != nil {
+		return "", 0, 0, err
+	}
+	// Parsed here rather than with c.QueryParam, which would keep the
+	// parsed query in the Echo context for the whole wait.
+	q := c.Request().URL.Query()
+	if v := q.Get("since"); v != "" { // no version is 0, so an absent since answers at once
 		if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
-			return invalidRequest("since: must be a non-negative integer")
+			return "", 0, 0, invalidRequest("since: must be a non-negative integer")
 		}
 	}
-	wait, err := pollWait(c.QueryParam("wait"))
-	if err != nil {
-		return err
+	if wait, err = pollWait(q.Get("wait")); err != nil {
+		return "", 0, 0, err
 	}
 	if s.draining.Load() {
 		wait = 0 // shutting down: answer at once, the browser polls elsewhere
 	}
-	ctx := c.Request().Context()
-	if err := s.limits.poll(ctx, id, bearer(c.Request())); err != nil {
-		return err
+	if err := s.limits.poll(c.Request().Context(), id, bearer(c.Request())); err != nil {
+		return "", 0, 0, err
 	}
-	s.metrics.waitingPolls.Inc()
-	sc, err := s.engine.Wait(ctx, id, bearer(c.Request()), since, wait)
-	s.metrics.waitingPolls.Dec()
-	if err != nil {
-		return err
-	}
+	return id, since, wait, nil
+}
+
+// answerState writes the answer of a long poll that saw sc.
+func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) error {
 	resp := sceneStateResponse{Scene: sc.ID, State: string(sc.State), Version: sc.Version, ExpiresIn: seconds(sc.ExpiresIn(s.now()))}
 	// The scanner is shown while the phone decides, so scanned_by comes
 	// with news of "scanned" only: an unchanged answer (the wait ran out)
@@ -213,7 +247,7 @@ func (s *Server) sceneState(c echo.Context) error {
 	// it out too (the browser redeems at once and redeem returns the user),
 	// which keeps a Redis read off the path of the login's last wake-up.
 	if sc.ScannedBy != "" && sc.State == scanlogin.StateScanned && (since == 0 || sc.Version != since) {
-		u, err := s.engine.User(ctx, sc.ScannedBy)
+		u, err := s.engine.User(c.Request().Context(), sc.ScannedBy)
 		switch {
 		case err == nil:
 			resp.ScannedBy = &scannedBy{Nickname: u.Nickname, AvatarURL: u.AvatarURL}

@@ -120,49 +120,42 @@ func (h *RedactHandler) WithGroup(name string) slog.Handler {
 	return &RedactHandler{next: h.next.WithGroup(name)}
 }
 
-// assignRequestID gives every request a fresh id, sent back in X-Request-Id
+// setRequestID gives every request a fresh id, sent back in X-Request-Id
 // and written on every log line of the request. A client-sent id is not
 // reused: it would let anyone write into our logs.
-func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		c.Response().Header().Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
-		return next(c)
-	}
+func setRequestID(c echo.Context) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	c.Response().Header().Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
 }
 
-// requestID is the id assignRequestID gave this request.
+// requestID is the id setRequestID gave this request.
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
-// accessLog writes one line per request: route pattern and path (our URLs
-// never carry secrets), status, duration, request id, client IP.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		status := c.Response().Status
-		if err != nil {
-			status = errorFor(err).Status
-		}
-		level := slog.LevelInfo
-		if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" {
-			level = slog.LevelDebug
-		}
-		s.log.LogAttrs(c.Request().Context(), level, "http request",
-			slog.String("request_id", requestID(c)),
-			slog.String("method", c.Request().Method),
-			slog.String("proto", c.Request().Proto),
-			slog.String("route", c.Path()),
-			slog.String("path", c.Request().URL.Path),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("ip", c.RealIP()),
-		)
-		return err
+// logRequest writes the access log line of a request: route pattern and
+// path (our URLs never carry secrets), status, duration, request id, client
+// IP.
+func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
+	status := c.Response().Status
+	if err != nil {
+		status = errorFor(err).Status
 	}
+	level := slog.LevelInfo
+	if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" {
+		level = slog.LevelDebug
+	}
+	s.log.LogAttrs(c.Request().Context(), level, "http request",
+		slog.String("request_id", requestID(c)),
+		slog.String("method", c.Request().Method),
+		slog.String("proto", c.Request().Proto),
+		slog.String("route", c.Path()),
+		slog.String("path", c.Request().URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", took),
+		slog.String("ip", c.RealIP()),
+	)
 }
 
 // audit writes the audit line of SPEC §7 for one transition or redeem.

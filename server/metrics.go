@@ -58,30 +58,25 @@ func newMetrics() *metrics {
 	return m
 }
 
-// middleware counts every request by its route pattern (never the raw path,
-// which would make one series per scene).
-func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		status := c.Response().Status
-		if err != nil {
-			status = errorFor(err).Status
-		}
-		method := c.Request().Method
-		switch method {
-		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		default:
-			method = "OTHER" // clients choose methods; series must stay bounded
-		}
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-		return err
+// observe counts a request by its route pattern (never the raw path, which
+// would make one series per scene).
+func (m *metrics) observe(c echo.Context, took time.Duration, err error) {
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
 	}
+	status := c.Response().Status
+	if err != nil {
+		status = errorFor(err).Status
+	}
+	method := c.Request().Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		method = "OTHER" // clients choose methods; series must stay bounded
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
 }
 
 // transition records the outcome of one state-machine action.

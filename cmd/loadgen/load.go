@@ -187,14 +187,13 @@ func (l *load) settle(ctx context.Context, cl *cluster, logs io.Writer) int {
 	deadline := time.Now().Add(60 * time.Second)
 	last := 0.0
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		n := 0.0
-		for _, t := range l.cfg.browserTargets {
-			n += gauge(ctx, l.client, t, "scanlogin_waiting_polls")
-		}
+		n := l.waiting(ctx)
 		if n >= float64(l.cfg.browsers)*0.99 {
 			fmt.Fprintf(logs, "loadgen: %d browsers waiting\n", int(n))
 			time.Sleep(time.Second) // let the allocator settle
-			return int(n)
+			// Counted again after the pause, next to the RSS reading that
+			// is divided by it: more browsers arrived meanwhile.
+			return int(l.waiting(ctx))
 		}
 		if n != last {
 			last = n
@@ -203,6 +202,15 @@ func (l *load) settle(ctx context.Context, cl *cluster, logs io.Writer) int {
 	}
 	fmt.Fprintf(logs, "loadgen: only %d of %d browsers waiting after 60 s\n", int(last), l.cfg.browsers)
 	return int(last)
+}
+
+// waiting is the number of polls the browser instances hold.
+func (l *load) waiting(ctx context.Context) float64 {
+	n := 0.0
+	for _, t := range l.cfg.browserTargets {
+		n += gauge(ctx, l.client, t, "scanlogin_waiting_polls")
+	}
+	return n
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -360,7 +360,8 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 
 // sample is the state of the system at one moment (seconds since the run
 // started): Redis keys and, per
-// server instance, Go heap in use and goroutines (from /metrics).
+// server instance, Go heap in use and goroutines (from /metrics) and, for
+// processes with known PIDs, RSS.
 type sample struct {
 	AtS        float64          `json:"at_s"`
 	RedisKeys  int64            `json:"redis_keys"`
@@ -368,6 +369,7 @@ type sample struct {
 	HeapMB     []float64        `json:"heap_inuse_mb"`
 	Goroutines []float64        `json:"goroutines"`
 	Waiting    []float64        `json:"waiting_polls"`
+	RSSMB      []float64        `json:"rss_mb,omitempty"` // instances started here
 }
 
 func (l *load) takeSample(ctx context.Context, p *probe) sample {
@@ -382,6 +384,9 @@ func (l *load) takeSample(ctx context.Context, p *probe) sample {
 		s.HeapMB = append(s.HeapMB, gauge(ctx, l.client, base, "go_memstats_heap_inuse_bytes")/(1<<20))
 		s.Goroutines = append(s.Goroutines, gauge(ctx, l.client, base, "go_goroutines"))
 		s.Waiting = append(s.Waiting, gauge(ctx, l.client, base, "scanlogin_waiting_polls"))
+	}
+	for i := range l.cfg.pids {
+		s.RSSMB = append(s.RSSMB, float64(p.rss(i))/(1<<20))
 	}
 	return s
 }
