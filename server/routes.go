@@ -111,7 +111,7 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 // goroutine's stack at GC only while it uses less than a quarter of it, and
 // with every frame of the chain live during the sleep a waiting poll kept
 // 8 KB of stack over h2c (16 KB over HTTP/1.1) instead of 4 (8); see
-// MEMNOTES.md. For the same reason its steps run in helpers, which have
+// docs/BENCHMARKS.md. For the same reason its steps run in helpers, which have
 // returned by the time next is called.
 func (s *Server) envelope(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
