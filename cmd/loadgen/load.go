@@ -28,6 +28,10 @@ type ticket struct {
 	redeemed     atomic.Bool  // the browser redeemed its session
 }
 
+// shortPollEvery is how often a -mode shortpoll browser asks for its state,
+// as the scan-login tutorials it stands for do.
+const shortPollEvery = time.Second
+
 // load holds one run's shared state.
 type load struct {
 	cfg    *config
@@ -89,10 +93,16 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	rssBefore := probe.rss(0)
 	// Browsers arrive spread over one poll period, as real ones do; all at
 	// once, their long polls would time out together every period and the
-	// re-poll herd would be what the run measures.
+	// re-poll herd would be what the run measures, and their short polls
+	// would all land in the same instant of every second, which would make
+	// the short poll's latency depend on when in that second phones confirm.
 	ramp := time.Duration(0)
-	if !cfg.create && cfg.mode == "longpoll" {
+	switch {
+	case cfg.create:
+	case cfg.mode == "longpoll":
 		ramp = time.Duration(cfg.wait) * time.Second
+	case cfg.mode == "shortpoll":
+		ramp = shortPollEvery
 	}
 	for i := range cfg.browsers {
 		browsers.Add(1)
@@ -413,7 +423,7 @@ func (l *load) follow(ctx context.Context, i int, ip string, t *ticket) {
 		case "expired", "cancelled", "redeemed":
 			return
 		}
-		if l.cfg.mode == "shortpoll" && !sleepCtx(ctx, time.Second) {
+		if l.cfg.mode == "shortpoll" && !sleepCtx(ctx, shortPollEvery) {
 			return
 		}
 	}
