@@ -116,8 +116,8 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 func (s *Server) envelope(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		setRequestID(c)
-		defer s.recoverPanic(c, &err)
 		start := time.Now()
+		defer s.recoverPanic(c, start, &err)
 		setSecurityHeaders(c.Response().Header())
 		if err = capBody(c); err == nil {
 			err = next(c)
@@ -133,10 +133,9 @@ func (s *Server) finish(c echo.Context, took time.Duration, err error) {
 	s.logRequest(c, took, err)
 }
 
-// recoverPanic turns a panic below the envelope into a logged 500, as Echo's
-// Recover middleware did here before (stack traces not logged). A panicking
-// request gets no access log line and is not counted.
-func (s *Server) recoverPanic(c echo.Context, err *error) {
+// recoverPanic turns a panic below the envelope into a logged 500 (stack
+// traces not logged), and logs and counts the request like any other.
+func (s *Server) recoverPanic(c echo.Context, start time.Time, err *error) {
 	r := recover()
 	if r == nil {
 		return
@@ -150,6 +149,7 @@ func (s *Server) recoverPanic(c echo.Context, err *error) {
 	}
 	s.log.Error("panic", "err", perr, "request_id", requestID(c))
 	c.Error(perr)
+	s.finish(c, time.Since(start), perr)
 	*err = nil
 }
 
