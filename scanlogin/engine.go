@@ -21,6 +21,9 @@ type Config struct {
 	NumberMatch   bool          // scenes carry 3 MatchChoices; Confirm checks the pick
 	SessionTTL    time.Duration // web session lifetime (refresh token validity), default 30 days
 	MPTokenTTL    time.Duration // mini-program login token lifetime, default 7 days
+	// PollsPerMinute caps a Wait's polls of one scene per poll token, counted
+	// in the same round trip as the Wait's first read (0: no cap).
+	PollsPerMinute int
 	// SessionKeySecret is the AES-256-GCM key for session_key at rest: 32
 	// bytes, required.
 	SessionKeySecret []byte
@@ -188,8 +191,15 @@ func (e *Engine) Ping(ctx context.Context) error {
 // Key layout. Everything of one scene shares the hash tag {<scene id>}, so
 // the scene scripts run on Redis Cluster; a session and its spent refresh
 // tokens share {<session id>}; a user and its session index share {<user id>}.
-func (e *Engine) sceneKey(id string) string     { return e.kp + "{" + id + "}:s" }
-func (e *Engine) imageKey(id string) string     { return e.kp + "{" + id + "}:img" }
+func (e *Engine) sceneKey(id string) string { return e.kp + "{" + id + "}:s" }
+func (e *Engine) imageKey(id string) string { return e.kp + "{" + id + "}:img" }
+
+// pollCountKey counts the polls of a scene with one presented poll token
+// (its hash's first 8 hex digits): per token, so a stranger who read the
+// scene ID off the QR cannot spend the browser's polls.
+func (e *Engine) pollCountKey(id, tokenHash string) string {
+	return e.kp + "{" + id + "}:p:" + tokenHash[:8]
+}
 func (e *Engine) userKey(id string) string      { return e.kp + "user:{" + id + "}" }
 func (e *Engine) userSessKey(id string) string  { return e.kp + "user:{" + id + "}:sessions" }
 func (e *Engine) openIDKey(oid string) string   { return e.kp + "openid:{" + oid + "}" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -37,7 +38,20 @@ var (
 	// ErrUnavailable: Redis is unreachable or timed out. The cause is wrapped
 	// too.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrPollLimited: the poll token's polls of the scene are over
+	// Config.PollsPerMinute; the error is a *PollLimitError.
+	ErrPollLimited = errors.New("too many polls of the scene")
 )
+
+// PollLimitError is ErrPollLimited with the time until the next poll is
+// allowed.
+type PollLimitError struct{ RetryAfter time.Duration }
+
+func (e *PollLimitError) Error() string {
+	return fmt.Sprintf("scanlogin: %v, retry after %s", ErrPollLimited, e.RetryAfter)
+}
+
+func (e *PollLimitError) Is(target error) bool { return target == ErrPollLimited }
 
 // scriptErrors maps the codes the Lua scripts answer with to sentinels.
 var scriptErrors = map[string]error{

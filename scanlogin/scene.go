@@ -226,6 +226,58 @@ func (e *Engine) Authorize(ctx context.Context, id, pollToken string) (*Scene, e
 	return rec.view(e.now()), nil
 }
 
+// authorizePoll is Authorize for a Wait's first read: with
+// Config.PollsPerMinute set, it counts the poll in the same round trip
+// (pollReadLua), so the poll limit costs no Redis round trip of its own.
+// Errors: those of Authorize, and *PollLimitError.
+func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scene, error) {
+	if e.cfg.PollsPerMinute <= 0 {
+		return e.Authorize(ctx, id, pollToken)
+	}
+	th := hashToken(pollToken)
+	res, err := e.scripts.pollRead.Run(ctx, e.rdb, []string{e.sceneKey(id), e.pollCountKey(id, th)},
+		e.cfg.PollsPerMinute, pollWindow.Milliseconds()).Slice()
+	if err != nil {
+		return nil, storeErr("read scene", err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("scanlogin: poll read: unexpected reply %v", res)
+	}
+	switch res[0] {
+	case "limited":
+		ms, _ := res[1].(int64)
+		return nil, &PollLimitError{RetryAfter: max(time.Duration(ms)*time.Millisecond, time.Second)}
+	case "none":
+		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
+	}
+	b, _ := res[1].(string)
+	var rec sceneRecord
+	if err := json.Unmarshal([]byte(b), &rec); err != nil {
+		return nil, fmt.Errorf("scanlogin: decode scene %s: %w", id, err)
+	}
+	if !equalHash(rec.TokenHash, th) {
+		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", id, ErrInvalidPollToken)
+	}
+	return rec.view(e.now()), nil
+}
+
+// pollWindow is the window of Config.PollsPerMinute.
+const pollWindow = time.Minute
+
+// pollReadLua reads a scene and counts one poll of it. KEYS[1] scene,
+// KEYS[2] the poll count of the presented token. ARGV: limit, window ms.
+// Reply {"none", false} for no scene (nothing is counted), {"limited",
+// ms until the window ends}, or {"ok", scene JSON}. A fixed window: at most
+// limit polls in each, which is what a cap against a runaway poller needs.
+const pollReadLua = `
+local s = redis.call('GET', KEYS[1])
+if not s then return {'none', false} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return {'limited', redis.call('PTTL', KEYS[2])} end
+return {'ok', s}
+`
+
 // Scan records userID as the scanner of a pending scene and grants the
 // confirm window (never past the hard cap). A rescan by the same user
 // changes nothing and succeeds.
@@ -396,6 +448,8 @@ type scripts struct {
 	revoke     *redis.Script
 	// createSession is CreateSessionForScene's create-if-absent.
 	createSession *redis.Script
+	// pollRead is a Wait's first read with its poll counted.
+	pollRead *redis.Script
 }
 
 func newScripts() scripts {
@@ -407,6 +461,7 @@ func newScripts() scripts {
 		refresh:       redis.NewScript(refreshLua),
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),
+		pollRead:      redis.NewScript(pollReadLua),
 	}
 }
 

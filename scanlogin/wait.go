@@ -161,7 +161,7 @@ func (e *Engine) StartWait(ctx context.Context, id, pollToken string, since int6
 	// and the sleep still wakes us.
 	e.hub.add(w)
 	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
-	s, err := e.Authorize(rctx, id, pollToken)
+	s, err := e.authorizePoll(rctx, id, pollToken)
 	cancel()
 	if err != nil {
 		e.hub.remove(w)

@@ -536,3 +536,48 @@ func TestWaitTransitionBetweenReadAndSleep(t *testing.T) {
 		t.Fatalf("returned after %v: the wake-up sent before the sleep was lost", r.elapsed)
 	}
 }
+
+// TestPollLimit: with PollsPerMinute set, a Wait's first read counts the
+// poll in the same round trip (one EVALSHA, no GET of its own); the poll
+// over the cap is refused with the time to wait; each presented token has
+// its own count; a scene that does not exist counts nothing.
+func TestPollLimit(t *testing.T) {
+	f := newSceneFixture(t, Config{PollsPerMinute: 3})
+	ctx := t.Context()
+	id, tok := f.in(StatePending)
+
+	f.rdb.ConfigResetStat(ctx)
+	for i := range 3 {
+		if s, err := f.e.Wait(ctx, id, tok, 0, 0); err != nil || s.ID != id {
+			t.Fatalf("poll %d: %v %v", i+1, s, err)
+		}
+	}
+	c := f.srv.CommandCalls(ctx, t)
+	if c["evalsha"] != 3 || c["get"] != 3 || c["incr"] != 3 {
+		t.Fatalf("three polls: want one script (GET, INCR) each, got %v", c)
+	}
+	_, err := f.e.Wait(ctx, id, tok, 0, 0)
+	var pl *PollLimitError
+	if !errors.Is(err, ErrPollLimited) || !errors.As(err, &pl) || pl.RetryAfter <= 0 || pl.RetryAfter > time.Minute {
+		t.Fatalf("fourth poll: %v, want ErrPollLimited with a retry within the minute", err)
+	}
+
+	// A stranger's wrong token is refused and counted on its own.
+	for range 3 {
+		if _, err := f.e.Wait(ctx, id, "not-the-token", 0, 0); !errors.Is(err, ErrInvalidPollToken) {
+			t.Fatalf("wrong token: %v", err)
+		}
+	}
+	other, otherTok := f.in(StatePending)
+	if _, err := f.e.Wait(ctx, other, otherTok, 0, 0); err != nil {
+		t.Fatalf("another scene's poll: %v", err)
+	}
+
+	missing := newID()
+	if _, err := f.e.Wait(ctx, missing, tok, 0, 0); !errors.Is(err, ErrSceneNotFound) {
+		t.Fatalf("unknown scene: %v", err)
+	}
+	if keys := f.rdb.Keys(ctx, "*"+missing+"*").Val(); len(keys) != 0 {
+		t.Fatalf("polling an unknown scene left keys: %v", keys)
+	}
+}

@@ -115,6 +115,12 @@ func errorFor(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var pl *scanlogin.PollLimitError
+	if errors.As(err, &pl) {
+		e := *errRateLimited
+		e.RetryAfter, e.cause = pl.RetryAfter, err
+		return &e
+	}
 	for _, row := range errorTable {
 		if errors.Is(err, row.err) {
 			return &Error{Status: row.status, Code: row.code, Message: row.message, RetryAfter: row.retryAfter, cause: err}

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +11,9 @@ import (
 )
 
 // limiter applies the rate limits of SPEC §7 with GCRA counters in Redis,
-// shared by every instance.
+// shared by every instance. The poll limit is not here: the engine counts a
+// poll in the same round trip as its first read (scanlogin.Config
+// PollsPerMinute).
 type limiter struct {
 	rl     *redis_rate.Limiter
 	prefix string
@@ -59,12 +59,4 @@ func (l *limiter) login(ctx context.Context, ip string) error {
 
 func (l *limiter) scan(ctx context.Context, userID string) error {
 	return l.allow(ctx, "scan", l.limits.ScanPerUser, userID)
-}
-
-// poll limits the state requests of a scene per presented poll token: the
-// scene ID is on the QR for anyone to see, so a limit keyed on it alone
-// would let a stranger's tokenless polls spend the browser's budget.
-func (l *limiter) poll(ctx context.Context, scene, pollToken string) error {
-	sum := sha256.Sum256([]byte(pollToken))
-	return l.allow(ctx, "poll", l.limits.PollPerScene, scene+":"+hex.EncodeToString(sum[:4]))
 }

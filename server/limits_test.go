@@ -101,6 +101,9 @@ func TestPollLimitPerToken(t *testing.T) {
 	for range 3 {
 		c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 200)
 	}
-	// The browser's own budget is still finite.
-	c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 429)
+	// The browser's own budget is still finite, and says when to come back.
+	r := c.req("GET", "/api/v1/qr/"+sc.ID+"/state", sc.PollToken, nil).must(t, 429)
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 || r.errCode() != "rate_limited" {
+		t.Fatalf("poll over the limit: Retry-After %q, code %q", r.Header.Get("Retry-After"), r.errCode())
+	}
 }

@@ -163,13 +163,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.engine, err = scanlogin.New(opts.Redis, scanlogin.Config{
-		SceneTTL:         cfg.SceneTTL,
-		ConfirmWindow:    cfg.ConfirmWindow,
-		HardCap:          cfg.HardCap,
-		RedeemWindow:     cfg.RedeemWindow,
-		NumberMatch:      cfg.NumberMatch,
-		SessionTTL:       cfg.SessionTTL,
-		MPTokenTTL:       cfg.MPTokenTTL,
+		SceneTTL:      cfg.SceneTTL,
+		ConfirmWindow: cfg.ConfirmWindow,
+		HardCap:       cfg.HardCap,
+		RedeemWindow:  cfg.RedeemWindow,
+		NumberMatch:   cfg.NumberMatch,
+		SessionTTL:    cfg.SessionTTL,
+		MPTokenTTL:    cfg.MPTokenTTL,
+		// The poll limit of SPEC §7 is counted by the engine in the same
+		// round trip as the poll's first read.
+		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),
 		SessionKeySecret: secret,
 		Now:              now,
 		Logger:           log.With("component", "scanlogin"),
