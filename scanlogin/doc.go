@@ -33,7 +33,10 @@
 // no Redis connection and no Redis command while it sleeps. Pub/sub is only a
 // hint: waiters register before reading and re-read on every message, after
 // every (re)subscription, at the deadline and at the end of the wait. See
-// wait.go.
+// wait.go. With Config.PollsPerMinute set, a Wait's first read also counts
+// the poll, per presented token, under sl:{<scene id>}:p:<token hash prefix>
+// in the same script (the poll limit of SPEC §7): one round trip, and the
+// scene itself is still never written by a poll.
 //
 // The subscriber is also the health check: a dropped connection, or one that
 // leaves a PING unanswered for 800 ms (a hung or partitioned Redis), wakes
