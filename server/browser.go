@@ -19,8 +19,8 @@ const (
 )
 
 // sceneParam returns the scene ID from the path after checking its form.
-// The engine checks it too, but the rate limiter keys on it first, and
-// garbage must not reach Redis as a limiter key either.
+// The engine checks it too; checking here answers garbage before any work
+// and keeps it out of every Redis key.
 func sceneParam(c echo.Context) (string, error) {
 	id := c.Param("scene")
 	if !validSceneID(id) {
@@ -212,8 +212,8 @@ func (s *Server) startPoll(c echo.Context) (*scanlogin.Waiter, *scanlogin.Scene,
 	return w, sc, since, err
 }
 
-// pollArgs checks a long poll's scene ID and parameters and spends one event
-// of its rate limit.
+// pollArgs checks a long poll's scene ID and parameters. Its rate limit is
+// counted by the engine, in the poll's first read.
 func (s *Server) pollArgs(c echo.Context) (id string, since int64, wait time.Duration, err error) {
 	if id, err = sceneParam(c); err != nil {
 		return "", 0, 0, err
