@@ -34,10 +34,11 @@ const shortPollEvery = time.Second
 
 // load holds one run's shared state.
 type load struct {
-	cfg    *config
-	client *http.Client
-	st     *stats
-	avail  chan *ticket
+	cfg         *config
+	client      *http.Client // the browsers' (and the probes')
+	phoneClient *http.Client
+	st          *stats
+	avail       chan *ticket
 
 	mu        sync.Mutex
 	confirmed []*ticket // confirmed by a phone inside the window
@@ -54,25 +55,30 @@ type load struct {
 	t0      time.Time // start of the run
 }
 
-func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*summary, error) {
+// newClient is an HTTP client for one side of the load: HTTP/1.1 with a
+// connection per concurrent request, or HTTP/2 with prior knowledge, many
+// requests per connection, as a proxy in front of the servers speaks it.
+func newClient(cfg *config, h2c bool) *http.Client {
 	tr := &http.Transport{
 		MaxIdleConns:        cfg.browsers + 4096,
 		MaxIdleConnsPerHost: cfg.browsers + 4096,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	if cfg.h2c {
+	if h2c {
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)
 	}
+	return &http.Client{Timeout: time.Duration(cfg.wait+15) * time.Second, Transport: tr}
+}
+
+func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*summary, error) {
 	l := &load{
-		cfg: cfg,
-		client: &http.Client{
-			Timeout:   time.Duration(cfg.wait+15) * time.Second,
-			Transport: tr,
-		},
-		st:    newStats(),
-		avail: make(chan *ticket, cfg.browsers),
-		dead:  map[string]bool{},
+		cfg:         cfg,
+		client:      newClient(cfg, cfg.h2c),
+		phoneClient: newClient(cfg, cfg.phonesH2C),
+		st:          newStats(),
+		avail:       make(chan *ticket, cfg.browsers),
+		dead:        map[string]bool{},
 	}
 	if !cfg.relogin {
 		l.tokens = make([]atomic.Pointer[string], cfg.phones)
@@ -271,7 +277,11 @@ func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, bod
 	req.Header.Set("X-Forwarded-For", ip)
 	req.Header.Set("User-Agent", "scanlogin-loadgen/1 ("+side+")")
 	l.st.request(side)
-	resp, err := l.client.Do(req)
+	client := l.client
+	if side == "phone" {
+		client = l.phoneClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

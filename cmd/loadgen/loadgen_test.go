@@ -85,6 +85,7 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 	}{
 		{"kept tokens", nil, 2},
 		{"relogin", []string{"-relogin"}, 4},
+		{"h2c", []string{"-h2c", "-phones-h2c"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shortRun(t, bin, tc.args, tc.phoneReqs)

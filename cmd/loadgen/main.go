@@ -34,19 +34,20 @@ type config struct {
 	redisAddr      string
 	pids           []int
 
-	browsers int
-	rate     float64
-	duration time.Duration
-	warmup   time.Duration
-	mode     string
-	wait     int
-	phones   int
-	relogin  bool
-	fault    string
-	create   bool
-	jsonOut  string
-	sample   time.Duration
-	h2c      bool
+	browsers  int
+	rate      float64
+	duration  time.Duration
+	warmup    time.Duration
+	mode      string
+	wait      int
+	phones    int
+	relogin   bool
+	fault     string
+	create    bool
+	jsonOut   string
+	sample    time.Duration
+	h2c       bool
+	phonesH2C bool
 
 	serverBin   string
 	serverProcs int
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.create, "create", false, "measure scene creation alone: browsers create scenes as fast as they can and never poll")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the JSON summary to this file")
 	fs.BoolVar(&c.h2c, "h2c", false, "browsers speak HTTP/2 with prior knowledge, many polls per connection, as a proxy in front of the servers does")
+	fs.BoolVar(&c.phonesH2C, "phones-h2c", false, "phones speak HTTP/2 with prior knowledge too, all of them over a few connections")
 	fs.DurationVar(&c.sample, "sample", 0, "every this often, record Redis keys and each server's heap and goroutines (for soak runs; 0: at start and end only)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")

@@ -250,6 +250,8 @@ type summary struct {
 	WindowS     float64 `json:"window_s"`
 	Fault       string  `json:"fault,omitempty"`
 	Relogin     bool    `json:"relogin"`
+	H2C         bool    `json:"browsers_h2c"`
+	PhonesH2C   bool    `json:"phones_h2c"`
 	ServerProcs int     `json:"server_gomaxprocs,omitempty"`
 	IdleWaiters int     `json:"idle_waiters"`
 
@@ -283,7 +285,7 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	window := after.at.Sub(before.at).Seconds()
 	s := &summary{
 		Mode: l.cfg.mode, Browsers: l.cfg.browsers, TargetRate: l.cfg.rate, WindowS: window, Fault: l.cfg.fault,
-		Relogin: l.cfg.relogin, ServerProcs: l.cfg.serverProcs, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
+		Relogin: l.cfg.relogin, H2C: l.cfg.h2c, PhonesH2C: l.cfg.phonesH2C, ServerProcs: l.cfg.serverProcs, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
 	}
 	if l.cfg.create {
 		s.Mode = "create"
