@@ -188,6 +188,10 @@ func (e *Engine) readScene(ctx context.Context, id string) (*sceneRecord, error)
 	if err != nil {
 		return nil, storeErr("read scene", err)
 	}
+	return decodeScene(id, b)
+}
+
+func decodeScene(id string, b []byte) (*sceneRecord, error) {
 	var rec sceneRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("scanlogin: decode scene %s: %w", id, err)
@@ -220,8 +224,13 @@ func (e *Engine) Authorize(ctx context.Context, id, pollToken string) (*Scene, e
 	if err != nil {
 		return nil, err
 	}
-	if !equalHash(rec.TokenHash, hashToken(pollToken)) {
-		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", id, ErrInvalidPollToken)
+	return e.authorized(rec, hashToken(pollToken))
+}
+
+// authorized is the scene of rec if tokenHash is its poll token's hash.
+func (e *Engine) authorized(rec *sceneRecord, tokenHash string) (*Scene, error) {
+	if !equalHash(rec.TokenHash, tokenHash) {
+		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", rec.ID, ErrInvalidPollToken)
 	}
 	return rec.view(e.now()), nil
 }
@@ -251,14 +260,11 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
 	}
 	b, _ := res[1].(string)
-	var rec sceneRecord
-	if err := json.Unmarshal([]byte(b), &rec); err != nil {
-		return nil, fmt.Errorf("scanlogin: decode scene %s: %w", id, err)
+	rec, err := decodeScene(id, []byte(b))
+	if err != nil {
+		return nil, err
 	}
-	if !equalHash(rec.TokenHash, th) {
-		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", id, ErrInvalidPollToken)
-	}
-	return rec.view(e.now()), nil
+	return e.authorized(rec, th)
 }
 
 // pollWindow is the window of Config.PollsPerMinute.
