@@ -44,6 +44,16 @@ func TestFlagsRefuseWhatIsNotLocalOrBounded(t *testing.T) {
 	}
 }
 
+func TestRedisCPUSeconds(t *testing.T) {
+	info := "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\nused_cpu_sys_children:9.000000\r\n"
+	if got := redisCPUSeconds(info); got != 3.75 {
+		t.Fatalf("redisCPUSeconds = %v, want 3.75 (children not counted)", got)
+	}
+	if got := redisCPUSeconds("# Commandstats\r\ncmdstat_get:calls=1\r\n"); got != -1 {
+		t.Fatalf("redisCPUSeconds without a CPU section = %v, want -1", got)
+	}
+}
+
 func TestPercentiles(t *testing.T) {
 	var ds []time.Duration
 	for i := 1; i <= 1000; i++ {
@@ -158,6 +168,9 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	}
 	if s.RedisCmdsPerLogin <= 0 || s.CPUPerLoginMs <= 0 || len(s.PeakRSSMB) != 2 {
 		t.Errorf("costs not measured: redis %v cpu %v rss %v", s.RedisCmdsPerLogin, s.CPUPerLoginMs, s.PeakRSSMB)
+	}
+	if s.RedisCPUPerLoginMs == nil || *s.RedisCPUPerLoginMs <= 0 || s.LoadgenCPUPerLoginMs <= 0 {
+		t.Errorf("the rest of the machine not measured: redis %v loadgen %v", s.RedisCPUPerLoginMs, s.LoadgenCPUPerLoginMs)
 	}
 	// Phones that start in the window and finish after it blur the ratio a
 	// little; a kept token must still save the code and the login.

@@ -19,12 +19,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The generator shares the cores with what it measures and its own
+		// memory is not measured: fewer collections leave the servers more.
+		debug.SetGCPercent(400)
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -52,6 +59,8 @@ type config struct {
 	serverBin   string
 	serverProcs int
 	sceneTTL    time.Duration
+
+	cpuProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -80,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -167,6 +177,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: -cpuprofile:", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 
 	var out any
 	if cfg.mode == "compare" {

@@ -145,19 +145,44 @@ type snapshot struct {
 	at       time.Time
 	commands map[string]int64
 	cpu      []float64 // seconds per pid
+	// The rest of the machine's share, to tell how much of it the servers
+	// got: Redis (from its INFO, -1 if unknown) and the load generator.
+	redisCPU, selfCPU float64
 }
 
 func (p *probe) snapshot(ctx context.Context) snapshot {
-	s := snapshot{at: time.Now()}
+	s := snapshot{at: time.Now(), redisCPU: -1, selfCPU: cpuSeconds(os.Getpid())}
 	if p.rdb != nil {
-		if info, err := p.rdb.Info(ctx, "commandstats").Result(); err == nil {
+		if info, err := p.rdb.Info(ctx, "commandstats", "cpu").Result(); err == nil {
 			s.commands = scanlogintest.ParseCommandStats(info)
+			s.redisCPU = redisCPUSeconds(info)
 		}
 	}
 	for _, pid := range p.cfg.pids {
 		s.cpu = append(s.cpu, cpuSeconds(pid))
 	}
 	return s
+}
+
+// redisCPUSeconds is used_cpu_sys + used_cpu_user of an INFO reply, -1 if
+// absent.
+func redisCPUSeconds(info string) float64 {
+	total, found := 0.0, 0
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return -1
+			}
+			total += f
+			found++
+		}
+	}
+	if found != 2 {
+		return -1
+	}
+	return total
 }
 
 // rss is the resident set of the i-th server process in bytes (0 if unknown).
@@ -255,22 +280,26 @@ type summary struct {
 	ServerProcs int     `json:"server_gomaxprocs,omitempty"`
 	IdleWaiters int     `json:"idle_waiters"`
 
-	Logins             int64              `json:"logins"`
-	LoginsPerS         float64            `json:"logins_per_s"`
-	ScenesCreated      int64              `json:"scenes_created"`
-	ScenesPerS         float64            `json:"scenes_created_per_s"`
-	Latency            latency            `json:"confirm_to_delivery"`
-	Errors             map[string]int64   `json:"errors"`
-	ErrorSamples       map[string]string  `json:"error_samples,omitempty"`
-	BrowserReqsPerLog  float64            `json:"browser_requests_per_login"`
-	PhoneReqsPerLog    float64            `json:"phone_requests_per_login"`
-	RedisCmdsPerLogin  float64            `json:"redis_commands_per_login"`
-	RedisTopPerLogin   map[string]float64 `json:"redis_commands_by_name_per_login"`
-	CPUPerLoginMs      float64            `json:"server_cpu_ms_per_login"`
-	CPUByInstanceS     []float64          `json:"server_cpu_s_by_instance"`
-	PeakRSSMB          []float64          `json:"peak_rss_mb_by_instance"`
-	RSSPerIdleWaiterKB float64            `json:"rss_per_idle_waiter_kb"`
-	Unavailable503     struct {
+	Logins            int64              `json:"logins"`
+	LoginsPerS        float64            `json:"logins_per_s"`
+	ScenesCreated     int64              `json:"scenes_created"`
+	ScenesPerS        float64            `json:"scenes_created_per_s"`
+	Latency           latency            `json:"confirm_to_delivery"`
+	Errors            map[string]int64   `json:"errors"`
+	ErrorSamples      map[string]string  `json:"error_samples,omitempty"`
+	BrowserReqsPerLog float64            `json:"browser_requests_per_login"`
+	PhoneReqsPerLog   float64            `json:"phone_requests_per_login"`
+	RedisCmdsPerLogin float64            `json:"redis_commands_per_login"`
+	RedisTopPerLogin  map[string]float64 `json:"redis_commands_by_name_per_login"`
+	CPUPerLoginMs     float64            `json:"server_cpu_ms_per_login"`
+	CPUByInstanceS    []float64          `json:"server_cpu_s_by_instance"`
+	// Where the rest of the machine went (all share its cores): Redis
+	// (absent when it restarted in the window) and the load generator.
+	RedisCPUPerLoginMs   *float64  `json:"redis_cpu_ms_per_login,omitempty"`
+	LoadgenCPUPerLoginMs float64   `json:"loadgen_cpu_ms_per_login"`
+	PeakRSSMB            []float64 `json:"peak_rss_mb_by_instance"`
+	RSSPerIdleWaiterKB   float64   `json:"rss_per_idle_waiter_kb"`
+	Unavailable503       struct {
 		WithRetryAfter    int64 `json:"with_retry_after"`
 		WithoutRetryAfter int64 `json:"without_retry_after"`
 	} `json:"unavailable_503"`
@@ -339,6 +368,11 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 			cpu += d
 		}
 		s.CPUPerLoginMs = cpu * 1000 / per
+		if d := after.redisCPU - before.redisCPU; before.redisCPU >= 0 && after.redisCPU >= 0 && d >= 0 {
+			ms := d * 1000 / per
+			s.RedisCPUPerLoginMs = &ms
+		}
+		s.LoadgenCPUPerLoginMs = (after.selfCPU - before.selfCPU) * 1000 / per
 	}
 	for _, pid := range l.cfg.pids {
 		s.PeakRSSMB = append(s.PeakRSSMB, float64(procStatusKB(pid, "VmHWM"))/1024)
