@@ -176,6 +176,9 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	samples = append(samples, l.takeSample(ctx, probe))
 
 	sum := l.summarize(before, after, probe, faultRes)
+	if cl != nil {
+		sum.RedisFsync = cl.redis.fsync
+	}
 	sum.Samples = append([]sample{baseline}, samples...)
 	sum.IdleWaiters = idle
 	if idle > 0 && rssBefore > 0 && rssIdle > rssBefore {

@@ -279,6 +279,8 @@ type summary struct {
 	PhonesH2C   bool    `json:"phones_h2c"`
 	ServerProcs int     `json:"server_gomaxprocs,omitempty"`
 	IdleWaiters int     `json:"idle_waiters"`
+	// RedisFsync is the appendfsync of the Redis started here.
+	RedisFsync string `json:"redis_appendfsync,omitempty"`
 
 	Logins            int64              `json:"logins"`
 	LoginsPerS        float64            `json:"logins_per_s"`
