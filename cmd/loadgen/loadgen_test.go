@@ -181,3 +181,20 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 		t.Error("no progress line")
 	}
 }
+
+// An instance that exits in the window (the sigterm fault) has no CPU
+// reading at the end: it is reported unknown, not as a negative share.
+func TestSummaryWithAnInstanceGone(t *testing.T) {
+	l := &load{cfg: &config{mode: "longpoll"}, st: newStats()}
+	l.st.logins.Store(1000)
+	t0 := time.Now()
+	before := snapshot{at: t0, cpu: []float64{1, 2}, redisCPU: 5, selfCPU: 1}
+	after := snapshot{at: t0.Add(10 * time.Second), cpu: []float64{3, -1}, redisCPU: 6, selfCPU: 1.5}
+	s := l.summarize(before, after, nil, nil)
+	if !s.CPUPartial || len(s.CPUByInstanceS) != 2 || s.CPUByInstanceS[0] != 2 || s.CPUByInstanceS[1] != -1 {
+		t.Fatalf("by instance %v, partial %v", s.CPUByInstanceS, s.CPUPartial)
+	}
+	if s.CPUPerLoginMs != 2 || s.RedisCPUPerLoginMs == nil || *s.RedisCPUPerLoginMs != 1 || s.LoadgenCPUPerLoginMs != 0.5 {
+		t.Fatalf("per login: servers %v redis %v loadgen %v", s.CPUPerLoginMs, s.RedisCPUPerLoginMs, s.LoadgenCPUPerLoginMs)
+	}
+}

@@ -196,16 +196,17 @@ func (p *probe) rss(i int) int64 {
 // clockTicks is USER_HZ, 100 on Linux for every architecture Go supports.
 const clockTicks = 100
 
+// cpuSeconds is the user + system CPU time of a process, -1 if it is gone.
 func cpuSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return -1
 	}
 	// The command name may hold spaces; fields resume after the last ')'.
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(fields) < 13 {
-		return 0
+		return -1
 	}
 	utime, _ := strconv.ParseFloat(fields[11], 64)
 	stime, _ := strconv.ParseFloat(fields[12], 64)
@@ -294,7 +295,10 @@ type summary struct {
 	RedisCmdsPerLogin float64            `json:"redis_commands_per_login"`
 	RedisTopPerLogin  map[string]float64 `json:"redis_commands_by_name_per_login"`
 	CPUPerLoginMs     float64            `json:"server_cpu_ms_per_login"`
-	CPUByInstanceS    []float64          `json:"server_cpu_s_by_instance"`
+	CPUByInstanceS    []float64          `json:"server_cpu_s_by_instance"` // -1: exited in the window
+	// CPUPartial: an instance exited in the window, so the CPU per login
+	// counts only the others.
+	CPUPartial bool `json:"server_cpu_partial,omitempty"`
 	// Where the rest of the machine went (all share its cores): Redis
 	// (absent when it restarted in the window) and the load generator.
 	RedisCPUPerLoginMs   *float64  `json:"redis_cpu_ms_per_login,omitempty"`
@@ -365,6 +369,13 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 		}
 		var cpu float64
 		for i := range after.cpu {
+			if before.cpu[i] < 0 || after.cpu[i] < 0 {
+				// It exited in the window (the sigterm fault): its share
+				// is unknown, and so is the servers' total.
+				s.CPUByInstanceS = append(s.CPUByInstanceS, -1)
+				s.CPUPartial = true
+				continue
+			}
 			d := after.cpu[i] - before.cpu[i]
 			s.CPUByInstanceS = append(s.CPUByInstanceS, d)
 			cpu += d
