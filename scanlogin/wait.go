@@ -192,6 +192,11 @@ func (w *Waiter) Sleep(ctx context.Context) (*Scene, error) {
 	}
 }
 
+// Detach stops following the context given to StartWait, for a caller that
+// hands the wait to a goroutine of its own, whose end that context no longer
+// marks (a hijacked connection). Sleep's own ctx then bounds the reads.
+func (w *Waiter) Detach() { w.stopCtx() }
+
 func (w *Waiter) stop() {
 	w.timer.Stop()
 	w.stopCtx()

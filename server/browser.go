@@ -178,15 +178,19 @@ type sceneStateResponse struct {
 }
 
 // sceneState is GET /api/v1/qr/{scene}/state?since=V&wait=S, the long poll.
-// Thousands of these sleep at once, each under the middleware on its own
-// goroutine, so the frames live while it sleeps are kept small (see
-// scanlogin.Waiter): the work before and after is in helpers, the sleep is
-// the engine's Wait in its two halves, and the handler is a closure (a
-// method value would add a wrapper frame).
+// Thousands of these sleep at once. Over HTTP/1.1 a poll that must sleep is
+// parked off net/http (park.go). Over HTTP/2 it sleeps under the middleware
+// on its stream's goroutine, so the frames live while it sleeps are kept
+// small (see scanlogin.Waiter): the work before and after is in helpers,
+// the sleep is the engine's Wait in its two halves, and the handler is a
+// closure (a method value would add a wrapper frame).
 func (s *Server) sceneState() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		w, sc, since, err := s.startPoll(c)
 		if w != nil {
+			if s.park(c, w, since) {
+				return errParked
+			}
 			sc, err = w.Sleep(c.Request().Context())
 			s.metrics.waitingPolls.Dec()
 		}

@@ -40,6 +40,7 @@ func newClient(t testing.TB, inst *servertest.Instance) *client {
 type response struct {
 	Status int
 	Header http.Header
+	Close  bool // the server closes the connection after it
 	Body   []byte
 	JSON   map[string]any
 }
@@ -106,7 +107,7 @@ func (c *client) reqCtx(ctx context.Context, method, path, token string, body an
 	if err != nil {
 		c.t.Fatalf("%s %s: read: %v", method, path, err)
 	}
-	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	r := &response{Status: resp.StatusCode, Header: resp.Header, Close: resp.Close, Body: data}
 	if c.record {
 		var hdr strings.Builder
 		_ = resp.Header.Write(&hdr)

@@ -122,6 +122,9 @@ func (s *Server) envelope(next echo.HandlerFunc) echo.HandlerFunc {
 		if err = capBody(c); err == nil {
 			err = next(c)
 		}
+		if err == errParked {
+			return nil // the parked poll logs and counts itself
+		}
 		s.finish(c, time.Since(start), err)
 		return err
 	}

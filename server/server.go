@@ -70,6 +70,8 @@ type Server struct {
 	qrCalls       flight[qrImage]
 	draining      atomic.Bool
 	closeOnce     sync.Once
+	parked        parking         // polls sleeping off net/http (park.go)
+	returns       *returnListener // set by Run: takes parked connections back
 }
 
 // devAppID and devSecret are the credentials of the fake WeChat in dev mode.
@@ -239,8 +241,14 @@ func (s *Server) HTTPServer() *http.Server {
 // few seconds. It closes the Server.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := s.HTTPServer()
+	s.returns = newReturnListener(ln)
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if st != http.StateNew {
+			s.returns.settled(c)
+		}
+	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(s.returns) }()
 	select {
 	case err := <-served:
 		s.Close()
@@ -256,6 +264,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	// Parked polls left net/http's books when their connections were
+	// hijacked: Shutdown does not wait for their answers.
+	s.parked.closeAndWait(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = srv.Close()
 	}
