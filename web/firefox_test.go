@@ -3,6 +3,7 @@
 package web_test
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -26,13 +27,28 @@ func TestFirefoxRunsTheWidget(t *testing.T) {
 		}
 		t.Skip("firefox-esr not found")
 	}
+	// A cold Firefox (its first start on a machine, reading everything from
+	// disk) can reach the load event and exit before the widget has asked
+	// for the code's image: one more start, on a fresh server and profile.
+	var want map[string]bool
+	for attempt := 1; attempt <= 2; attempt++ {
+		if want = firefoxRun(t, firefox, attempt); want == nil {
+			return
+		}
+		t.Logf("attempt %d: %v", attempt, want)
+	}
+	t.Fatalf("Firefox did not run the widget through: %v", want)
+}
+
+// firefoxRun loads / in Firefox once; nil when the server saw the scene
+// created by Firefox and its image served, else what it saw.
+func firefoxRun(t *testing.T, firefox string, attempt int) map[string]bool {
 	logs := &servertest.LogBuffer{}
 	inst := servertest.Start(t, servertest.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-
 	dir := t.TempDir()
-	shot := filepath.Join(screenshotDir(t), "firefox-1-pending.png")
+	shot := filepath.Join(screenshotDir(t), fmt.Sprintf("firefox-%d-pending.png", attempt))
 	cmd := exec.Command(firefox, "--headless", "--no-remote", "--profile", dir,
 		"--window-size=1280,900", "--screenshot", shot, inst.URL+"/")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "MOZ_CRASHREPORTER_DISABLE=1")
@@ -56,9 +72,9 @@ func TestFirefoxRunsTheWidget(t *testing.T) {
 		}
 		if want["created by Firefox"] && want["code image shown"] {
 			t.Logf("screenshot (taken at load): %s", shot)
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("Firefox did not run the widget through: %v", want)
+	return want
 }
