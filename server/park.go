@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -83,6 +84,13 @@ func (s *Server) park(c echo.Context, w *scanlogin.Waiter, since int64) bool {
 // sleep waits and answers. The engine's Close wakes it, like every waiter.
 func (p *parked) sleep() {
 	defer p.s.parked.done()
+	defer func() {
+		// The envelope's recover is not above this goroutine.
+		if r := recover(); r != nil {
+			p.s.log.Error("panic in a parked poll", "err", fmt.Sprint(r), "request_id", p.header.Get(echo.HeaderXRequestID))
+			_ = p.conn.Close()
+		}
+	}()
 	sc, err := p.w.Sleep(context.Background())
 	p.s.metrics.waitingPolls.Dec()
 	rec := &recorder{header: p.header}
