@@ -8,7 +8,9 @@
 // JWKS, the session cookie and its Origin check, Redis-backed rate limits,
 // Prometheus metrics, the OpenAPI document, access and audit logs with a
 // redacting slog handler, and dev mode: the fake WeChat of wxapi/wxapitest
-// mounted at /dev/wechat/ and the phone simulator of package web.
+// mounted at /dev/wechat/ and the phone simulator of package web. It also
+// owns how thousands of long polls sleep cheaply: over HTTP/2 in their
+// handlers, over HTTP/1.1 parked off net/http (park.go).
 //
 // Handlers hand verified identities (an OpenID from wxapi, a user ID from a
 // token) to package scanlogin and turn its answers into JSON. The domain and
