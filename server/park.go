@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -209,6 +210,9 @@ type returnListener struct {
 
 	mu      sync.Mutex
 	pending map[net.Conn]struct{} // returned, no request started on it yet
+	// npending is len(pending): settled runs on every state change of
+	// every connection, and most of the time nothing is pending.
+	npending atomic.Int32
 }
 
 type accepted struct {
@@ -272,6 +276,7 @@ func (l *returnListener) giveBack(c net.Conn) {
 	open := l.pending != nil
 	if open {
 		l.pending[c] = struct{}{}
+		l.npending.Store(int32(len(l.pending)))
 	}
 	l.mu.Unlock()
 	if !open {
@@ -288,7 +293,11 @@ func (l *returnListener) giveBack(c net.Conn) {
 
 // settled is told of every connection net/http moves past StateNew.
 func (l *returnListener) settled(c net.Conn) {
+	if l.npending.Load() == 0 {
+		return
+	}
 	l.mu.Lock()
 	delete(l.pending, c)
+	l.npending.Store(int32(len(l.pending)))
 	l.mu.Unlock()
 }
