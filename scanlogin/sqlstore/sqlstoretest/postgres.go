@@ -327,6 +327,7 @@ func (p *Postgres) logTail() string {
 // and waits until it is gone. Its data stays for Restart. Safe to call more
 // than once.
 func (p *Postgres) Stop() {
+	p.Resume() // a paused server would never shut down
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.cmd = nil
@@ -341,6 +342,52 @@ func (p *Postgres) Stop() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		<-exited
 	}
+}
+
+// Pause freezes the server and all its backends (SIGSTOP): connections
+// stay open and new ones are accepted by the kernel, but nothing answers, as
+// with a hung host. Resume undoes it; Stop resumes first. Linux only (it
+// finds the backends in /proc).
+func (p *Postgres) Pause() { p.signalAll(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again.
+func (p *Postgres) Resume() { p.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster and its children: each backend is in a
+// session of its own, so the process group is not enough.
+func (p *Postgres) signalAll(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	pid := p.cmd.Process.Pid
+	_ = syscall.Kill(pid, sig)
+	for _, child := range childrenOf(pid) {
+		_ = syscall.Kill(child, sig)
+	}
+}
+
+func childrenOf(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // Restart starts the server again after Stop, on the same socket and data.

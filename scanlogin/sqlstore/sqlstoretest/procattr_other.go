@@ -8,7 +8,9 @@ import (
 )
 
 func setProcAttr(cmd *exec.Cmd, own *owner) {
+	attr := &syscall.SysProcAttr{}
 	if own != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: own.uid, Gid: own.gid}}
+		attr.Credential = &syscall.Credential{Uid: own.uid, Gid: own.gid}
 	}
+	cmd.SysProcAttr = attr
 }
