@@ -146,7 +146,10 @@ func TestPostgresDown(t *testing.T) {
 	}{
 		{"User", func() error { _, err := s.User(ctx, u.ID); return err }},
 		{"LoginUser", func() error { _, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o2"}); return err }},
-		{"UpdateProfile", func() error { _, err := s.UpdateProfile(ctx, u.ID, sqlstore.ProfileUpdate{Nickname: ptr("x")}); return err }},
+		{"UpdateProfile", func() error {
+			_, err := s.UpdateProfile(ctx, u.ID, sqlstore.ProfileUpdate{Nickname: ptr("x")})
+			return err
+		}},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	} {
 		start := time.Now()
