@@ -2,8 +2,8 @@
 // profiles (nickname, avatar image, phone), and the sign-in history, in
 // PostgreSQL (several instances) or SQLite (one instance, the demo).
 //
-// It holds what must never be lost or split (docs/ARCHITECTURE.md): Redis
-// keeps scenes, sessions and tokens, and may cache what this package stores.
+// It holds what must never be lost or split; Redis keeps scenes, sessions
+// and tokens, and may cache what this package stores.
 // An identity (AppID + OpenID) is a primary key, so two concurrent first
 // logins, or a Redis failover, can never create a second user for one WeChat
 // account.

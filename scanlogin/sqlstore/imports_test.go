@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestImports keeps the arrows of docs/ARCHITECTURE.md: the store knows
+// TestImports keeps the import arrows one way: the store knows
 // neither HTTP, WeChat nor Prometheus, and the domain does not know it.
 func TestImports(t *testing.T) {
 	for pkg, banned := range map[string][]string{

@@ -133,7 +133,8 @@ func TestObserveAndStats(t *testing.T) {
 // ErrUnavailable; when it is back, the same store works again.
 func TestPostgresDown(t *testing.T) {
 	pg := sqlstoretest.Start(t)
-	s := open(t, pg.CreateDatabase(t), sqlstore.Config{})
+	url := pg.CreateDatabase(t)
+	s := open(t, url, sqlstore.Config{})
 	ctx := t.Context()
 	u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o"})
 	if err != nil {
@@ -162,6 +163,11 @@ func TestPostgresDown(t *testing.T) {
 		if !errors.Is(err, scanlogin.ErrUnavailable) {
 			t.Errorf("%s with PostgreSQL down: err = %v, want ErrUnavailable", call.name, err)
 		}
+	}
+	// Opening a store fails as fast.
+	start := time.Now()
+	if _, err := sqlstore.Open(ctx, url, sqlstore.Config{}); !errors.Is(err, scanlogin.ErrUnavailable) || time.Since(start) > 2*time.Second {
+		t.Errorf("Open with PostgreSQL down: %s, err = %v", time.Since(start), err)
 	}
 	pg.Restart()
 	deadline := time.Now().Add(5 * time.Second)
