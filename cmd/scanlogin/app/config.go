@@ -26,9 +26,9 @@ type Config struct {
 	MPEnvVersion  string // SCANLOGIN_MP_ENV_VERSION: release | trial | develop
 
 	SigningKeys      []server.SigningKey // from SCANLOGIN_SIGNING_KEY_FILE; generated in dev mode when empty
-	SessionKeySecret []byte       // SCANLOGIN_SESSION_KEY_SECRET (or _FILE): 32 bytes, encrypts session_key at rest
-	Issuer           string       // SCANLOGIN_ISSUER, default PublicURL
-	Audience         string       // SCANLOGIN_AUDIENCE, default scanlogin-web
+	SessionKeySecret []byte              // SCANLOGIN_SESSION_KEY_SECRET (or _FILE): 32 bytes, encrypts session_key at rest
+	Issuer           string              // SCANLOGIN_ISSUER, default PublicURL
+	Audience         string              // SCANLOGIN_AUDIENCE, default scanlogin-web
 	AccessTokenTTL   time.Duration
 	SessionTTL       time.Duration
 	MPTokenTTL       time.Duration
