@@ -41,8 +41,7 @@ func waitGauge(t *testing.T, in *servertest.Instance, want string) {
 
 // TestLongPoll: many polls wait at once and are counted; a transition wakes
 // its poll at once with the news, the headers every response carries
-// (Cache-Control: no-store for live state) and its access log line;
-// shutdown answers the others with their current state.
+// (Cache-Control: no-store for live state) and its access log line.
 func TestLongPoll(t *testing.T) {
 	logs := &servertest.LogBuffer{}
 	inst := servertest.Start(t, servertest.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -96,21 +95,7 @@ func TestLongPoll(t *testing.T) {
 	if !found {
 		t.Errorf("no access log line with request id %q", id)
 	}
-	waitGauge(t, inst, "49")
-
-	// Shutdown answers the others at once, with their current state, as
-	// normal responses: the browsers poll again (elsewhere).
-	start = time.Now()
-	inst.Close()
-	for range n - 1 {
-		r := recvWithin(t, answers, 5*time.Second)
-		if r.Status != 200 || r.str("state") != "pending" || r.num("version") != 1 {
-			t.Fatalf("poll at shutdown: %d %s", r.Status, r.Body)
-		}
-	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("shutdown took %s", took)
-	}
+	waitGauge(t, inst, "49") // shutdown answers the others: TestShutdownAnswersPolls
 }
 
 // TestWaitingPollErrors: a waiting poll that cannot read its scene any more

@@ -9,12 +9,8 @@ import (
 )
 
 func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeErr(w, 43002)
-		return
-	}
-	m, ok := readBody(w, r, 47001)
-	if !ok || !f.authorized(w, r) {
+	m, ok := f.authorizedPost(w, r, 47001)
+	if !ok {
 		return
 	}
 	code, _ := str(m, "code")

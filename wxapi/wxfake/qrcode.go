@@ -13,12 +13,8 @@ import (
 )
 
 func (f *Fake) unlimitedQRCode(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeErr(w, 43002)
-		return
-	}
-	m, ok := readBody(w, r, 40169)
-	if !ok || !f.authorized(w, r) {
+	m, ok := f.authorizedPost(w, r, 40169)
+	if !ok {
 		return
 	}
 	minute := strconv.FormatInt(f.now().Unix()/60, 10)

@@ -14,12 +14,8 @@ import (
 // msgSecCheck is the v2 text check: content containing one of
 // Options.BlockedWords is "risky" (label 21000, other), anything else "pass".
 func (f *Fake) msgSecCheck(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeErr(w, 43002)
-		return
-	}
-	m, ok := readBody(w, r, 47001)
-	if !ok || !f.authorized(w, r) {
+	m, ok := f.authorizedPost(w, r, 47001)
+	if !ok {
 		return
 	}
 	content, _ := str(m, "content")

@@ -4,6 +4,7 @@ package wxfake
 // access_token check of every API that needs one.
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -129,6 +130,21 @@ func (f *Fake) checkToken(r *http.Request) (int, error) {
 		return 40001, nil
 	}
 	return 0, nil
+}
+
+// authorizedPost is the start of every API called with an access token:
+// POST only (43002), a JSON body (bad otherwise), a valid token. ok is
+// false when the answer has been written.
+func (f *Fake) authorizedPost(w http.ResponseWriter, r *http.Request, bad int) (map[string]json.RawMessage, bool) {
+	if r.Method != http.MethodPost {
+		writeErr(w, 43002)
+		return nil, false
+	}
+	m, ok := readBody(w, r, bad)
+	if !ok || !f.authorized(w, r) {
+		return nil, false
+	}
+	return m, true
 }
 
 // authorized writes the token error, if any, and reports whether to go on.
