@@ -134,9 +134,6 @@ func New(opts Options) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// Engine is the domain engine the server runs on.
-func (s *Server) Engine() *scanlogin.Engine { return s.engine }
-
 // Routes lists every registered route (method and Echo path).
 func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
 
