@@ -43,10 +43,19 @@
 // every waiter; if Redis does not answer a bounded probe either, woken and
 // new waits fail at once with ErrUnavailable (about 0.3 s after Redis stops,
 // about 1.5 s after it hangs), and the engine recovers by itself when the
-// subscription is confirmed again. Reads made while waiting carry a 1 s
+// subscription is confirmed again. Reads made while waiting carry a 2 s
 // context deadline; go-redis honours it on the socket only with
 // ContextTimeoutEnabled, so give the client a ReadTimeout of about 1 s for
 // the same bound on a read caught mid-hang.
+//
+// # Overload
+//
+// A call that runs out of time inside this process (queued for a pooled
+// connection past its deadline or the client's pool timeout) while the
+// subscriber still hears from Redis fails with ErrOverloaded, not
+// ErrUnavailable: an overloaded server must not report a healthy store as
+// down. Socket timeouts, refused and dropped connections, and anything
+// while the subscriber has lost Redis, are ErrUnavailable.
 //
 // # Users and sessions
 //

@@ -36,9 +36,13 @@ const (
 	// gcGrace is how long a scene key outlives its deadline (or its final
 	// transition) so that late polls still read "expired" or the final state.
 	gcGrace = 5 * time.Minute
-	// waitReadTimeout bounds each Redis read made while waiting, so a Redis
-	// that stopped answering fails a wait well within 2 s.
-	waitReadTimeout = time.Second
+	// waitReadTimeout bounds each Redis read made while waiting. A Redis
+	// that stops answering is told by the subscriber (about 1.5 s) and by
+	// the client's socket timeouts; this bound only caps how long a read may
+	// queue in this process, and a read that runs past it while Redis is
+	// healthy is ErrOverloaded, not an outage. It was 1 s, which a busy
+	// 2-core machine reached with Redis idle.
+	waitReadTimeout = 2 * time.Second
 	// failFastAfter: a new Wait fails at once with ErrUnavailable when the
 	// wake-up subscription has been down this long.
 	failFastAfter = 500 * time.Millisecond
@@ -183,7 +187,7 @@ func (e *Engine) isClosed() bool {
 // Ping reports whether Redis answers: ErrUnavailable when it does not.
 func (e *Engine) Ping(ctx context.Context) error {
 	if err := e.rdb.Ping(ctx).Err(); err != nil {
-		return storeErr("ping", err)
+		return e.storeErr("ping", err)
 	}
 	return nil
 }

@@ -19,8 +19,11 @@ var (
 	ErrNotScanned       = errors.New("scene not scanned yet")
 	ErrNotConfirmed     = errors.New("scene not confirmed yet")
 	ErrAlreadyRedeemed  = errors.New("scene already redeemed")
-	ErrSceneFinal       = errors.New("scene is final")
-	ErrSceneExpired     = errors.New("scene expired")
+	// ErrRedeemFailed: the scene was spent but its session could not be
+	// created; final, the user must start again (see RedeemScene).
+	ErrRedeemFailed = errors.New("scene redeemed but no session could be created")
+	ErrSceneFinal   = errors.New("scene is final")
+	ErrSceneExpired = errors.New("scene expired")
 	// ErrMatchMismatch: the phone picked the wrong number; the scene is now
 	// cancelled.
 	ErrMatchMismatch = errors.New("number match mismatch")
@@ -38,6 +41,11 @@ var (
 	// ErrUnavailable: Redis is unreachable or timed out. The cause is wrapped
 	// too.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrOverloaded: a Redis call could not be made in time because this
+	// process is over capacity (its calls queued for a connection or for the
+	// CPU) while Redis itself answers. Retry shortly, or elsewhere. The cause
+	// is wrapped too.
+	ErrOverloaded = errors.New("server overloaded")
 	// ErrPollLimited: the poll token's polls of the scene are over
 	// Config.PollsPerMinute; the error is a *PollLimitError.
 	ErrPollLimited = errors.New("too many polls of the scene")
@@ -69,12 +77,38 @@ var scriptErrors = map[string]error{
 
 // storeErr wraps a Redis failure. A cancelled caller gets its own context
 // error back, not ErrUnavailable, so a client that hung up is not counted as
-// an outage.
-func storeErr(op string, err error) error {
+// an outage. A call that ran out of time inside this process, waiting for a
+// pooled connection or past its own deadline, while the subscriber still
+// hears from Redis is ErrOverloaded: the process is over capacity and the
+// store is fine, so it must not be reported as down (see overloaded).
+func (e *Engine) storeErr(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("scanlogin: %s: %w", op, err)
 	}
+	if e.overloaded(err) {
+		return fmt.Errorf("scanlogin: %s: %w: %w", op, ErrOverloaded, err)
+	}
 	return fmt.Errorf("scanlogin: %s: %w: %w", op, ErrUnavailable, err)
+}
+
+// StoreError classifies the failure of a Redis call made on the engine's
+// client outside the engine (the server's rate limiter) as the engine's own
+// calls are: the caller's context error, ErrOverloaded or ErrUnavailable.
+func (e *Engine) StoreError(op string, err error) error { return e.storeErr(op, err) }
+
+// overloaded reports whether err is a timeout of our own making while Redis
+// is healthy. go-redis honours a context deadline only while a command
+// queues for a pooled connection (its sockets have their own read and write
+// timeouts), and its pool timeout bounds the same queue: both mean that this
+// process had more work than connections and CPU, not that Redis stopped
+// answering. Redis's health is the subscriber's verdict, which rests on its
+// own connection's PINGs and not on the pool (see subscribeLoop). Socket
+// timeouts, refused and dropped connections remain ErrUnavailable.
+func (e *Engine) overloaded(err error) bool {
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, redis.ErrPoolTimeout) {
+		return false
+	}
+	return !e.hub.unreachable.Load() && e.downFor() == 0
 }
 
 func isNil(err error) bool { return errors.Is(err, redis.Nil) }

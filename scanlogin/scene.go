@@ -170,7 +170,7 @@ func (e *Engine) CreateScene(ctx context.Context, ns NewScene) (*Scene, string, 
 		}
 		ok, err := e.rdb.SetNX(ctx, e.sceneKey(rec.ID), b, life+gcGrace).Result()
 		if err != nil {
-			return nil, "", storeErr("create scene", err)
+			return nil, "", e.storeErr("create scene", err)
 		}
 		if ok {
 			return rec.view(now), token, nil
@@ -186,7 +186,7 @@ func (e *Engine) readScene(ctx context.Context, id string) (*sceneRecord, error)
 		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
 	}
 	if err != nil {
-		return nil, storeErr("read scene", err)
+		return nil, e.storeErr("read scene", err)
 	}
 	return decodeScene(id, b)
 }
@@ -247,7 +247,7 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 	res, err := e.scripts.pollRead.Run(ctx, e.rdb, []string{e.sceneKey(id), e.pollCountKey(id, th)},
 		e.cfg.PollsPerMinute, pollWindow.Milliseconds()).Slice()
 	if err != nil {
-		return nil, storeErr("read scene", err)
+		return nil, e.storeErr("read scene", err)
 	}
 	if len(res) != 2 {
 		return nil, fmt.Errorf("scanlogin: poll read: unexpected reply %v", res)
@@ -358,7 +358,7 @@ func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*S
 		e.channel, publish, numberMatch,
 	).StringSlice()
 	if err != nil {
-		return nil, storeErr(op, err)
+		return nil, e.storeErr(op, err)
 	}
 	if len(res) != 2 {
 		return nil, fmt.Errorf("scanlogin: %s: unexpected script reply %d", op, len(res))
@@ -399,7 +399,7 @@ func (e *Engine) PutSceneImage(ctx context.Context, id, contentType string, data
 	ok, err := e.scripts.putImage.Run(ctx, e.rdb, []string{e.sceneKey(id), e.imageKey(id)},
 		packBlob(contentType, data)).Int()
 	if err != nil {
-		return storeErr("put scene image", err)
+		return e.storeErr("put scene image", err)
 	}
 	if ok == 0 {
 		return fmt.Errorf("scanlogin: put scene image %s: %w", id, ErrSceneNotFound)
@@ -419,7 +419,7 @@ func (e *Engine) SceneImage(ctx context.Context, id string) (string, []byte, err
 		return "", nil, fmt.Errorf("scanlogin: scene image %s: %w", id, ErrSceneNotFound)
 	}
 	if err != nil {
-		return "", nil, storeErr("scene image", err)
+		return "", nil, e.storeErr("scene image", err)
 	}
 	ct, data := unpackBlob(b)
 	return ct, data, nil

@@ -57,7 +57,7 @@ func (e *Engine) CreateSession(ctx context.Context, userID, ip, userAgent string
 		return nil
 	})
 	if err != nil {
-		return nil, "", storeErr("create session", err)
+		return nil, "", e.storeErr("create session", err)
 	}
 	return s, token, nil
 }
@@ -105,11 +105,11 @@ func (e *Engine) CreateSessionForScene(ctx context.Context, sceneID, userID, ip,
 		err = send(true)
 	}
 	if err != nil {
-		return nil, "", storeErr("create session", err)
+		return nil, "", e.storeErr("create session", err)
 	}
 	created, err := create.Int()
 	if err != nil {
-		return nil, "", storeErr("create session", err)
+		return nil, "", e.storeErr("create session", err)
 	}
 	if created == 0 {
 		e.log.Warn("scanlogin: second session for a scene refused", "scene", sceneID)
@@ -163,7 +163,7 @@ func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Sess
 	res, err := e.scripts.refresh.Run(ctx, e.rdb, []string{e.sessKey(sid), e.spentKey(sid)},
 		hashToken(refreshToken), hashToken(next), now).StringSlice()
 	if err != nil {
-		return nil, "", storeErr("refresh session", err)
+		return nil, "", e.storeErr("refresh session", err)
 	}
 	switch res[0] {
 	case "ok":
@@ -210,7 +210,7 @@ func (e *Engine) SessionAlive(ctx context.Context, sessionID string) (*Session, 
 	}
 	m, err := e.rdb.HGetAll(ctx, e.sessKey(sessionID)).Result()
 	if err != nil {
-		return nil, storeErr("session", err)
+		return nil, e.storeErr("session", err)
 	}
 	s := sessionFromFields(m)
 	if s.ID == "" || !e.now().Before(s.ExpiresAt) {
@@ -230,7 +230,7 @@ func (e *Engine) RevokeSession(ctx context.Context, sessionID string) error {
 		return fmt.Errorf("scanlogin: revoke session %s: %w", sessionID, ErrSessionNotFound)
 	}
 	if err != nil {
-		return storeErr("revoke session", err)
+		return e.storeErr("revoke session", err)
 	}
 	if err := e.rdb.ZRem(ctx, e.userSessKey(uid), sessionID).Err(); err != nil {
 		// The session is already dead; a stale index entry is pruned by
@@ -259,7 +259,7 @@ func (e *Engine) UserSessions(ctx context.Context, userID string) ([]*Session, e
 		Min: "(" + strconv.FormatInt(ms(now), 10), Max: "+inf",
 	}).Result()
 	if err != nil {
-		return nil, storeErr("user sessions", err)
+		return nil, e.storeErr("user sessions", err)
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -270,7 +270,7 @@ func (e *Engine) UserSessions(ctx context.Context, userID string) ([]*Session, e
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr("user sessions", err)
+		return nil, e.storeErr("user sessions", err)
 	}
 	out := make([]*Session, 0, len(ids))
 	var gone []any
@@ -311,7 +311,7 @@ func (e *Engine) IssueMPToken(ctx context.Context, userID string) (string, time.
 	ttl := e.cfg.MPTokenTTL
 	exp := ms(e.now().Add(ttl))
 	if err := e.rdb.Set(ctx, e.mpTokenKey(hashToken(token)), userID+" "+strconv.FormatInt(exp, 10), ttl).Err(); err != nil {
-		return "", 0, storeErr("issue mp token", err)
+		return "", 0, e.storeErr("issue mp token", err)
 	}
 	return token, ttl, nil
 }
@@ -327,7 +327,7 @@ func (e *Engine) MPTokenUser(ctx context.Context, token string) (string, error) 
 		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
 	}
 	if err != nil {
-		return "", storeErr("mp token", err)
+		return "", e.storeErr("mp token", err)
 	}
 	uid, expS, _ := strings.Cut(v, " ")
 	exp, _ := strconv.ParseInt(expS, 10, 64)
@@ -344,7 +344,7 @@ func (e *Engine) RevokeMPToken(ctx context.Context, token string) error {
 		return nil
 	}
 	if err := e.rdb.Del(ctx, e.mpTokenKey(hashToken(token))).Err(); err != nil {
-		return storeErr("revoke mp token", err)
+		return e.storeErr("revoke mp token", err)
 	}
 	return nil
 }

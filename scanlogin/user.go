@@ -50,7 +50,7 @@ func (e *Engine) LoginUser(ctx context.Context, info LoginInfo) (*User, bool, er
 	case isNil(err):
 		id, created = candidate, true
 	case err != nil:
-		return nil, false, storeErr("login user", err)
+		return nil, false, e.storeErr("login user", err)
 	}
 	sealed := ""
 	if info.SessionKey != "" {
@@ -63,7 +63,7 @@ func (e *Engine) LoginUser(ctx context.Context, info LoginInfo) (*User, bool, er
 	res, err := e.scripts.loginUser.Run(ctx, e.rdb, []string{e.userKey(id)},
 		id, info.OpenID, info.UnionID, sealed, now).StringSlice()
 	if err != nil {
-		return nil, false, storeErr("login user", err)
+		return nil, false, e.storeErr("login user", err)
 	}
 	return userFromFields(pairs(res)), created, nil
 }
@@ -84,7 +84,7 @@ func (e *Engine) User(ctx context.Context, id string) (*User, error) {
 	}
 	m, err := e.rdb.HGetAll(ctx, e.userKey(id)).Result()
 	if err != nil {
-		return nil, storeErr("user", err)
+		return nil, e.storeErr("user", err)
 	}
 	if m[fID] == "" {
 		return nil, fmt.Errorf("scanlogin: user %s: %w", id, ErrUserNotFound)
@@ -113,7 +113,7 @@ func (e *Engine) UpdateUser(ctx context.Context, id string, p ProfileUpdate) (*U
 		return nil, fmt.Errorf("scanlogin: update user %s: %w", id, ErrUserNotFound)
 	}
 	if err != nil {
-		return nil, storeErr("update user", err)
+		return nil, e.storeErr("update user", err)
 	}
 	return userFromFields(pairs(res)), nil
 }
@@ -136,7 +136,7 @@ func (e *Engine) SessionKey(ctx context.Context, userID string) (string, error) 
 	}
 	v, err := e.rdb.HMGet(ctx, e.userKey(userID), fID, fSessionKey).Result()
 	if err != nil {
-		return "", storeErr("session key", err)
+		return "", e.storeErr("session key", err)
 	}
 	if s, _ := v[0].(string); s == "" {
 		return "", fmt.Errorf("scanlogin: session key of %s: %w", userID, ErrUserNotFound)
@@ -162,7 +162,7 @@ func (e *Engine) PutAvatar(ctx context.Context, userID, contentType string, data
 	}
 	v, err := e.rdb.HMGet(ctx, e.userKey(userID), fID, fAvatarID).Result()
 	if err != nil {
-		return "", storeErr("put avatar", err)
+		return "", e.storeErr("put avatar", err)
 	}
 	if s, _ := v[0].(string); s == "" {
 		return "", fmt.Errorf("scanlogin: put avatar for %s: %w", userID, ErrUserNotFound)
@@ -170,10 +170,10 @@ func (e *Engine) PutAvatar(ctx context.Context, userID, contentType string, data
 	old, _ := v[1].(string)
 	id := newID()
 	if err := e.rdb.Set(ctx, e.avatarKey(id), packBlob(contentType, data), 0).Err(); err != nil {
-		return "", storeErr("put avatar", err)
+		return "", e.storeErr("put avatar", err)
 	}
 	if err := e.rdb.HSet(ctx, e.userKey(userID), fAvatarID, id).Err(); err != nil {
-		return "", storeErr("put avatar", err)
+		return "", e.storeErr("put avatar", err)
 	}
 	if old != "" && old != id {
 		_ = e.rdb.Del(ctx, e.avatarKey(old)).Err() // best effort: an orphan costs only memory
@@ -192,7 +192,7 @@ func (e *Engine) Avatar(ctx context.Context, avatarID string) (string, []byte, e
 		return "", nil, fmt.Errorf("scanlogin: avatar %s: %w", avatarID, ErrAvatarNotFound)
 	}
 	if err != nil {
-		return "", nil, storeErr("avatar", err)
+		return "", nil, e.storeErr("avatar", err)
 	}
 	ct, data := unpackBlob(b)
 	return ct, data, nil

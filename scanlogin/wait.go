@@ -30,7 +30,7 @@ import (
 // hub maps scene IDs to their waiters.
 type hub struct {
 	mu      sync.Mutex
-	byScene map[string]*Waiter // first waiter of each scene
+	byScene map[string]*waiter // first waiter of each scene
 	n       int
 
 	// downSince is the UnixNano time the subscription was lost, 0 while
@@ -40,9 +40,9 @@ type hub struct {
 	unreachable atomic.Bool
 }
 
-func (h *hub) init() { h.byScene = map[string]*Waiter{} }
+func (h *hub) init() { h.byScene = map[string]*waiter{} }
 
-func (h *hub) add(w *Waiter) {
+func (h *hub) add(w *waiter) {
 	h.mu.Lock()
 	if first := h.byScene[w.scene]; first != nil {
 		w.next = first
@@ -53,7 +53,7 @@ func (h *hub) add(w *Waiter) {
 	h.mu.Unlock()
 }
 
-func (h *hub) remove(w *Waiter) {
+func (h *hub) remove(w *waiter) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -75,7 +75,7 @@ func (h *hub) remove(w *Waiter) {
 	h.n--
 }
 
-func (w *Waiter) notify() {
+func (w *waiter) notify() {
 	select {
 	case w.wake <- struct{}{}:
 	default: // a wake-up is already pending; it will re-read anyway
@@ -109,98 +109,80 @@ func (h *hub) waiters() int {
 	return h.n
 }
 
+// waiter is one Wait that sleeps: the subscriber, the timer, the end of its
+// context and Close all wake it through wake.
+type waiter struct {
+	wake       chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
+	prev, next *waiter       // the other waiters of the scene
+	scene      string
+}
+
 // Wait long-polls a scene. It checks the poll token and returns at once if
 // the scene's version differs from since or the scene is final; otherwise it
 // returns when the version changes, at the scene's deadline (as expired),
 // after maxWait with the unchanged scene, or on Close with the current
 // scene.
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
-// ErrUnavailable (within 2 s when Redis is down), or the context's error
-// when ctx ends first.
-//
-// Wait is StartWait followed, when there is a need to sleep, by Sleep.
+// *PollLimitError, ErrUnavailable (within 2 s when Redis is down),
+// ErrOverloaded (this process could not get its read to a healthy Redis in
+// time), or the context's error when ctx ends first.
 func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, maxWait time.Duration) (*Scene, error) {
-	w, s, err := e.StartWait(ctx, id, pollToken, since, maxWait)
-	if w == nil {
-		return s, err
-	}
-	return w.Sleep(ctx)
-}
-
-// A Waiter is a Wait that has to sleep: StartWait has registered it and read
-// the scene unchanged. Its owner must call Sleep once, with the same ctx.
-//
-// Wait comes in two steps for callers that sleep by the thousand: Go halves
-// a sleeping goroutine's stack at GC only while it uses less than a quarter
-// of it, so the frames live during the sleep decide whether a sleeping
-// HTTP handler costs 8 or 4 KB of stack. Sleep's frame is small and sleeps
-// on one channel receive (a select costs more stack): every wake-up source
-// (a message for the scene, the timer, the end of ctx, Close) sends on
-// wake; and the caller's frame need not hold the arguments of Wait.
-type Waiter struct {
-	e          *Engine
-	wake       chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
-	prev, next *Waiter       // the other waiters of the scene
-	scene      string
-	since      int64
-	end        time.Time
-	last       *Scene // the state last read
-	timer      *time.Timer
-	stopCtx    func() bool
-}
-
-// StartWait is the first half of Wait: it checks the poll token and reads
-// the scene. It returns a nil Waiter with Wait's answer when there is no
-// need to sleep, and otherwise a Waiter to Sleep on.
-func (e *Engine) StartWait(ctx context.Context, id, pollToken string, since int64, maxWait time.Duration) (*Waiter, *Scene, error) {
 	if err := e.canWait(id); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	w := &Waiter{e: e, wake: make(chan struct{}, 1), scene: id, since: since, end: time.Now().Add(maxWait)}
+	end := time.Now().Add(maxWait)
 	// Register before reading, so a transition that lands between the read
 	// and the sleep still wakes us.
+	w := &waiter{wake: make(chan struct{}, 1), scene: id}
 	e.hub.add(w)
+	defer e.hub.remove(w)
+
 	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
 	s, err := e.authorizePoll(rctx, id, pollToken)
 	cancel()
 	if err != nil {
-		e.hub.remove(w)
-		return nil, nil, e.waitErr(ctx, err)
+		return nil, e.waitErr(ctx, err)
 	}
 	if s.Version != since || s.State.Final() || maxWait <= 0 || e.isClosed() {
-		e.hub.remove(w)
-		return nil, s, nil
+		return s, nil
 	}
 	if e.afterFirstRead != nil {
 		e.afterFirstRead()
 	}
-	w.last = s
-	notify := w.notify
-	w.timer = time.AfterFunc(e.untilCheck(s, w.end), notify)
-	w.stopCtx = context.AfterFunc(ctx, notify)
-	return w, nil, nil
-}
 
-// Sleep is the second half of Wait: it returns what Wait returns.
-func (w *Waiter) Sleep(ctx context.Context) (*Scene, error) {
-	defer w.stop()
+	timer := time.NewTimer(e.untilCheck(s, end))
+	defer timer.Stop()
 	for {
-		<-w.wake
-		if s, err := w.wokenUp(ctx); s != nil || err != nil {
-			return s, err
+		closing := false
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
+		case <-w.wake:
+		case <-timer.C:
+		case <-e.closed:
+			closing = true
 		}
+		if e.hub.unreachable.Load() {
+			if closing {
+				return s, nil // do not hold up shutdown on a read that cannot succeed
+			}
+			return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
+		}
+		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+		rec, err := e.readScene(rctx, id)
+		cancel()
+		if err != nil {
+			if closing && !errors.Is(err, ErrSceneNotFound) {
+				return s, nil // shutting down: the last state we saw is the best we have
+			}
+			return nil, e.waitErr(ctx, err)
+		}
+		s = rec.view(e.now())
+		if s.Version != since || s.State.Final() || closing || !time.Now().Before(end) {
+			return s, nil
+		}
+		timer.Reset(e.untilCheck(s, end))
 	}
-}
-
-// Detach stops following the context given to StartWait, for a caller that
-// hands the wait to a goroutine of its own, whose end that context no longer
-// marks (a hijacked connection). Sleep's own ctx then bounds the reads.
-func (w *Waiter) Detach() { w.stopCtx() }
-
-func (w *Waiter) stop() {
-	w.timer.Stop()
-	w.stopCtx()
-	w.e.hub.remove(w)
 }
 
 // canWait refuses a wait that cannot succeed: a malformed ID, or Redis
@@ -216,38 +198,6 @@ func (e *Engine) canWait(id string) error {
 		return fmt.Errorf("scanlogin: wait: %w: wake-up subscription down for %s", ErrUnavailable, d.Round(time.Millisecond))
 	}
 	return nil
-}
-
-// wokenUp re-reads the scene after a wake-up and returns the answer, or
-// nils to sleep on.
-func (w *Waiter) wokenUp(ctx context.Context) (*Scene, error) {
-	e := w.e
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
-	}
-	closing := e.isClosed()
-	if e.hub.unreachable.Load() {
-		if closing {
-			return w.last, nil // do not hold up shutdown on a read that cannot succeed
-		}
-		return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
-	}
-	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
-	rec, err := e.readScene(rctx, w.scene)
-	cancel()
-	if err != nil {
-		if closing && !errors.Is(err, ErrSceneNotFound) {
-			return w.last, nil // shutting down: the last state we saw is the best we have
-		}
-		return nil, e.waitErr(ctx, err)
-	}
-	s := rec.view(e.now())
-	if s.Version != w.since || s.State.Final() || closing || !time.Now().Before(w.end) {
-		return s, nil
-	}
-	w.last = s
-	w.timer.Reset(e.untilCheck(s, w.end))
-	return nil, nil
 }
 
 // untilCheck is how long a waiter on s may sleep before it must re-read:

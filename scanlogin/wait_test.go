@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
@@ -357,24 +360,35 @@ func TestWaitExpiryWakes(t *testing.T) {
 	}
 }
 
-// TestWaitContextCancel: a cancelled context releases its waiter at once,
-// and 10,000 cancelled waits leave the goroutine count at its baseline and
-// no waiter registered.
+// TestWaitContextCancel: a cancelled wait returns at once with the
+// context's error, and ten thousand sleeping waits cancelled together all
+// return, unregister and leave no goroutine behind.
+//
+// It is deterministic under CPU load: the waits are started in batches, and
+// a batch starts only when the previous one's first reads are done (counted
+// by the afterFirstRead hook), so no read ever queues behind thousands of
+// others; and the cancel phase reads nothing. (It once started all of them
+// at once and gave the reads 1 s, which a loaded 2-core machine overran:
+// "storage unavailable" with Redis idle; see TestOverloadIsNotAnOutage.)
 func TestWaitContextCancel(t *testing.T) {
 	srv := scanlogintest.Start(t)
-	e, _ := newTestEngine(t, srv, Config{}, nil)
+	var asleep atomic.Int64
+	e, _ := newTestEngine(t, srv, Config{}, func(e *Engine) {
+		e.afterFirstRead = func() { asleep.Add(1) }
+	})
 	s, tok, _ := e.CreateScene(t.Context(), NewScene{})
 
 	ctx, cancel := context.WithCancel(t.Context())
 	ch := goWait(ctx, e, s.ID, tok, 1, 20*time.Second)
-	waitForWaiters(t, e, 1)
+	waitAsleep(t, &asleep, 1)
 	t0 := time.Now()
 	cancel()
-	if r := <-ch; !errors.Is(r.err, context.Canceled) || time.Since(t0) > 250*time.Millisecond {
+	// Promptly: far sooner than the 20 s wait, with room for a loaded CPU.
+	if r := <-ch; !errors.Is(r.err, context.Canceled) || time.Since(t0) > 2*time.Second {
 		t.Fatalf("cancelled wait: %+v after %v", r, time.Since(t0))
 	}
 
-	const n = 10000
+	const n, batch = 10000, 100
 	ids := make([]string, 100)
 	toks := make([]string, 100)
 	for i := range ids {
@@ -386,6 +400,7 @@ func TestWaitContextCancel(t *testing.T) {
 	}
 	runtime.GC()
 	baseline := runtime.NumGoroutine()
+	asleep.Store(0)
 	ctx, cancel = context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -397,16 +412,16 @@ func TestWaitContextCancel(t *testing.T) {
 			}
 			errs <- err
 		})
-		if (i+1)%250 == 0 {
+		if (i+1)%batch == 0 {
+			waitAsleep(t, &asleep, int64(i+1))
 			if t.Failed() {
 				t.FailNow()
 			}
-			// In batches, so that the first reads do not queue past their
-			// timeout on this small machine.
-			waitForWaiters(t, e, i+1)
 		}
 	}
-	waitForWaiters(t, e, n)
+	if w := e.hub.waiters(); w != n {
+		t.Fatalf("%d waiters registered, want %d", w, n)
+	}
 	t0 = time.Now()
 	cancel()
 	wg.Wait()
@@ -431,6 +446,74 @@ func TestWaitContextCancel(t *testing.T) {
 			t.Fatalf("goroutines %d, baseline %d\n%s", got, baseline, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitAsleep waits until n waits have done their first read (the
+// afterFirstRead hook counts them in asleep).
+func waitAsleep(t testing.TB, asleep *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for asleep.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d waits past their first read", asleep.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestOverloadIsNotAnOutage: when this process cannot get a call to a
+// healthy Redis in time (every pooled connection busy, the call's deadline
+// or the pool timeout passes), the engine says ErrOverloaded, never
+// ErrUnavailable; with Redis gone it says ErrUnavailable.
+func TestOverloadIsNotAnOutage(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 1, PoolTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e, err := newEngine(rdb, Config{SessionKeySecret: testSecret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	waitSubscribed(t, e)
+	ctx := t.Context()
+	s, tok, err := e.CreateScene(ctx, NewScene{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The one pooled connection is taken by a blocking command: every call
+	// queues in this process, as under a load the pool cannot serve.
+	held := make(chan error, 1)
+	go func() { held <- rdb.BLPop(ctx, 3*time.Second, "sl:test:nothing").Err() }()
+	for deadline := time.Now().Add(5 * time.Second); rdb.PoolStats().IdleConns != 0 || rdb.PoolStats().TotalConns != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool connection was not taken: %+v", rdb.PoolStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	for name, call := range map[string]func() error{
+		"wait":                   func() error { _, err := e.Wait(ctx, s.ID, tok, 1, time.Second); return err },
+		"create":                 func() error { _, _, err := e.CreateScene(ctx, NewScene{}); return err },
+		"scan":                   func() error { _, err := e.Scan(ctx, s.ID, userA); return err },
+		"read past its deadline": func() error { _, err := e.Scene(short, s.ID); return err },
+	} {
+		if err := call(); !errors.Is(err, ErrOverloaded) || errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s with the pool exhausted and Redis healthy: %v, want ErrOverloaded", name, err)
+		}
+	}
+	if err := <-held; !errors.Is(err, redis.Nil) {
+		t.Fatalf("BLPOP: %v", err)
+	}
+	if _, err := e.Wait(ctx, s.ID, tok, 0, 0); err != nil {
+		t.Fatalf("once the pool is free: %v", err)
+	}
+
+	srv.Stop()
+	if _, err := e.Scene(ctx, s.ID); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Redis stopped: %v, want ErrUnavailable", err)
 	}
 }
 

@@ -17,10 +17,11 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 	"github.com/scanlogin/scanlogin/server"
 	"github.com/scanlogin/scanlogin/server/servertest"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // TestOpenAPICoversRoutes fails when a registered route is missing from
@@ -59,23 +60,71 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 }
 
-// TestImportArrows: the domain and the WeChat client import neither the
-// server, Echo, nor each other.
+// TestImportArrows keeps the dependency arrows of docs/ARCHITECTURE.md
+// true. cmd/scanlogin (with cmd/scanlogin/app, the composition root)
+// imports everything; server imports scanlogin, wxapi and web but never the
+// fake WeChat; scanlogin and wxapi import neither each other nor the server
+// nor Echo; web imports nothing of ours; and nothing but cmd/scanlogin and
+// test support (servertest) imports the fake, which ships in the binary and
+// therefore must not link package testing.
 func TestImportArrows(t *testing.T) {
-	for pkg, banned := range map[string][]string{
-		"github.com/scanlogin/scanlogin/scanlogin": {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/wxapi", "github.com/scanlogin/scanlogin/web"},
-		"github.com/scanlogin/scanlogin/wxapi":     {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/scanlogin", "github.com/scanlogin/scanlogin/web"},
-		"github.com/scanlogin/scanlogin/web":       {"github.com/scanlogin/scanlogin/server", "github.com/labstack/echo", "github.com/scanlogin/scanlogin/scanlogin", "github.com/scanlogin/scanlogin/wxapi"},
-	} {
+	const mod = "github.com/scanlogin/scanlogin"
+	const (
+		server    = mod + "/server"
+		scanlogin = mod + "/scanlogin"
+		wxapi     = mod + "/wxapi"
+		fake      = mod + "/wxapi/wxfake"
+		web       = mod + "/web"
+		cmd       = mod + "/cmd"
+		echo      = "github.com/labstack/echo"
+	)
+	deps := func(pkg string) []string {
+		t.Helper()
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
 		}
-		for _, dep := range strings.Fields(string(out)) {
+		return strings.Fields(string(out))
+	}
+	under := func(dep, pkg string) bool { return dep == pkg || strings.HasPrefix(dep, pkg+"/") }
+	for pkg, banned := range map[string][]string{
+		scanlogin: {server, echo, wxapi, web, cmd},
+		wxapi:     {server, echo, scanlogin, web, cmd},
+		fake:      {server, echo, scanlogin, web, cmd, "testing"},
+		web:       {server, echo, scanlogin, wxapi, cmd},
+		server:    {fake, cmd},
+	} {
+		for _, dep := range deps(pkg) {
 			for _, b := range banned {
-				if dep == b || strings.HasPrefix(dep, b+"/") {
+				if under(dep, b) && !(b == wxapi && under(pkg, wxapi)) {
 					t.Errorf("%s imports %s", pkg, dep)
 				}
+			}
+		}
+	}
+	for _, pkg := range []string{mod + "/cmd/scanlogin", mod + "/cmd/scanlogin/app"} {
+		all := strings.Join(deps(pkg), " ")
+		for _, want := range []string{server, scanlogin, wxapi, fake, web} {
+			if !strings.Contains(" "+all+" ", " "+want+" ") {
+				t.Errorf("%s does not build on %s", pkg, want)
+			}
+		}
+	}
+
+	// Who imports the fake directly (tests excluded: go list reports
+	// Imports of the package itself).
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || under(f[0], mod+"/cmd/scanlogin") || strings.HasSuffix(f[0], "test") {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if imp == fake {
+				t.Errorf("%s imports the fake WeChat: only cmd/scanlogin and tests may", f[0])
 			}
 		}
 	}
@@ -218,7 +267,7 @@ func TestLegacyLogin(t *testing.T) {
 	if bad.Status != 400 || !strings.Contains(string(bad.Body), "signature") {
 		t.Fatalf("bad signature: %d %s", bad.Status, bad.Body)
 	}
-	enc2, iv2, _ := wxapitest.EncryptCBC(base64.StdEncoding.EncodeToString(make([]byte, 16)), []byte(plain), nil)
+	enc2, iv2, _ := wxfake.EncryptCBC(base64.StdEncoding.EncodeToString(make([]byte, 16)), []byte(plain), nil)
 	bad = c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, openID, ""), "encrypted_data": enc2, "iv": iv2})
 	if bad.Status != 400 || !strings.Contains(string(bad.Body), "encrypted_data") {
 		t.Fatalf("data under another key: %d %s", bad.Status, bad.Body)
@@ -329,26 +378,26 @@ func TestOperations(t *testing.T) {
 // configured WeChat (here the fake, over HTTP) and /dev/ does not exist.
 func TestProductionMode(t *testing.T) {
 	rs := scanlogintest.Start(t)
-	fake, wx := wxapitest.Start(t, wxapitest.Options{AppID: "wx1234567890abcdef", Secret: "prod-secret"})
+	fake, wx := wxfake.Start(t, wxfake.Options{AppID: "wx1234567890abcdef", Secret: "prod-secret"})
 	key, _ := server.GenerateSigningKey()
 	rdb := rs.Client(t)
-	srv, err := server.New(t.Context(), server.Options{
-		Config: server.Config{
-			PublicURL:        "https://login.example.com",
-			RedisURL:         rs.URL(),
-			WeChatAppID:      "wx1234567890abcdef",
-			WeChatSecret:     "prod-secret",
-			WeChatBaseURL:    wx.URL,
-			SigningKeys:      []server.SigningKey{key},
-			SessionKeySecret: make([]byte, 32),
-		},
-		Redis: rdb,
-	})
+	a, err := app.New(t.Context(), app.Config{
+		PublicURL:        "https://login.example.com",
+		RedisURL:         rs.URL(),
+		WeChatAppID:      "wx1234567890abcdef",
+		WeChatSecret:     "prod-secret",
+		WeChatBaseURL:    wx.URL,
+		SigningKeys:      []server.SigningKey{key},
+		SessionKeySecret: make([]byte, 32),
+	}, app.Deps{Redis: rdb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
+	defer a.Close()
+	if a.Fake != nil {
+		t.Fatal("a fake WeChat with real credentials")
+	}
+	hs := httptest.NewServer(a.Server)
 	defer hs.Close()
 	c := &client{t: t, base: hs.URL, hc: hs.Client()}
 	for _, p := range []string{"/dev/phone", "/dev/wechat/login"} {
@@ -374,7 +423,7 @@ func TestProductionMode(t *testing.T) {
 }
 
 // confirmedWith is confirmed for a server without servertest.
-func (c *client) confirmedWith(fake *wxapitest.Fake) (scene, string) {
+func (c *client) confirmedWith(fake *wxfake.Fake) (scene, string) {
 	c.t.Helper()
 	sc := c.create()
 	code, _ := fake.MintCode(context.Background(), newOpenID(), "")

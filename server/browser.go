@@ -74,9 +74,9 @@ func (s *Server) createScene(c echo.Context) error {
 	return c.JSON(http.StatusCreated, createSceneResponse{
 		Scene:       sc.ID,
 		PollToken:   pollToken,
-		QRImageURL:  s.cfg.PublicURL + "/api/v1/qr/" + sc.ID + "/image",
+		QRImageURL:  s.opts.PublicURL + "/api/v1/qr/" + sc.ID + "/image",
 		MatchCode:   sc.MatchCode,
-		NumberMatch: s.cfg.NumberMatch,
+		NumberMatch: s.opts.NumberMatch,
 		State:       string(sc.State),
 		Version:     sc.Version,
 		ExpiresAt:   sc.ExpiresAt.UTC(),
@@ -134,8 +134,8 @@ func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte,
 		}
 		// check_path only works against the released version of the
 		// mini-program; trial and develop builds must skip it.
-		checkPath := s.cfg.MPEnvVersion == "release"
-		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.cfg.MPPage, s.cfg.MPEnvVersion, checkPath, 280)
+		checkPath := s.opts.MPEnvVersion == "release"
+		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.opts.MPPage, s.opts.MPEnvVersion, checkPath, 280)
 		if err != nil {
 			return qrImage{}, err
 		}
@@ -177,66 +177,36 @@ type sceneStateResponse struct {
 	ScannedBy *scannedBy `json:"scanned_by,omitempty"`
 }
 
-// sceneState is GET /api/v1/qr/{scene}/state?since=V&wait=S, the long poll.
-// Thousands of these sleep at once. Over HTTP/1.1 a poll that must sleep is
-// parked off net/http (park.go). Over HTTP/2 it sleeps under the middleware
-// on its stream's goroutine, so the frames live while it sleeps are kept
-// small (see scanlogin.Waiter): the work before and after is in helpers,
-// the sleep is the engine's Wait in its two halves, and the handler is a
-// closure (a method value would add a wrapper frame).
-func (s *Server) sceneState() echo.HandlerFunc {
-	return func(c echo.Context) error {
-		w, sc, since, err := s.startPoll(c)
-		if w != nil {
-			if s.park(c, w, since) {
-				return errParked
-			}
-			sc, err = w.Sleep(c.Request().Context())
-			s.metrics.waitingPolls.Dec()
-		}
-		if err != nil {
-			return err
-		}
-		return s.answerState(c, sc, since)
-	}
-}
-
-// startPoll checks a long poll and starts its wait: a nil Waiter comes with
-// the answer (or the error) at once.
-func (s *Server) startPoll(c echo.Context) (*scanlogin.Waiter, *scanlogin.Scene, int64, error) {
-	id, since, wait, err := s.pollArgs(c)
+// sceneState is GET /api/v1/qr/{scene}/state?since=V&wait=S, the long
+// poll: the engine's Wait, answered as JSON. Its rate limit is counted by
+// the engine, in the poll's first read. While the server shuts down a poll
+// answers at once with the current state, and the browser polls again,
+// elsewhere.
+func (s *Server) sceneState(c echo.Context) error {
+	id, err := sceneParam(c)
 	if err != nil {
-		return nil, nil, 0, err
+		return err
 	}
-	s.metrics.waitingPolls.Inc()
-	w, sc, err := s.engine.StartWait(c.Request().Context(), id, bearer(c.Request()), since, wait)
-	if w == nil {
-		s.metrics.waitingPolls.Dec()
-	}
-	return w, sc, since, err
-}
-
-// pollArgs checks a long poll's scene ID and parameters. Its rate limit is
-// counted by the engine, in the poll's first read.
-func (s *Server) pollArgs(c echo.Context) (id string, since int64, wait time.Duration, err error) {
-	if id, err = sceneParam(c); err != nil {
-		return "", 0, 0, err
-	}
-	// Parsed here rather than with c.QueryParam, which would keep the
-	// parsed query in the Echo context for the whole wait.
-	q := c.Request().URL.Query()
-	if v := q.Get("since"); v != "" { // no version is 0, so an absent since answers at once
+	var since int64
+	if v := c.QueryParam("since"); v != "" { // no version is 0, so an absent since answers at once
 		if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
-			return "", 0, 0, invalidRequest("since: must be a non-negative integer")
+			return invalidRequest("since: must be a non-negative integer")
 		}
 	}
-	if wait, err = pollWait(q.Get("wait")); err != nil {
-		return "", 0, 0, err
+	wait, err := pollWait(c.QueryParam("wait"))
+	if err != nil {
+		return err
 	}
 	if s.draining.Load() {
-		wait = 0 // shutting down: answer at once, the browser polls elsewhere
+		wait = 0
 	}
-	return id, since, wait, nil
+	s.metrics.waitingPolls.Inc()
+	sc, err := s.engine.Wait(c.Request().Context(), id, bearer(c.Request()), since, wait)
+	s.metrics.waitingPolls.Dec()
+	if err != nil {
+		return err
+	}
+	return s.answerState(c, sc, since)
 }
 
 // answerState writes the answer of a long poll that saw sc.
@@ -275,7 +245,7 @@ type tokenResponse struct {
 }
 
 // redeem is POST /api/v1/qr/{scene}/redeem: exactly once per confirmed
-// scene, it opens the web session.
+// scene, it opens the web session (scanlogin.Engine.RedeemScene).
 func (s *Server) redeem(c echo.Context) error {
 	id, err := sceneParam(c)
 	if err != nil {
@@ -284,55 +254,20 @@ func (s *Server) redeem(c echo.Context) error {
 	if err := decodeJSON(c, &struct{}{}); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	pollToken := bearer(c.Request())
-	// Everything that may fail for a while (Redis) is read before the
-	// scene is spent: once Redeem has succeeded, a retry can only be
-	// refused as already_redeemed. The scanner of a confirmed scene cannot
-	// change, so the user read here is the one Redeem returns.
-	pre, err := s.engine.Authorize(ctx, id, pollToken)
-	if err != nil {
-		return err
-	}
-	var u *scanlogin.User
-	if pre.State == scanlogin.StateConfirmed {
-		if u, err = s.engine.User(ctx, pre.ScannedBy); err != nil {
-			return err
-		}
-	}
-	sc, err := s.engine.Redeem(ctx, id, pollToken)
+	r, err := s.engine.RedeemScene(c.Request().Context(), id, bearer(c.Request()), c.RealIP(), c.Request().UserAgent())
 	userID := ""
-	if sc != nil {
-		userID = sc.ScannedBy
+	if r != nil && r.Scene != nil {
+		userID = r.Scene.ScannedBy
 	}
 	s.audit(c, "redeem", id, userID, err)
 	if err != nil {
 		return err
 	}
-	if u == nil || u.ID != sc.ScannedBy {
-		// Confirmed only after it was read: the scene is spent now, so a
-		// failure here is final.
-		if u, err = s.engine.User(context.WithoutCancel(ctx), sc.ScannedBy); err != nil {
-			return redeemFailed(err)
-		}
-	}
-	sess, refresh, err := s.engine.CreateSessionForScene(ctx, id, u.ID, c.RealIP(), c.Request().UserAgent())
-	if err != nil && !errors.Is(err, scanlogin.ErrAlreadyRedeemed) {
-		// The scene is spent: retry once even if the client has gone, then
-		// give up for good.
-		sess, refresh, err = s.engine.CreateSessionForScene(context.WithoutCancel(ctx), id, u.ID, c.RealIP(), c.Request().UserAgent())
-		if err != nil {
-			return redeemFailed(err)
-		}
-	}
-	if err != nil {
-		return err // a second session for the scene (after a Redis failover)
-	}
-	resp, err := s.issueTokens(c, u.ID, sess.ID, refresh)
+	resp, err := s.issueTokens(c, r.User.ID, r.Session.ID, r.RefreshToken)
 	if err != nil {
 		return err
 	}
-	resp.User = &sessionUser{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL}
+	resp.User = &sessionUser{ID: r.User.ID, Nickname: r.User.Nickname, AvatarURL: r.User.AvatarURL}
 	return c.JSON(http.StatusOK, resp)
 }
 

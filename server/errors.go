@@ -49,10 +49,22 @@ var (
 	errUnsupportedMedia = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "the file must be a PNG, JPEG or WebP image"}
 	errNotJSON          = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "the body must be application/json"}
 	errRateLimited      = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests, retry later"}
-	// errRedisDown marks a failure to reach Redis outside the engine (rate
-	// limiter, readiness): it maps like scanlogin.ErrUnavailable.
-	errRedisDown = errors.New("server: redis unavailable")
+	errNoFile           = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file"}
+	errNoAvatar         = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such avatar"}
+	errSessionNotFound  = &Error{Status: http.StatusNotFound, Code: "session_not_found", Message: "no such session"}
+	// The legacy getUserInfo fields of mp/login that do not verify; the
+	// cause is wrapped beside them (badUserData) for the log.
+	errBadSignature     = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "signature: does not match raw_data"}
+	errBadEncryptedData = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "encrypted_data: could not be decrypted or verified"}
 )
+
+// badUserData is one of errBadSignature and errBadEncryptedData with its
+// cause.
+func badUserData(e *Error, cause error) error { return fmt.Errorf("%w: %w", e, cause) }
+
+// codeOverloaded is the code of a 503 that says this instance, not Redis,
+// is the trouble: scanlogin.ErrOverloaded.
+const codeOverloaded = "overloaded"
 
 // errorTable is the one place where errors become statuses and SPEC codes.
 // Order matters only where one error wraps another; the first match wins.
@@ -91,20 +103,18 @@ var errorTable = []struct {
 	// "try again later"; no WeChat text reaches the client.
 	{wxapi.ErrSystemBusy, http.StatusBadGateway, "wechat_unavailable", "WeChat is unavailable, retry later", 5 * time.Second},
 	{wxapi.ErrUnavailable, http.StatusBadGateway, "wechat_unavailable", "WeChat is unavailable, retry later", 5 * time.Second},
-	// Redis.
+	// Redis. A redeem that failed after spending its scene is not "retry
+	// later" (no Retry-After) but "start again"; it is matched first, as its
+	// cause may be a Redis failure.
+	{scanlogin.ErrRedeemFailed, http.StatusInternalServerError, "internal", "the login could not be completed; get a new code", 0},
 	{scanlogin.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable, retry later", 2 * time.Second},
-	{errRedisDown, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable, retry later", 2 * time.Second},
+	// This instance had more work than it could get to Redis in time;
+	// Redis is fine, and so is another instance (docs/ARCHITECTURE.md).
+	{scanlogin.ErrOverloaded, http.StatusServiceUnavailable, codeOverloaded, "the server is busy, retry shortly", time.Second},
 }
 
 // statusClientClosed is nginx's 499, for metrics and logs only.
 const statusClientClosed = 499
-
-// redeemFailed is the answer when a scene was redeemed but its session
-// could not be created: the scene is spent, so it is not "retry later"
-// (no Retry-After) but "start again".
-func redeemFailed(cause error) *Error {
-	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "the login could not be completed; get a new code", cause: cause}
-}
 
 var errInternal = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 
@@ -158,12 +168,17 @@ func errorFor(err error) *Error {
 	return &Error{Status: errInternal.Status, Code: errInternal.Code, Message: errInternal.Message, cause: err}
 }
 
-// isRedisDown recognises connection-level failures of a Redis call made
-// outside the engine: network errors and timeouts.
+// isRedisDown recognises connection-level failures that reach the handler
+// unclassified (the engine's and the limiter's Redis errors are
+// scanlogin.ErrUnavailable or ErrOverloaded already): network errors and
+// timeouts.
 func isRedisDown(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// retryAfterSeconds is d in whole seconds, rounded up, for Retry-After.
+func retryAfterSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -199,8 +214,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	// No error is worth caching, and state, redeem and session errors must
 	// not be (SPEC §4).
 	noStore(c)
+	if e.Code == codeOverloaded {
+		s.metrics.overloaded.WithLabelValues(routeLabel(c)).Inc()
+	}
 	if e.RetryAfter > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 	}
 	body := errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
 	if c.Request().Method == http.MethodHead {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/server/servertest"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // TestErrorCodes produces every error code of SPEC §3 and §4 (and the few
@@ -149,7 +149,7 @@ func TestErrorCodes(t *testing.T) {
 		}, 401, "invalid_code"},
 		{"wechat frequency limit", func(t *testing.T) *response {
 			code := inst.MintCode(t, newOpenID(), "")
-			inst.Fake.Inject(wxapitest.APICode2Session, wxapitest.Fault{Errcode: 45011, Times: 1})
+			inst.Fake.Inject(wxfake.APICode2Session, wxfake.Fault{Errcode: 45011, Times: 1})
 			r := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code})
 			if r.Header.Get("Retry-After") == "" {
 				t.Errorf("no Retry-After")
@@ -158,12 +158,12 @@ func TestErrorCodes(t *testing.T) {
 		}, 429, "rate_limited"},
 		{"wechat risky user", func(t *testing.T) *response {
 			code := inst.MintCode(t, newOpenID(), "")
-			inst.Fake.Inject(wxapitest.APICode2Session, wxapitest.Fault{Errcode: 40226, Times: 1})
+			inst.Fake.Inject(wxfake.APICode2Session, wxfake.Fault{Errcode: 40226, Times: 1})
 			return c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code})
 		}, 403, "wechat_denied"},
 		{"wechat busy", func(t *testing.T) *response {
 			code := inst.MintCode(t, newOpenID(), "")
-			inst.Fake.Inject(wxapitest.APICode2Session, wxapitest.Fault{Errcode: -1})
+			inst.Fake.Inject(wxfake.APICode2Session, wxfake.Fault{Errcode: -1})
 			defer inst.Fake.ClearFaults()
 			r := c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": code})
 			if r.Header.Get("Retry-After") == "" {
@@ -176,7 +176,7 @@ func TestErrorCodes(t *testing.T) {
 		}, 502, "wechat_unavailable"},
 		{"wechat unavailable for the QR", func(t *testing.T) *response {
 			sc := c.create()
-			inst.Fake.Inject(wxapitest.APIQRCode, wxapitest.Fault{Errcode: -1})
+			inst.Fake.Inject(wxfake.APIQRCode, wxfake.Fault{Errcode: -1})
 			defer inst.Fake.ClearFaults()
 			return c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil)
 		}, 502, "wechat_unavailable"},

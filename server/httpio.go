@@ -20,20 +20,24 @@ const (
 	maxAvatarBody = maxAvatar + 64<<10 // room for the multipart framing
 )
 
-// capBody caps a request body: 64 KiB, or a little over 2 MiB on the
+// bodyLimit caps a request body: 64 KiB, or a little over 2 MiB on the
 // avatar upload. A declared Content-Length over the limit is refused before
-// reading; a body that grows past it fails the read with 413.
-func capBody(c echo.Context) error {
-	limit := int64(maxBody)
-	if c.Path() == routeAvatarUpload {
-		limit = maxAvatarBody
+// reading; a body that grows past it fails the read with 413. (Echo's
+// BodyLimit has one limit for all routes, and its reader's error is not
+// the *http.MaxBytesError that decodeJSON and the multipart parser know.)
+func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := int64(maxBody)
+		if c.Path() == routeAvatarUpload {
+			limit = maxAvatarBody
+		}
+		req := c.Request()
+		if req.ContentLength > limit {
+			return errTooLarge
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
 	}
-	req := c.Request()
-	if req.ContentLength > limit {
-		return errTooLarge
-	}
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
-	return nil
 }
 
 // decodeJSON reads the request body into v. Unknown fields are ignored

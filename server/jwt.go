@@ -132,8 +132,8 @@ type accessClaims struct {
 	jwt.RegisteredClaims
 }
 
-// tokenIssuer signs and verifies access tokens.
-type tokenIssuer struct {
+// TokenIssuer signs and verifies access tokens.
+type TokenIssuer struct {
 	keys     []SigningKey // keys[0] signs
 	byID     map[string]SigningKey
 	issuer   string
@@ -142,7 +142,14 @@ type tokenIssuer struct {
 	now      func() time.Time
 }
 
-func newTokenIssuer(keys []SigningKey, issuer, audience string, ttl time.Duration, now func() time.Time) (*tokenIssuer, error) {
+// NewTokenIssuer returns the issuer of access tokens: keys[0] signs (it
+// must be private), every key verifies; issuer and audience are the iss
+// and aud claims, ttl the tokens' lifetime, now the clock (default
+// time.Now).
+func NewTokenIssuer(keys []SigningKey, issuer, audience string, ttl time.Duration, now func() time.Time) (*TokenIssuer, error) {
+	if now == nil {
+		now = time.Now
+	}
 	if len(keys) == 0 || keys[0].Private == nil {
 		return nil, errors.New("server: a private signing key is required")
 	}
@@ -150,11 +157,11 @@ func newTokenIssuer(keys []SigningKey, issuer, audience string, ttl time.Duratio
 	for _, k := range keys {
 		byID[k.ID] = k
 	}
-	return &tokenIssuer{keys: keys, byID: byID, issuer: issuer, audience: audience, ttl: ttl, now: now}, nil
+	return &TokenIssuer{keys: keys, byID: byID, issuer: issuer, audience: audience, ttl: ttl, now: now}, nil
 }
 
 // Sign issues an access token for a user's web session.
-func (t *tokenIssuer) Sign(userID, sessionID string) (string, time.Duration, error) {
+func (t *TokenIssuer) Sign(userID, sessionID string) (string, time.Duration, error) {
 	now := t.now()
 	// A random jti makes every token unique: two issued in the same second
 	// for one session would otherwise be identical (Ed25519 is
@@ -180,7 +187,7 @@ func (t *tokenIssuer) Sign(userID, sessionID string) (string, time.Duration, err
 
 // Verify checks an access token: EdDSA only, a kid among our keys, iss, aud
 // and exp present and valid, sub and sid present.
-func (t *tokenIssuer) Verify(raw string) (*accessClaims, error) {
+func (t *TokenIssuer) Verify(raw string) (*accessClaims, error) {
 	if len(raw) > maxTokenLen {
 		return nil, fmt.Errorf("%w: %d bytes", errBadToken, len(raw))
 	}
@@ -202,7 +209,7 @@ func (t *tokenIssuer) Verify(raw string) (*accessClaims, error) {
 	return &claims, nil
 }
 
-func (t *tokenIssuer) keyFor(tok *jwt.Token) (any, error) {
+func (t *TokenIssuer) keyFor(tok *jwt.Token) (any, error) {
 	kid, _ := tok.Header["kid"].(string)
 	k, ok := t.byID[kid]
 	if !ok {
@@ -223,7 +230,7 @@ type jwk struct {
 
 // JWKS is the document served at /.well-known/jwks.json: every configured
 // key, so tokens signed by a retired key still verify until they expire.
-func (t *tokenIssuer) JWKS() map[string][]jwk {
+func (t *TokenIssuer) JWKS() map[string][]jwk {
 	out := make([]jwk, 0, len(t.keys))
 	for _, k := range t.keys {
 		out = append(out, jwk{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.Public), Kid: k.ID, Use: "sig", Alg: "EdDSA"})

@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func testIssuer(t *testing.T, keys ...SigningKey) *tokenIssuer {
+func testIssuer(t *testing.T, keys ...SigningKey) *TokenIssuer {
 	t.Helper()
 	if len(keys) == 0 {
 		k, err := GenerateSigningKey()
@@ -21,7 +21,7 @@ func testIssuer(t *testing.T, keys ...SigningKey) *tokenIssuer {
 		}
 		keys = []SigningKey{k}
 	}
-	ti, err := newTokenIssuer(keys, "https://login.example", "scanlogin-web", 15*time.Minute, time.Now)
+	ti, err := NewTokenIssuer(keys, "https://login.example", "scanlogin-web", 15*time.Minute, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,18 +5,24 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
 
 // TestLimiterClientGone: a client that hangs up during the limiter call is
 // a 499, not a Redis outage (503, logged as an error).
 func TestLimiterClientGone(t *testing.T) {
-	rs := scanlogintest.Start(t)
-	l := newLimiter(rs.Client(t), "sl:", DefaultLimits)
+	rdb := scanlogintest.Start(t).Client(t)
+	engine, err := scanlogin.New(rdb, scanlogin.Config{SessionKeySecret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	l := NewLimiter(rdb, Limits{CreatePerIP: 30}, engine.StoreError)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err := l.create(ctx, "192.0.2.1")
-	if errors.Is(err, errRedisDown) || !errors.Is(err, context.Canceled) {
+	err = l.create(ctx, "192.0.2.1")
+	if errors.Is(err, scanlogin.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if got := errorFor(err).Status; got != statusClientClosed {

@@ -6,14 +6,14 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
 // TestRateLimitForgedXFF: with no trusted proxy, X-Forwarded-For is
 // ignored, so rotating it never resets the per-IP limit.
 func TestRateLimitForgedXFF(t *testing.T) {
-	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 3, LoginPerIP: 3, ScanPerUser: 2, PollPerScene: 3}})
+	inst := servertest.Start(t, servertest.Options{Limits: app.Limits{CreatePerIP: 3, LoginPerIP: 3, ScanPerUser: 2, PollPerScene: 3}})
 	c := newClient(t, inst)
 	for i := range 3 {
 		c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i), "X-Real-IP", fmt.Sprintf("198.51.100.%d", i)).must(t, 201)
@@ -40,7 +40,7 @@ func TestRateLimitForgedXFF(t *testing.T) {
 
 // TestRateLimitScansAndPolls: scans per user and polls per scene.
 func TestRateLimitScansAndPolls(t *testing.T) {
-	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 2, PollPerScene: 3}})
+	inst := servertest.Start(t, servertest.Options{Limits: app.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 2, PollPerScene: 3}})
 	c := newClient(t, inst)
 	tok, _ := c.login(inst, "")
 	for range 2 {
@@ -68,7 +68,7 @@ func TestTrustedProxy(t *testing.T) {
 	_, loop, _ := net.ParseCIDR("127.0.0.1/32")
 	inst := servertest.Start(t, servertest.Options{
 		TrustedProxies: []*net.IPNet{loop},
-		Limits:         server.Limits{CreatePerIP: 1, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 100},
+		Limits:         app.Limits{CreatePerIP: 1, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 100},
 	})
 	c := newClient(t, inst)
 	r := c.req("POST", "/api/v1/qr", "", nil, "X-Forwarded-For", "203.0.113.7").must(t, 201)
@@ -88,7 +88,7 @@ func TestTrustedProxy(t *testing.T) {
 // burst of polls without the poll token, or with a wrong one, must not
 // spend the budget of the browser that holds it.
 func TestPollLimitPerToken(t *testing.T) {
-	inst := servertest.Start(t, servertest.Options{Limits: server.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 3}})
+	inst := servertest.Start(t, servertest.Options{Limits: app.Limits{CreatePerIP: 100, LoginPerIP: 100, ScanPerUser: 100, PollPerScene: 3}})
 	c := newClient(t, inst)
 	sc := c.create()
 	for i := range 10 {

@@ -120,13 +120,17 @@ func (h *RedactHandler) WithGroup(name string) slog.Handler {
 	return &RedactHandler{next: h.next.WithGroup(name)}
 }
 
-// setRequestID gives every request a fresh id, sent back in X-Request-Id
-// and written on every log line of the request. A client-sent id is not
-// reused: it would let anyone write into our logs.
-func setRequestID(c echo.Context) {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	c.Response().Header().Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
+// requestIDMiddleware gives every request a fresh id, sent back in
+// X-Request-Id and written on every log line of the request. A client-sent
+// id is not reused, as Echo's RequestID middleware would: it would let
+// anyone write into our logs.
+func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		c.Response().Header().Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
+		return next(c)
+	}
 }
 
 // requestID is the id setRequestID gave this request.

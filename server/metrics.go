@@ -16,19 +16,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the Prometheus series served at /metrics. Each Server has its
+// Metrics are the Prometheus series served at /metrics. Each Server has its
 // own registry so that several servers can live in one test process.
-type metrics struct {
+type Metrics struct {
 	registry     *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	waitingPolls prometheus.Gauge
 	transitions  *prometheus.CounterVec
 	wechatCalls  *prometheus.CounterVec
+	overloaded   *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics returns a fresh registry with every series of the server.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scanlogin_http_requests_total",
@@ -52,19 +54,20 @@ func newMetrics() *metrics {
 			Name: "scanlogin_wechat_calls_total",
 			Help: "Calls to the WeChat API by api and errcode (0 = success, unavailable = transport failure).",
 		}, []string{"api", "errcode"}),
+		overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scanlogin_overloaded_total",
+			Help: "Requests answered 503 overloaded by route pattern: this instance could not get to a healthy Redis in time (its calls queued for a connection or the CPU). Redis being down is 503 unavailable instead.",
+		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.waitingPolls, m.transitions, m.wechatCalls,
+	m.registry.MustRegister(m.requests, m.latency, m.waitingPolls, m.transitions, m.wechatCalls, m.overloaded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // observe counts a request by its route pattern (never the raw path, which
 // would make one series per scene).
-func (m *metrics) observe(c echo.Context, took time.Duration, err error) {
-	route := c.Path()
-	if route == "" {
-		route = "unmatched"
-	}
+func (m *Metrics) observe(c echo.Context, took time.Duration, err error) {
+	route := routeLabel(c)
 	status := c.Response().Status
 	if err != nil {
 		status = errorFor(err).Status
@@ -79,8 +82,16 @@ func (m *metrics) observe(c echo.Context, took time.Duration, err error) {
 	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
 }
 
+// routeLabel is the route pattern of a request, for labels.
+func routeLabel(c echo.Context) string {
+	if route := c.Path(); route != "" {
+		return route
+	}
+	return "unmatched"
+}
+
 // transition records the outcome of one state-machine action.
-func (m *metrics) transition(action string, err error) {
+func (m *Metrics) transition(action string, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = errorFor(err).Code
@@ -127,8 +138,9 @@ func (t *wechatTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// wechatHTTPClient is the client wxapi uses: sane timeouts, counted calls.
-func (m *metrics) wechatHTTPClient() *http.Client {
+// WeChatHTTPClient is the client for wxapi: sane timeouts, and every call
+// counted in scanlogin_wechat_calls_total.
+func (m *Metrics) WeChatHTTPClient() *http.Client {
 	return &http.Client{Transport: &wechatTransport{
 		calls: m.wechatCalls,
 		next: &http.Transport{

@@ -59,7 +59,7 @@ var errorDescriptions = map[string]string{
 	"415": "unsupported_media_type",
 	"429": "rate_limited, with Retry-After",
 	"502": "wechat_unavailable, with Retry-After",
-	"503": "unavailable (Redis), with Retry-After",
+	"503": "unavailable (Redis cannot be reached) or overloaded (this instance is too busy to reach a healthy Redis in time), with Retry-After",
 }
 
 func op(tag, summary string, security []obj, body obj, success map[string]obj, errorCodes ...string) obj {
@@ -163,7 +163,7 @@ func (s *Server) openAPIDoc() obj {
 		"/static/{path}": obj{"get": withParams(op("pages", "Static files of the pages", noAuth, nil, map[string]obj{"200": {"description": "file"}}, "404"),
 			obj{"name": "path", "in": "path", "required": true, "schema": obj{"type": "string"}})},
 	}
-	if s.fake != nil {
+	if s.opts.DevWeChat != nil {
 		paths["/dev/wechat/{path}"] = obj{"post": withParams(op("dev", "Dev mode: the fake WeChat (login and phonecode hooks, WeChat's own paths)", noAuth,
 			jsonBody(object(nil, obj{"openid": str(""), "nickname": str(""), "phone_number": str("")})),
 			map[string]obj{"200": ok("for /dev/wechat/login and /dev/wechat/phonecode", object(nil, obj{"code": str("")}))}),
@@ -181,7 +181,7 @@ func (s *Server) openAPIDoc() obj {
 			"version":     "1",
 			"description": "Sign in to a website by scanning a WeChat mini-program code, and mini-program login.",
 		},
-		"servers": []obj{{"url": s.cfg.PublicURL}},
+		"servers": []obj{{"url": s.opts.PublicURL}},
 		"paths":   paths,
 		"components": obj{
 			"securitySchemes": obj{

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"time"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -21,7 +19,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Browser: scenes and their long poll (auth: the poll token).
 	e.POST("/api/v1/qr", s.createScene)
 	e.GET("/api/v1/qr/:scene/image", s.sceneImage)
-	e.GET("/api/v1/qr/:scene/state", s.sceneState())
+	e.GET("/api/v1/qr/:scene/state", s.sceneState)
 	e.POST("/api/v1/qr/:scene/redeem", s.redeem)
 	e.DELETE("/api/v1/qr/:scene", s.cancelByBrowser)
 
@@ -57,8 +55,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/static/*", s.staticFile)
 
 	// Dev mode only: the fake WeChat and the phone simulator.
-	if s.fake != nil {
-		e.Any("/dev/wechat/*", echo.WrapHandler(http.StripPrefix("/dev/wechat", s.fake)))
+	if s.opts.DevWeChat != nil {
+		e.Any("/dev/wechat/*", echo.WrapHandler(http.StripPrefix("/dev/wechat", s.opts.DevWeChat)))
 		e.GET("/dev/phone", s.webFile("phone.html"))
 	}
 }
@@ -70,12 +68,49 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HidePort = true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
+	s.middleware(e)
+	s.routes(e)
+	return e
+}
 
-	e.Use(s.envelope)
-	if len(s.cfg.AllowedOrigins) > 0 {
-		e.Use(beforeNext(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins: s.cfg.AllowedOrigins,
+// middleware is the chain every request runs through, outermost first: a
+// request id, the access log and metrics, panic recovery, security
+// headers, CORS for the widget's origins, the body limit.
+func (s *Server) middleware(e *echo.Echo) {
+	e.Use(requestIDMiddleware)
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogLatency: true,
+		LogError:   true,
+		// The error response is written before the line is logged, so
+		// the line has its status.
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.metrics.observe(c, v.Latency, v.Error)
+			s.logRequest(c, v.Latency, v.Error)
+			return nil
+		},
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic is a 500 in the SPEC's shape, its text and stack kept out
+		// of the response and the log; the access log above counts it.
+		DisablePrintStack:   true,
+		DisableErrorHandler: true,
+		LogErrorFunc: func(c echo.Context, err error, _ []byte) error {
+			s.log.Error("panic", "err", err, "request_id", requestID(c))
+			return err
+		},
+	}))
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		ContentTypeNosniff: "nosniff",
+		ReferrerPolicy:     "no-referrer",
+		// A framed login page is a phishing tool; nothing here is meant to
+		// be framed (the widget is a script, not an iframe).
+		XFrameOptions: "DENY",
+	}))
+	if len(s.opts.AllowedOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: s.opts.AllowedOrigins,
 			// The widget calls with credentials so the session cookie lands
 			// on our origin; only the listed origins get this.
 			AllowCredentials: true,
@@ -83,10 +118,9 @@ func (s *Server) newEcho() *echo.Echo {
 			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType},
 			ExposeHeaders:    []string{"Retry-After", echo.HeaderXRequestID},
 			MaxAge:           600,
-		})))
+		}))
 	}
-	s.routes(e)
-	return e
+	e.Use(bodyLimit)
 }
 
 // ipExtractor: the socket's peer address, unless that peer is a trusted
@@ -104,85 +138,6 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// envelope is the middleware every request runs through, in this order: a
-// request id, panic recovery, the access log and metrics around the rest,
-// security headers, the body limit. It is one closure, not a chain of five,
-// because thousands of long polls sleep under it: Go halves a sleeping
-// goroutine's stack at GC only while it uses less than a quarter of it, and
-// with every frame of the chain live during the sleep a waiting poll kept
-// 8 KB of stack over h2c (16 KB over HTTP/1.1) instead of 4 (8); see
-// docs/BENCHMARKS.md. For the same reason its steps run in helpers, which have
-// returned by the time next is called.
-func (s *Server) envelope(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		setRequestID(c)
-		start := time.Now()
-		defer s.recoverPanic(c, start, &err)
-		setSecurityHeaders(c.Response().Header())
-		if err = capBody(c); err == nil {
-			err = next(c)
-		}
-		if err == errParked {
-			return nil // the parked poll logs and counts itself
-		}
-		s.finish(c, time.Since(start), err)
-		return err
-	}
-}
-
-// finish counts a request and writes its access log line.
-func (s *Server) finish(c echo.Context, took time.Duration, err error) {
-	s.metrics.observe(c, took, err)
-	s.logRequest(c, took, err)
-}
-
-// recoverPanic turns a panic below the envelope into a logged 500 (stack
-// traces not logged), and logs and counts the request like any other.
-func (s *Server) recoverPanic(c echo.Context, start time.Time, err *error) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	if r == http.ErrAbortHandler {
-		panic(r) // net/http's way to abort a response; it handles it
-	}
-	perr, ok := r.(error)
-	if !ok {
-		perr = fmt.Errorf("%v", r)
-	}
-	s.log.Error("panic", "err", perr, "request_id", requestID(c))
-	c.Error(perr)
-	s.finish(c, time.Since(start), perr)
-	*err = nil
-}
-
-// beforeNext runs a middleware whose every call to its next is a tail call
-// (return next(c)), Echo's CORS, as a step before next rather than around
-// it: the result is the same, and its large frame is off the stack while a
-// poll sleeps (see envelope).
-func beforeNext(m echo.MiddlewareFunc) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		step := m(func(echo.Context) error { return errPassedOn })
-		return func(c echo.Context) error {
-			if err := step(c); err != errPassedOn {
-				return err
-			}
-			return next(c)
-		}
-	}
-}
-
-// errPassedOn is what beforeNext's step returns when m passes the request on.
-var errPassedOn = errors.New("passed on")
-
-func setSecurityHeaders(h http.Header) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	// A framed login page is a phishing tool; nothing here is meant to
-	// be framed (the widget is a script, not an iframe).
-	h.Set("X-Frame-Options", "DENY")
-}
-
 // healthz: the process is alive.
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -196,8 +151,15 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if err := s.engine.Ping(c.Request().Context()); err != nil {
 		s.log.Warn("not ready", "err", err)
-		c.Response().Header().Set("Retry-After", "2")
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "redis unavailable"})
+		e := errorFor(err)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(retryAfterSeconds(e.RetryAfter), 1)))
+		status := "redis unavailable"
+		if e.Code == codeOverloaded {
+			// Redis is fine; this instance is too busy to ask it in time.
+			// Failing readiness sends new browsers to the others.
+			status = "overloaded"
+		}
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": status})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
@@ -205,8 +167,8 @@ func (s *Server) readyz(c echo.Context) error {
 // publicConfig is GET /api/v1/config, for the pages.
 func (s *Server) publicConfig(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
-		"site_name":    s.cfg.SiteName,
-		"number_match": s.cfg.NumberMatch,
-		"dev_mode":     s.fake != nil,
+		"site_name":    s.opts.SiteName,
+		"number_match": s.opts.NumberMatch,
+		"dev_mode":     s.opts.DevWeChat != nil,
 	})
 }

@@ -120,7 +120,7 @@ func (s *Server) trustedOrigin(origin string, r *http.Request) bool {
 	if strings.EqualFold(origin, s.publicOrigin) {
 		return true
 	}
-	for _, o := range s.cfg.AllowedOrigins {
+	for _, o := range s.opts.AllowedOrigins {
 		if strings.EqualFold(origin, o) {
 			return true
 		}

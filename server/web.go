@@ -11,8 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-var errNoFile = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file"}
-
 // webFile serves one file of the web assets.
 func (s *Server) webFile(name string) echo.HandlerFunc {
 	return func(c echo.Context) error { return s.serveWeb(c, name) }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 func TestCode2Session(t *testing.T) {
@@ -50,11 +50,11 @@ func TestCode2Session(t *testing.T) {
 	if _, err := e.cl.Code2Session(ctx, "0712cDoV0cfty22AeloV0daMoV02cDog"); !errors.Is(err, wxapi.ErrInvalidCode) {
 		t.Fatalf("unknown code: %v", err)
 	}
-	before := e.fake.Calls(wxapitest.APICode2Session)
+	before := e.fake.Calls(wxfake.APICode2Session)
 	if _, err := e.cl.Code2Session(ctx, ""); !errors.Is(err, wxapi.ErrInvalidCode) {
 		t.Fatalf("empty code: %v", err)
 	}
-	if e.fake.Calls(wxapitest.APICode2Session) != before {
+	if e.fake.Calls(wxfake.APICode2Session) != before {
 		t.Fatal("an empty code was sent to WeChat")
 	}
 	old, _ := e.fake.MintCode(ctx, "oUser2", "")
@@ -70,7 +70,7 @@ func TestCode2Session(t *testing.T) {
 }
 
 func TestCode2SessionMinuteQuota(t *testing.T) {
-	e := setup(t, func(o *wxapitest.Options, _ *wxapi.Config) { o.UserMinuteQuota = 2 })
+	e := setup(t, func(o *wxfake.Options, _ *wxapi.Config) { o.UserMinuteQuota = 2 })
 	ctx := t.Context()
 	var codes []string
 	for range 4 {
@@ -98,33 +98,33 @@ func TestCode2SessionMinuteQuota(t *testing.T) {
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    wxapitest.Fault
+		fault    wxfake.Fault
 		sentinel error
 		calls    int // requests the fake sees
 		ok       bool
 	}{
-		{name: "invalid code", fault: wxapitest.Fault{Errcode: 40029}, sentinel: wxapi.ErrInvalidCode, calls: 1},
-		{name: "code used", fault: wxapitest.Fault{Errcode: 40163}, sentinel: wxapi.ErrCodeUsed, calls: 1},
-		{name: "minute quota", fault: wxapitest.Fault{Errcode: 45011}, sentinel: wxapi.ErrMinuteQuota, calls: 1},
-		{name: "risky user", fault: wxapitest.Fault{Errcode: 40226}, sentinel: wxapi.ErrRiskyUser, calls: 1},
-		{name: "daily quota", fault: wxapitest.Fault{Errcode: 45009}, sentinel: wxapi.ErrDailyQuota, calls: 1},
-		{name: "busy once then ok", fault: wxapitest.Fault{Errcode: -1, Times: 1}, calls: 2, ok: true},
-		{name: "busy twice then ok", fault: wxapitest.Fault{Errcode: -1, Times: 2}, calls: 3, ok: true},
-		{name: "always busy", fault: wxapitest.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy, calls: 3},
-		{name: "hang once then ok", fault: wxapitest.Fault{Hang: true, Times: 1}, calls: 2, ok: true},
-		{name: "always hangs", fault: wxapitest.Fault{Hang: true}, sentinel: wxapi.ErrUnavailable, calls: 3},
-		{name: "slower than the timeout", fault: wxapitest.Fault{Delay: time.Second}, sentinel: wxapi.ErrUnavailable, calls: 3},
-		{name: "slow but in time", fault: wxapitest.Fault{Delay: 50 * time.Millisecond}, calls: 1, ok: true},
-		{name: "not JSON", fault: wxapitest.Fault{Body: "<html>bad gateway</html>", ContentType: "text/html"}, sentinel: wxapi.ErrUnavailable, calls: 1},
-		{name: "errcode as a string", fault: wxapitest.Fault{Body: `{"errcode":"40163","errmsg":"code been used"}`}, sentinel: wxapi.ErrCodeUsed, calls: 1},
-		{name: "old text/plain error", fault: wxapitest.Fault{Body: `{"errcode":40029,"errmsg":"invalid code, hints: [ req_id: AijFoqaLRa-pTFm4 ]"}`, ContentType: "text/plain"}, sentinel: wxapi.ErrInvalidCode, calls: 1},
+		{name: "invalid code", fault: wxfake.Fault{Errcode: 40029}, sentinel: wxapi.ErrInvalidCode, calls: 1},
+		{name: "code used", fault: wxfake.Fault{Errcode: 40163}, sentinel: wxapi.ErrCodeUsed, calls: 1},
+		{name: "minute quota", fault: wxfake.Fault{Errcode: 45011}, sentinel: wxapi.ErrMinuteQuota, calls: 1},
+		{name: "risky user", fault: wxfake.Fault{Errcode: 40226}, sentinel: wxapi.ErrRiskyUser, calls: 1},
+		{name: "daily quota", fault: wxfake.Fault{Errcode: 45009}, sentinel: wxapi.ErrDailyQuota, calls: 1},
+		{name: "busy once then ok", fault: wxfake.Fault{Errcode: -1, Times: 1}, calls: 2, ok: true},
+		{name: "busy twice then ok", fault: wxfake.Fault{Errcode: -1, Times: 2}, calls: 3, ok: true},
+		{name: "always busy", fault: wxfake.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy, calls: 3},
+		{name: "hang once then ok", fault: wxfake.Fault{Hang: true, Times: 1}, calls: 2, ok: true},
+		{name: "always hangs", fault: wxfake.Fault{Hang: true}, sentinel: wxapi.ErrUnavailable, calls: 3},
+		{name: "slower than the timeout", fault: wxfake.Fault{Delay: time.Second}, sentinel: wxapi.ErrUnavailable, calls: 3},
+		{name: "slow but in time", fault: wxfake.Fault{Delay: 50 * time.Millisecond}, calls: 1, ok: true},
+		{name: "not JSON", fault: wxfake.Fault{Body: "<html>bad gateway</html>", ContentType: "text/html"}, sentinel: wxapi.ErrUnavailable, calls: 1},
+		{name: "errcode as a string", fault: wxfake.Fault{Body: `{"errcode":"40163","errmsg":"code been used"}`}, sentinel: wxapi.ErrCodeUsed, calls: 1},
+		{name: "old text/plain error", fault: wxfake.Fault{Body: `{"errcode":40029,"errmsg":"invalid code, hints: [ req_id: AijFoqaLRa-pTFm4 ]"}`, ContentType: "text/plain"}, sentinel: wxapi.ErrInvalidCode, calls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := setup(t, func(_ *wxapitest.Options, c *wxapi.Config) { c.Timeout = 300 * time.Millisecond })
+			e := setup(t, func(_ *wxfake.Options, c *wxapi.Config) { c.Timeout = 300 * time.Millisecond })
 			code, _ := e.fake.MintCode(t.Context(), "oErrors", "")
-			e.fake.Inject(wxapitest.APICode2Session, tt.fault)
+			e.fake.Inject(wxfake.APICode2Session, tt.fault)
 			s, err := e.cl.Code2Session(t.Context(), code)
 			if tt.ok {
 				if err != nil || s.OpenID != "oErrors" {
@@ -133,7 +133,7 @@ func TestErrors(t *testing.T) {
 			} else if !errors.Is(err, tt.sentinel) {
 				t.Fatalf("error %v does not match %v", err, tt.sentinel)
 			}
-			if got := e.fake.Calls(wxapitest.APICode2Session); got != tt.calls {
+			if got := e.fake.Calls(wxfake.APICode2Session); got != tt.calls {
 				t.Fatalf("fake saw %d calls, want %d", got, tt.calls)
 			}
 			if err != nil {
@@ -165,7 +165,7 @@ func TestUnreachable(t *testing.T) {
 
 func TestCallerContext(t *testing.T) {
 	e := setup(t, nil)
-	e.fake.Inject(wxapitest.APICode2Session, wxapitest.Fault{Hang: true})
+	e.fake.Inject(wxfake.APICode2Session, wxfake.Fault{Hang: true})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()

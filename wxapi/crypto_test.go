@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // Vectors from the fact sheet, §7.
@@ -81,7 +81,7 @@ func TestDecryptUserDataRejects(t *testing.T) {
 // it encrypts for a user the client decrypts with that user's session key.
 func TestFakeEncryptionMatchesClient(t *testing.T) {
 	iv, _ := base64.StdEncoding.DecodeString(phoneIV)
-	data, ivOut, err := wxapitest.EncryptCBC(phoneSessionKey, []byte(phonePlain), iv)
+	data, ivOut, err := wxfake.EncryptCBC(phoneSessionKey, []byte(phonePlain), iv)
 	if err != nil || data != phoneData || ivOut != phoneIV {
 		t.Fatalf("EncryptCBC = %s, %s, %v", data, ivOut, err)
 	}

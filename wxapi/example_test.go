@@ -6,14 +6,14 @@ import (
 	"fmt"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // A login against the fake WeChat: the mini-program's wx.login code becomes
 // an OpenID; the same code a second time is ErrCodeUsed.
 func ExampleClient_Code2Session() {
 	ctx := context.Background()
-	fake, srv := wxapitest.NewServer(wxapitest.Options{})
+	fake, srv := wxfake.NewServer(wxfake.Options{})
 	defer srv.Close()
 	defer fake.Close() // first: it releases requests hanging on a fault
 
@@ -34,7 +34,7 @@ func ExampleClient_Code2Session() {
 // A login QR code: the bytes are sniffed, whatever WeChat's header says.
 func ExampleClient_UnlimitedQRCode() {
 	ctx := context.Background()
-	fake, srv := wxapitest.NewServer(wxapitest.Options{})
+	fake, srv := wxfake.NewServer(wxfake.Options{})
 	defer srv.Close()
 	defer fake.Close()
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // clock is a settable clock shared by the client and the fake, so expiry is
@@ -104,7 +104,7 @@ func (l *logBuf) String() string {
 }
 
 type env struct {
-	fake  *wxapitest.Fake
+	fake  *wxfake.Fake
 	rec   *recorder
 	srv   *httptest.Server
 	cl    *wxapi.Client
@@ -114,10 +114,10 @@ type env struct {
 
 // setup starts a fake behind a recorder and a client pointed at it, both on
 // one test clock. mod may adjust either config.
-func setup(t *testing.T, mod func(*wxapitest.Options, *wxapi.Config)) *env {
+func setup(t *testing.T, mod func(*wxfake.Options, *wxapi.Config)) *env {
 	t.Helper()
 	e := &env{clock: newClock(), logs: &logBuf{}}
-	opts := wxapitest.Options{AppID: "wx1234567890abcdef", Secret: "s3cr3t-app-secret", Now: e.clock.Now}
+	opts := wxfake.Options{AppID: "wx1234567890abcdef", Secret: "s3cr3t-app-secret", Now: e.clock.Now}
 	cfg := wxapi.Config{
 		Timeout: 2 * time.Second,
 		Now:     e.clock.Now,
@@ -126,7 +126,7 @@ func setup(t *testing.T, mod func(*wxapitest.Options, *wxapi.Config)) *env {
 	if mod != nil {
 		mod(&opts, &cfg)
 	}
-	e.fake = wxapitest.New(opts)
+	e.fake = wxfake.New(opts)
 	e.rec = &recorder{h: e.fake}
 	e.srv = httptest.NewServer(e.rec)
 	t.Cleanup(func() {

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // Nothing secret reaches the log or error texts: not the AppSecret, codes,
 // access tokens or session keys, whatever happens.
 func TestNothingSecretLogged(t *testing.T) {
-	e := setup(t, func(_ *wxapitest.Options, c *wxapi.Config) { c.Timeout = 150 * time.Millisecond })
+	e := setup(t, func(_ *wxfake.Options, c *wxapi.Config) { c.Timeout = 150 * time.Millisecond })
 	ctx := t.Context()
 	secrets := []string{e.fake.Secret()}
 	var errs []error
@@ -38,15 +38,15 @@ func TestNothingSecretLogged(t *testing.T) {
 	keep(e.cl.CheckSessionKey(ctx, s.OpenID, "tiihtNczf5v6AKRyjwEUhQ==")) // 87009
 	pc, _ := e.fake.MintPhoneCode(ctx, "oSecretive", "13800138000")
 	secrets = append(secrets, pc)
-	e.fake.Inject(wxapitest.APIPhoneNumber, wxapitest.Fault{Errcode: 40001, Times: 1})
+	e.fake.Inject(wxfake.APIPhoneNumber, wxfake.Fault{Errcode: 40001, Times: 1})
 	_, err = e.cl.PhoneNumber(ctx, pc)
 	keep(err)
-	e.fake.Inject(wxapitest.APIPhoneNumber, wxapitest.Fault{Hang: true})
+	e.fake.Inject(wxfake.APIPhoneNumber, wxfake.Fault{Hang: true})
 	pc2, _ := e.fake.MintPhoneCode(ctx, "oSecretive", "13800138000")
 	secrets = append(secrets, pc2)
 	_, err = e.cl.PhoneNumber(ctx, pc2)
 	keep(err)
-	e.fake.Inject(wxapitest.APICode2Session, wxapitest.Fault{Errcode: -1})
+	e.fake.Inject(wxfake.APICode2Session, wxfake.Fault{Errcode: -1})
 	_, err = e.cl.Code2Session(ctx, code)
 	keep(err)
 	_, err = e.cl.DecryptUserData(s.SessionKey, "AAAA", "AAAA")
@@ -82,7 +82,7 @@ func TestImports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", "github.com/scanlogin/scanlogin/wxapi", "github.com/scanlogin/scanlogin/wxapi/wxapitest").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", "github.com/scanlogin/scanlogin/wxapi", "github.com/scanlogin/scanlogin/wxapi/wxfake").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 func TestPhoneNumber(t *testing.T) {
@@ -54,24 +54,24 @@ func TestPhoneNumber(t *testing.T) {
 func TestPhoneNumberAnswers(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    wxapitest.Fault
+		fault    wxfake.Fault
 		want     *wxapi.PhoneInfo
 		sentinel error
 	}{
-		{name: "countryCode as a number", fault: wxapitest.Fault{Body: `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1637744274,"appid":"wx1234567890abcdef"}}}`},
+		{name: "countryCode as a number", fault: wxfake.Fault{Body: `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1637744274,"appid":"wx1234567890abcdef"}}}`},
 			want: &wxapi.PhoneInfo{PhoneNumber: "13800138000", PurePhoneNumber: "13800138000", CountryCode: "86"}},
-		{name: "no errcode at all", fault: wxapitest.Fault{Body: `{"phone_info":{"phoneNumber":"+85291234567","purePhoneNumber":"91234567","countryCode":"852","watermark":{"timestamp":"1637744274","appid":"wx1234567890abcdef"}}}`, ContentType: "text/plain"},
+		{name: "no errcode at all", fault: wxfake.Fault{Body: `{"phone_info":{"phoneNumber":"+85291234567","purePhoneNumber":"91234567","countryCode":"852","watermark":{"timestamp":"1637744274","appid":"wx1234567890abcdef"}}}`, ContentType: "text/plain"},
 			want: &wxapi.PhoneInfo{PhoneNumber: "+85291234567", PurePhoneNumber: "91234567", CountryCode: "852"}},
-		{name: "watermark of another app", fault: wxapitest.Fault{Body: `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"timestamp":1,"appid":"wxother"}}}`},
+		{name: "watermark of another app", fault: wxfake.Fault{Body: `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"timestamp":1,"appid":"wxother"}}}`},
 			sentinel: wxapi.ErrBadData},
-		{name: "minute quota", fault: wxapitest.Fault{Errcode: 45011}, sentinel: wxapi.ErrMinuteQuota},
-		{name: "invalid code", fault: wxapitest.Fault{Errcode: 40029}, sentinel: wxapi.ErrInvalidCode},
-		{name: "busy", fault: wxapitest.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy},
+		{name: "minute quota", fault: wxfake.Fault{Errcode: 45011}, sentinel: wxapi.ErrMinuteQuota},
+		{name: "invalid code", fault: wxfake.Fault{Errcode: 40029}, sentinel: wxapi.ErrInvalidCode},
+		{name: "busy", fault: wxfake.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy},
 	}
 	e := setup(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.fake.Inject(wxapitest.APIPhoneNumber, tt.fault)
+			e.fake.Inject(wxfake.APIPhoneNumber, tt.fault)
 			defer e.fake.ClearFaults()
 			p, err := e.cl.PhoneNumber(t.Context(), "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144")
 			if tt.want != nil {

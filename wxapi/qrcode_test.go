@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 func TestUnlimitedQRCode(t *testing.T) {
-	e := setup(t, func(o *wxapitest.Options, _ *wxapi.Config) {
+	e := setup(t, func(o *wxfake.Options, _ *wxapi.Config) {
 		o.QRContent = func(scene string) string { return "https://login.example/dev/phone?scene=" + scene }
 	})
 	ctx := t.Context()
@@ -98,7 +98,7 @@ func TestUnlimitedQRCodeValidation(t *testing.T) {
 }
 
 func TestUnlimitedQRCodeMinuteQuota(t *testing.T) {
-	e := setup(t, func(o *wxapitest.Options, _ *wxapi.Config) { o.QRMinuteQuota = 2 })
+	e := setup(t, func(o *wxfake.Options, _ *wxapi.Config) { o.QRMinuteQuota = 2 })
 	ctx := t.Context()
 	for range 2 {
 		if _, _, err := e.cl.UnlimitedQRCode(ctx, "s", "", "", false, 0); err != nil {
@@ -116,25 +116,25 @@ func TestUnlimitedQRCodeSniffing(t *testing.T) {
 	jpeg := "\xff\xd8\xff\xe0\x00\x10JFIF\x00rest"
 	tests := []struct {
 		name     string
-		fault    wxapitest.Fault
+		fault    wxfake.Fault
 		ct       string
 		sentinel error
 	}{
-		{name: "json error labelled image", fault: wxapitest.Fault{Body: `{"errcode":45009,"errmsg":"reach max api daily quota limit rid: 1"}`, ContentType: "image/jpeg"}, sentinel: wxapi.ErrDailyQuota},
-		{name: "json ok labelled image", fault: wxapitest.Fault{Body: `{"errcode":0,"errmsg":"ok"}`, ContentType: "image/jpeg"}, sentinel: wxapi.ErrUnavailable},
-		{name: "json error with leading space", fault: wxapitest.Fault{Body: ` {"errcode":40169,"errmsg":"x"}`, ContentType: "text/plain"}},
-		{name: "json content type without brace", fault: wxapitest.Fault{Body: `[1]`, ContentType: "application/json; encoding=utf-8"}, sentinel: wxapi.ErrUnavailable},
-		{name: "jpeg labelled octet-stream", fault: wxapitest.Fault{Body: jpeg, ContentType: "application/octet-stream"}, ct: "image/jpeg"},
-		{name: "gif", fault: wxapitest.Fault{Body: "GIF89a....", ContentType: "image/jpeg"}, sentinel: wxapi.ErrUnavailable},
-		{name: "empty", fault: wxapitest.Fault{Body: "", ContentType: "image/jpeg"}, ct: "image/png"}, // empty Body = no fault body: the real PNG
-		{name: "busy then png", fault: wxapitest.Fault{Errcode: -1, Times: 1}, ct: "image/png"},
-		{name: "always busy", fault: wxapitest.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy},
-		{name: "token expired twice", fault: wxapitest.Fault{Errcode: 42001}, sentinel: wxapi.ErrTokenInvalid},
+		{name: "json error labelled image", fault: wxfake.Fault{Body: `{"errcode":45009,"errmsg":"reach max api daily quota limit rid: 1"}`, ContentType: "image/jpeg"}, sentinel: wxapi.ErrDailyQuota},
+		{name: "json ok labelled image", fault: wxfake.Fault{Body: `{"errcode":0,"errmsg":"ok"}`, ContentType: "image/jpeg"}, sentinel: wxapi.ErrUnavailable},
+		{name: "json error with leading space", fault: wxfake.Fault{Body: ` {"errcode":40169,"errmsg":"x"}`, ContentType: "text/plain"}},
+		{name: "json content type without brace", fault: wxfake.Fault{Body: `[1]`, ContentType: "application/json; encoding=utf-8"}, sentinel: wxapi.ErrUnavailable},
+		{name: "jpeg labelled octet-stream", fault: wxfake.Fault{Body: jpeg, ContentType: "application/octet-stream"}, ct: "image/jpeg"},
+		{name: "gif", fault: wxfake.Fault{Body: "GIF89a....", ContentType: "image/jpeg"}, sentinel: wxapi.ErrUnavailable},
+		{name: "empty", fault: wxfake.Fault{Body: "", ContentType: "image/jpeg"}, ct: "image/png"}, // empty Body = no fault body: the real PNG
+		{name: "busy then png", fault: wxfake.Fault{Errcode: -1, Times: 1}, ct: "image/png"},
+		{name: "always busy", fault: wxfake.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy},
+		{name: "token expired twice", fault: wxfake.Fault{Errcode: 42001}, sentinel: wxapi.ErrTokenInvalid},
 	}
 	e := setup(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.fake.Inject(wxapitest.APIQRCode, tt.fault)
+			e.fake.Inject(wxfake.APIQRCode, tt.fault)
 			defer e.fake.ClearFaults()
 			data, ct, err := e.cl.UnlimitedQRCode(t.Context(), "s", "", "", false, 0)
 			if tt.ct != "" {

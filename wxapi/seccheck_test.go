@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 func TestMsgSecCheck(t *testing.T) {
@@ -41,7 +41,7 @@ func TestMsgSecCheck(t *testing.T) {
 		t.Fatalf("user inactive for 2 hours: %v", err)
 	}
 	// A label pushed as a string decodes too.
-	e.fake.Inject(wxapitest.APIMsgSecCheck, wxapitest.Fault{Body: `{"errcode":0,"errmsg":"ok","result":{"suggest":"review","label":"20002"},"trace_id":"t"}`})
+	e.fake.Inject(wxfake.APIMsgSecCheck, wxfake.Fault{Body: `{"errcode":0,"errmsg":"ok","result":{"suggest":"review","label":"20002"},"trace_id":"t"}`})
 	if r, err := e.cl.MsgSecCheck(ctx, "oNick", "x", 1); err != nil || r.Suggest != wxapi.SuggestReview || r.Label != 20002 {
 		t.Fatalf("string label: %+v, %v", r, err)
 	}

@@ -14,14 +14,14 @@ import (
 
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // instance is one "server instance": its own fake WeChat (state in the
 // shared Redis, as in dev mode) and its own client (token shared through
 // the same Redis).
 type instance struct {
-	fake *wxapitest.Fake
+	fake *wxfake.Fake
 	srv  *httptest.Server
 	cl   *wxapi.Client
 }
@@ -35,7 +35,7 @@ func startInstancesAt(t *testing.T, rdb redis.UniversalClient, n int, now func()
 	t.Helper()
 	var out []instance
 	for range n {
-		f, srv := wxapitest.Start(t, wxapitest.Options{AppID: "wxshared0000000000", Secret: "shared-secret", Redis: rdb, Now: now})
+		f, srv := wxfake.Start(t, wxfake.Options{AppID: "wxshared0000000000", Secret: "shared-secret", Redis: rdb, Now: now})
 		cl, err := wxapi.New(wxapi.Config{AppID: f.AppID(), Secret: f.Secret(), BaseURL: srv.URL, Redis: rdb, Now: now})
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func startInstancesAt(t *testing.T, rdb redis.UniversalClient, n int, now func()
 func tokenFetches(ins []instance) int {
 	n := 0
 	for _, in := range ins {
-		n += in.fake.Calls(wxapitest.APIStableToken)
+		n += in.fake.Calls(wxfake.APIStableToken)
 	}
 	return n
 }
@@ -56,7 +56,7 @@ func tokenFetches(ins []instance) int {
 func checksessionCalls(ins []instance) int {
 	n := 0
 	for _, in := range ins {
-		n += in.fake.Calls(wxapitest.APICheckSession)
+		n += in.fake.Calls(wxfake.APICheckSession)
 	}
 	return n
 }
@@ -103,7 +103,7 @@ func TestSharedTokenTwoInstances(t *testing.T) {
 	}
 	// Slow the first fetch on both fakes so the instances really contend.
 	for _, in := range ins {
-		in.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Delay: 100 * time.Millisecond, Times: 1})
+		in.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Delay: 100 * time.Millisecond, Times: 1})
 	}
 	if err := burst(t, ins, 100, 1, "oShared", sk); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestSharedTokenLateInstance(t *testing.T) {
 	if got, err := late.AccessToken(t.Context()); err != nil || got != tok {
 		t.Fatalf("late instance: %v", err)
 	}
-	if n := ins[0].fake.Calls(wxapitest.APIStableToken); n != 1 {
+	if n := ins[0].fake.Calls(wxfake.APIStableToken); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
@@ -180,7 +180,7 @@ func TestSharedTokenLateInstance(t *testing.T) {
 func TestSharedTokenRedisDown(t *testing.T) {
 	rs := scanlogintest.Start(t)
 	rdb := rs.Client(t)
-	f, srv := wxapitest.Start(t, wxapitest.Options{})
+	f, srv := wxfake.Start(t, wxfake.Options{})
 	cl, err := wxapi.New(wxapi.Config{AppID: f.AppID(), Secret: f.Secret(), BaseURL: srv.URL, Redis: rdb, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func TestSharedTokenStaleLock(t *testing.T) {
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("fetched after %v while another instance held the lock", d)
 	}
-	if n := ins[0].fake.Calls(wxapitest.APIStableToken); n != 1 {
+	if n := ins[0].fake.Calls(wxfake.APIStableToken); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
@@ -269,7 +269,7 @@ func TestSharedRefreshAhead(t *testing.T) {
 	}
 	clk.Advance(7200*time.Second - 3*time.Minute)
 	for _, in := range ins {
-		in.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Delay: 100 * time.Millisecond, Times: 1})
+		in.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Delay: 100 * time.Millisecond, Times: 1})
 	}
 	var wg sync.WaitGroup
 	for _, in := range ins {

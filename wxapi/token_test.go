@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/wxapi"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 func TestAccessTokenRequestAndCache(t *testing.T) {
@@ -35,7 +35,7 @@ func TestAccessTokenRequestAndCache(t *testing.T) {
 			t.Fatalf("cached token: %q, %v", again, err)
 		}
 	}
-	if n := e.fake.Calls(wxapitest.APIStableToken); n != 1 {
+	if n := e.fake.Calls(wxfake.APIStableToken); n != 1 {
 		t.Fatalf("%d token fetches, want 1", n)
 	}
 
@@ -44,7 +44,7 @@ func TestAccessTokenRequestAndCache(t *testing.T) {
 	// meanwhile; WeChat answers with a new token.
 	e.clock.Advance(7200*time.Second - 3*time.Minute)
 	waitNewToken(t, e.cl, tok)
-	if n := e.fake.Calls(wxapitest.APIStableToken); n != 2 {
+	if n := e.fake.Calls(wxfake.APIStableToken); n != 2 {
 		t.Fatalf("%d token fetches, want 2", n)
 	}
 	if body := decodeJSON(t, e.rec.last(t, "/cgi-bin/stable_token").Body); body["force_refresh"] != false {
@@ -75,14 +75,14 @@ func waitNewToken(t *testing.T, cl *wxapi.Client, old string) string {
 // A refresh ahead of expiry that fails leaves the still-valid token in use,
 // and nobody waits for it.
 func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
-	e := setup(t, func(_ *wxapitest.Options, c *wxapi.Config) { c.Timeout = 200 * time.Millisecond })
+	e := setup(t, func(_ *wxfake.Options, c *wxapi.Config) { c.Timeout = 200 * time.Millisecond })
 	ctx := t.Context()
 	tok, err := e.cl.AccessToken(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(7200*time.Second - 3*time.Minute)
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Hang: true, Times: 3})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Hang: true, Times: 3})
 	start := time.Now()
 	for range 3 {
 		if got, err := e.cl.AccessToken(ctx); err != nil || got != tok {
@@ -93,13 +93,13 @@ func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
 		t.Fatalf("callers waited %v for a refresh they did not need", d)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for e.fake.Calls(wxapitest.APIStableToken) < 4 { // the 3 hanging attempts are over
+	for e.fake.Calls(wxfake.APIStableToken) < 4 { // the 3 hanging attempts are over
 		if time.Now().After(deadline) {
-			t.Fatalf("%d token calls, want 4", e.fake.Calls(wxapitest.APIStableToken))
+			t.Fatalf("%d token calls, want 4", e.fake.Calls(wxfake.APIStableToken))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: -1})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Errcode: -1})
 	e.clock.Advance(3 * time.Minute) // now really expired
 	if _, err := e.cl.AccessToken(ctx); !errors.Is(err, wxapi.ErrUnavailable) {
 		t.Fatalf("expired and WeChat busy: %v", err)
@@ -107,7 +107,7 @@ func TestAccessTokenRefreshFailureKeepsValidToken(t *testing.T) {
 }
 
 func TestAccessTokenErrors(t *testing.T) {
-	e := setup(t, func(o *wxapitest.Options, c *wxapi.Config) {})
+	e := setup(t, func(o *wxfake.Options, c *wxapi.Config) {})
 	bad, err := wxapi.New(wxapi.Config{AppID: e.fake.AppID(), Secret: "wrong", BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -116,12 +116,12 @@ func TestAccessTokenErrors(t *testing.T) {
 	if _, err := bad.AccessToken(t.Context()); !errors.As(err, &we) || we.Code != 40125 || we.API != "stable_token" {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: 45009, Times: 1})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Errcode: 45009, Times: 1})
 	if _, err := e.cl.AccessToken(t.Context()); !errors.Is(err, wxapi.ErrDailyQuota) {
 		t.Fatalf("quota: %v", err)
 	}
 	// A failed business call reports the token error, not a panic or a hang.
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: 40013})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Errcode: 40013})
 	if _, err := e.cl.PhoneNumber(t.Context(), "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"); !errors.As(err, &we) || we.Code != 40013 {
 		t.Fatalf("phone number without a token: %v", err)
 	}
@@ -151,15 +151,15 @@ func TestTokenRejectedOnce(t *testing.T) {
 			if _, err := e.cl.AccessToken(ctx); err != nil {
 				t.Fatal(err)
 			}
-			e.fake.Inject(wxapitest.APIPhoneNumber, wxapitest.Fault{Errcode: code, Times: 1})
+			e.fake.Inject(wxfake.APIPhoneNumber, wxfake.Fault{Errcode: code, Times: 1})
 			p, err := e.cl.PhoneNumber(ctx, pc)
 			if err != nil || p.PurePhoneNumber != "13800138000" {
 				t.Fatalf("got %+v, %v", p, err)
 			}
-			if n := e.fake.Calls(wxapitest.APIStableToken); n != 2 {
+			if n := e.fake.Calls(wxfake.APIStableToken); n != 2 {
 				t.Fatalf("%d token fetches, want 2", n)
 			}
-			if n := e.fake.Calls(wxapitest.APIPhoneNumber); n != 2 {
+			if n := e.fake.Calls(wxfake.APIPhoneNumber); n != 2 {
 				t.Fatalf("%d phone calls, want 2", n)
 			}
 			req := e.rec.last(t, "/wxa/business/getuserphonenumber")
@@ -176,15 +176,15 @@ func TestTokenRejectedOnce(t *testing.T) {
 // A token that keeps failing is retried once, not forever.
 func TestTokenRejectedTwice(t *testing.T) {
 	e := setup(t, nil)
-	e.fake.Inject(wxapitest.APICheckSession, wxapitest.Fault{Errcode: 40001})
+	e.fake.Inject(wxfake.APICheckSession, wxfake.Fault{Errcode: 40001})
 	err := e.cl.CheckSessionKey(t.Context(), "oX", "tiihtNczf5v6AKRyjwEUhQ==")
 	if !errors.Is(err, wxapi.ErrTokenInvalid) {
 		t.Fatalf("error = %v", err)
 	}
-	if n := e.fake.Calls(wxapitest.APICheckSession); n != 2 {
+	if n := e.fake.Calls(wxfake.APICheckSession); n != 2 {
 		t.Fatalf("%d calls, want 2", n)
 	}
-	if n := e.fake.Calls(wxapitest.APIStableToken); n != 2 {
+	if n := e.fake.Calls(wxfake.APIStableToken); n != 2 {
 		t.Fatalf("%d token fetches, want 2", n)
 	}
 }
@@ -209,7 +209,7 @@ func TestExpiredTokens(t *testing.T) {
 // In-process single flight: 100 concurrent callers, one fetch.
 func TestSingleFlightInProcess(t *testing.T) {
 	e := setup(t, nil)
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Delay: 50 * time.Millisecond, Times: 1})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Delay: 50 * time.Millisecond, Times: 1})
 	var wg sync.WaitGroup
 	toks := make([]string, 100)
 	errs := make([]error, 100)
@@ -222,7 +222,7 @@ func TestSingleFlightInProcess(t *testing.T) {
 			t.Fatalf("caller %d: %q, %v", i, toks[i], errs[i])
 		}
 	}
-	if n := e.fake.Calls(wxapitest.APIStableToken); n != 1 {
+	if n := e.fake.Calls(wxfake.APIStableToken); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
@@ -230,7 +230,7 @@ func TestSingleFlightInProcess(t *testing.T) {
 // A caller that gives up does not spoil the fetch for the others.
 func TestSingleFlightCallerCancels(t *testing.T) {
 	e := setup(t, nil)
-	e.fake.Inject(wxapitest.APIStableToken, wxapitest.Fault{Delay: 200 * time.Millisecond, Times: 1})
+	e.fake.Inject(wxfake.APIStableToken, wxfake.Fault{Delay: 200 * time.Millisecond, Times: 1})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
 )
 
@@ -88,11 +89,11 @@ func (e *env) list(name string) []string {
 	return out
 }
 
-// loadConfig parses every SCANLOGIN_* variable once into a server.Config
-// and validates it; unset variables stay zero for the server's defaults.
-func loadConfig(getenv func(string) string) (server.Config, error) {
+// loadConfig parses every SCANLOGIN_* variable once into an app.Config
+// and validates it; unset variables stay zero for the defaults.
+func loadConfig(getenv func(string) string) (app.Config, error) {
 	e := &env{getenv: getenv}
-	cfg := server.Config{
+	cfg := app.Config{
 		Addr:          e.str("SCANLOGIN_ADDR"),
 		PublicURL:     e.str("SCANLOGIN_PUBLIC_URL"),
 		RedisURL:      e.secret("SCANLOGIN_REDIS_URL"),
@@ -146,7 +147,7 @@ func loadConfig(getenv func(string) string) (server.Config, error) {
 	if err := errors.Join(e.errs...); err != nil {
 		return cfg, err
 	}
-	// Defaults are the server's to fill (some depend on the listener), but
+	// Defaults are app.New's to fill (some depend on the listener), but
 	// the values must be valid with them.
 	full := cfg.WithDefaults()
 	return cfg, full.Validate()
@@ -184,10 +185,10 @@ func parseCIDR(s string) (*net.IPNet, error) {
 
 // parseLimits reads "create=30,login=30,scan=20,poll=120" (per minute per
 // client IP, IP, user and scene; 0 disables one). Unnamed limits keep their
-// defaults. A 0 becomes server.LimitOff, so that all four at 0 mean no
-// limits rather than an empty Limits, which the server fills with defaults.
-func parseLimits(e *env, name string) server.Limits {
-	l := server.DefaultLimits
+// defaults. A 0 becomes app.LimitOff, so that all four at 0 mean no
+// limits rather than an empty Limits, which app.New fills with defaults.
+func parseLimits(e *env, name string) app.Limits {
+	l := app.DefaultLimits
 	for _, part := range e.list(name) {
 		k, v, _ := strings.Cut(part, "=")
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -196,7 +197,7 @@ func parseLimits(e *env, name string) server.Limits {
 			continue
 		}
 		if n == 0 {
-			n = server.LimitOff
+			n = app.LimitOff
 		}
 		switch strings.TrimSpace(k) {
 		case "create":

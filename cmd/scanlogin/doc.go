@@ -8,5 +8,7 @@
 // (see config.go); secrets may be given as NAME_FILE.
 //
 // main only calls run, which owns the whole lifecycle and returns an error,
-// so tests can start and stop the real program in-process.
+// so tests can start and stop the real program in-process. Package app
+// (cmd/scanlogin/app) is the composition root run uses: it builds every
+// dependency and hands them to server.New.
 package main

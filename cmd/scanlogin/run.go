@@ -15,11 +15,13 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
 )
 
-// run is the whole program: configuration, logger, Redis, the server, and
-// graceful shutdown when ctx ends. It returns when the server has stopped.
+// run is the whole program: configuration, logger, Redis, the listener,
+// the application assembled by app.New (the composition root), and graceful
+// shutdown when ctx ends. It returns when the server has stopped.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 {
 		switch args[1] {
@@ -63,10 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	port := ln.Addr().(*net.TCPAddr).Port
 	if cfg.PublicURL == "" {
 		// With SCANLOGIN_ADDR=:0 only the listener knows the port.
-		cfg.PublicURL = server.PublicURLFromAddr(ln.Addr().String())
+		cfg.PublicURL = app.PublicURLFromAddr(ln.Addr().String())
 	}
-	srv, err := server.New(ctx, server.Options{
-		Config:  cfg,
+	a, err := app.New(ctx, cfg, app.Deps{
 		Redis:   rdb,
 		Logger:  log,
 		SelfURL: selfURL(ln.Addr().(*net.TCPAddr)),
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	cfg = srv.Config()
+	cfg = a.Config
 	if cfg.DevMode() {
 		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
 		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
-	err = srv.Run(ctx, ln)
+	err = a.Run(ctx, ln)
 	log.Info("stopped")
 	return err
 }
@@ -115,7 +116,7 @@ func phoneHint(publicURL, addr string, port int) string {
 func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	addr := getenv("SCANLOGIN_ADDR")
 	if addr == "" {
-		addr = server.DefaultAddr
+		addr = app.DefaultAddr
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -182,9 +183,9 @@ func selfURL(a *net.TCPAddr) string {
 
 // openRedis connects to SCANLOGIN_REDIS_URL, or, in dev mode without one,
 // starts an embedded Redis whose TTLs follow the wall clock.
-func openRedis(cfg server.Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+func openRedis(cfg app.Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	if cfg.RedisURL != "" {
-		rdb, err := server.OpenRedis(cfg.RedisURL)
+		rdb, err := app.OpenRedis(cfg.RedisURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("SCANLOGIN_REDIS_URL: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/scanlogin/scanlogin/server/servertest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
+	"github.com/scanlogin/scanlogin/server/servertest"
 
 	"github.com/redis/go-redis/v9"
 
@@ -225,7 +227,7 @@ func TestRunDemo(t *testing.T) {
 
 // TestEmbeddedRedisTTL: the embedded Redis expires keys on the real clock.
 func TestEmbeddedRedisTTL(t *testing.T) {
-	rdb, closeRedis, err := openRedis(server.Config{}, slog.New(slog.DiscardHandler))
+	rdb, closeRedis, err := openRedis(app.Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.WeChatSecret != "file-secret" || cfg.SceneTTL != 90*time.Second || !cfg.NumberMatch || len(cfg.TrustedProxies) != 2 ||
-		len(cfg.AllowedOrigins) != 2 || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != server.DefaultLimits.LoginPerIP ||
+		len(cfg.AllowedOrigins) != 2 || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != app.DefaultLimits.LoginPerIP ||
 		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" {
 		t.Fatalf("config: %+v", cfg)
 	}

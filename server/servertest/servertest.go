@@ -1,7 +1,8 @@
 // Package servertest starts complete dev-mode scanlogin servers for tests:
 // the real HTTP server on a loopback port, a private real redis-server (or
 // a given Redis URL, so several instances can share one), the fake WeChat
-// mounted at /dev/wechat/ exactly as `go run ./cmd/scanlogin` does.
+// mounted at /dev/wechat/, all assembled by cmd/scanlogin/app exactly as
+// `go run ./cmd/scanlogin` assembles them.
 //
 // Browser, mini-program and multi-instance tests use it to talk HTTP to the
 // real thing.
@@ -19,10 +20,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 	"github.com/scanlogin/scanlogin/server"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // Options tune an Instance; every field is optional.
@@ -42,12 +44,12 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// Limits: zero means servertest's defaults, which are high enough that
 	// ordinary tests never meet them.
-	Limits server.Limits
+	Limits app.Limits
 	// Logger receives the server's logs; default: discarded.
 	Logger *slog.Logger
 	// Config, when set, is used as the base configuration; the fields above
 	// override its zero values only where they are set.
-	Config *server.Config
+	Config *app.Config
 }
 
 // Instance is one running server.
@@ -55,7 +57,7 @@ type Instance struct {
 	URL    string                // http://127.0.0.1:port, no trailing slash
 	Redis  *scanlogintest.Server // the private redis-server; nil with Options.RedisURL
 	Client redis.UniversalClient // a client of the Redis the instance uses
-	Fake   *wxapitest.Fake       // the fake WeChat the instance talks to
+	Fake   *wxfake.Fake          // the fake WeChat the instance talks to
 	Engine *scanlogin.Engine     // the instance's engine
 	Server *server.Server        // the instance's server
 
@@ -64,7 +66,7 @@ type Instance struct {
 }
 
 // testLimits are far above what a functional test does but still finite.
-var testLimits = server.Limits{CreatePerIP: 100000, LoginPerIP: 100000, ScanPerUser: 100000, PollPerScene: 100000}
+var testLimits = app.Limits{CreatePerIP: 100000, LoginPerIP: 100000, ScanPerUser: 100000, PollPerScene: 100000}
 
 // Start starts an Instance and closes it when the test ends.
 func Start(tb testing.TB, opts Options) *Instance {
@@ -75,7 +77,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 		inst.Redis = scanlogintest.Start(tb)
 		redisURL = inst.Redis.URL()
 	}
-	rdb, err := server.OpenRedis(redisURL)
+	rdb, err := app.OpenRedis(redisURL)
 	if err != nil {
 		tb.Fatalf("servertest: redis: %v", err)
 	}
@@ -87,7 +89,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	}
 	inst.URL = "http://" + ln.Addr().String()
 
-	var cfg server.Config
+	var cfg app.Config
 	if opts.Config != nil {
 		cfg = *opts.Config
 	}
@@ -110,9 +112,9 @@ func Start(tb testing.TB, opts Options) *Instance {
 		cfg.TrustedProxies = opts.TrustedProxies
 	}
 	switch {
-	case opts.Limits != (server.Limits{}):
+	case opts.Limits != (app.Limits{}):
 		cfg.Limits = opts.Limits
-	case cfg.Limits == (server.Limits{}):
+	case cfg.Limits == (app.Limits{}):
 		cfg.Limits = testLimits
 	}
 	logger := opts.Logger
@@ -120,17 +122,17 @@ func Start(tb testing.TB, opts Options) *Instance {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Options{Config: cfg, Redis: rdb, Logger: logger, SelfURL: inst.URL})
+	a, err := app.New(ctx, cfg, app.Deps{Redis: rdb, Logger: logger, SelfURL: inst.URL})
 	if err != nil {
 		cancel()
 		_ = ln.Close()
 		_ = rdb.Close()
 		tb.Fatalf("servertest: %v", err)
 	}
-	inst.Server, inst.Engine, inst.Fake = srv, srv.Engine(), srv.Fake()
+	inst.Server, inst.Engine, inst.Fake = a.Server, a.Engine, a.Fake
 	inst.cancel = cancel
 	inst.done = make(chan error, 1)
-	go func() { inst.done <- srv.Run(ctx, ln) }()
+	go func() { inst.done <- a.Run(ctx, ln) }()
 	tb.Cleanup(inst.Close)
 	if err := waitHealthy(inst.URL); err != nil {
 		tb.Fatalf("servertest: %v", err)

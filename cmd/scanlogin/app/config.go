@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"errors"
@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/scanlogin/scanlogin/server"
 )
 
-// Config is everything the server needs to know, parsed once from the
+// Config is the application's configuration, parsed once from the
 // environment by cmd/scanlogin (the variable names below are the contract
-// of SPEC §6) or filled in directly by tests.
+// of README.md's configuration table) or filled in directly by tests.
 type Config struct {
 	Addr      string // SCANLOGIN_ADDR, default ":8080"
 	PublicURL string // SCANLOGIN_PUBLIC_URL: absolute base URL browsers and phones use; derived from Addr when empty
@@ -23,10 +25,10 @@ type Config struct {
 	MPPage        string // SCANLOGIN_MP_PAGE, default pages/scan/scan
 	MPEnvVersion  string // SCANLOGIN_MP_ENV_VERSION: release | trial | develop
 
-	SigningKeys      []SigningKey // from SCANLOGIN_SIGNING_KEY_FILE; generated in dev mode when empty
-	SessionKeySecret []byte       // SCANLOGIN_SESSION_KEY_SECRET (or _FILE): 32 bytes, encrypts session_key at rest
-	Issuer           string       // SCANLOGIN_ISSUER, default PublicURL
-	Audience         string       // SCANLOGIN_AUDIENCE, default scanlogin-web
+	SigningKeys      []server.SigningKey // from SCANLOGIN_SIGNING_KEY_FILE; generated in dev mode when empty
+	SessionKeySecret []byte              // SCANLOGIN_SESSION_KEY_SECRET (or _FILE): 32 bytes, encrypts session_key at rest
+	Issuer           string              // SCANLOGIN_ISSUER, default PublicURL
+	Audience         string              // SCANLOGIN_AUDIENCE, default scanlogin-web
 	AccessTokenTTL   time.Duration
 	SessionTTL       time.Duration
 	MPTokenTTL       time.Duration
@@ -48,7 +50,8 @@ type Config struct {
 
 // Limits are the rate limits, as events per minute; 0 or LimitOff
 // disables a limit. An all-zero Limits is "unset" and takes DefaultLimits:
-// to turn every limit off, use LimitOff.
+// to turn every limit off, use LimitOff. The first three go to the server's
+// limiter, the poll limit to the engine.
 type Limits struct {
 	CreatePerIP  int // scenes created per client IP
 	LoginPerIP   int // mini-program logins per client IP

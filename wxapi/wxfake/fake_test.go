@@ -1,4 +1,4 @@
-package wxapitest_test
+package wxfake_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
-	"github.com/scanlogin/scanlogin/wxapi/wxapitest"
+	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 type clock struct {
@@ -69,18 +69,18 @@ func do(t *testing.T, method, u, ct, body string) answer {
 }
 
 type fixture struct {
-	f     *wxapitest.Fake
+	f     *wxfake.Fake
 	url   string
 	clock *clock
 }
 
-func start(t *testing.T, opts wxapitest.Options) *fixture {
+func start(t *testing.T, opts wxfake.Options) *fixture {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)}
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
-	f, srv := wxapitest.Start(t, opts)
+	f, srv := wxfake.Start(t, opts)
 	return &fixture{f: f, url: srv.URL, clock: c}
 }
 
@@ -108,7 +108,7 @@ var ridRE = regexp.MustCompile(` rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$`)
 
 // Every WeChat error: HTTP 200, WeChat's content type, errmsg + rid.
 func TestErrorShape(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	a := do(t, "GET", x.url+"/sns/jscode2session?appid="+x.f.AppID()+"&secret="+x.f.Secret()+"&js_code=nope&grant_type=authorization_code", "", "")
 	b := do(t, "GET", x.url+"/sns/jscode2session?appid="+x.f.AppID()+"&secret="+x.f.Secret()+"&js_code=nope&grant_type=authorization_code", "", "")
 	if a.status != 200 || a.ct != "application/json; encoding=utf-8" || a.errcode() != 40029 {
@@ -123,7 +123,7 @@ func TestErrorShape(t *testing.T) {
 }
 
 func TestStableTokenStateMachine(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	a := x.stable(t, false)
 	tok := a.str("access_token")
 	if tok == "" || a.m["expires_in"] != float64(7200) || a.m["errcode"] != nil {
@@ -183,7 +183,7 @@ func TestStableTokenStateMachine(t *testing.T) {
 }
 
 func TestStableTokenRequestErrors(t *testing.T) {
-	x := start(t, wxapitest.Options{AppID: "wxapp", Secret: "sec"})
+	x := start(t, wxfake.Options{AppID: "wxapp", Secret: "sec"})
 	tests := []struct {
 		name, method, ct, body string
 		code                   int
@@ -210,7 +210,7 @@ func TestStableTokenRequestErrors(t *testing.T) {
 }
 
 func TestClassicToken(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	t1 := x.classic(t).str("access_token")
 	t2 := x.classic(t).str("access_token")
 	if t1 == "" || t2 == "" || t1 == t2 {
@@ -237,7 +237,7 @@ func TestClassicToken(t *testing.T) {
 }
 
 func TestTokenChecks(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	tok := x.stable(t, false).str("access_token")
 	for name, tt := range map[string]struct {
 		tok  string
@@ -271,7 +271,7 @@ func TestTokenChecks(t *testing.T) {
 }
 
 func TestQRRequestErrors(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	tok := x.stable(t, false).str("access_token")
 	u := x.url + "/wxa/getwxacodeunlimit?access_token=" + tok
 	if a := do(t, "POST", u, "application/x-www-form-urlencoded", "scene=abc"); a.errcode() != 40169 {
@@ -288,7 +288,7 @@ func TestQRRequestErrors(t *testing.T) {
 }
 
 func TestCodesAndHooks(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	a := do(t, "POST", x.url+"/login", "application/json", `{"openid":"oHook","nickname":"Hook"}`)
 	code := a.str("code")
 	if a.status != 200 || len(code) != 32 {
@@ -338,7 +338,7 @@ func TestCodesAndHooks(t *testing.T) {
 }
 
 func TestCheckSession(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	tok := x.stable(t, false).str("access_token")
 	sk, _ := x.f.SessionKey(t.Context(), "oCS")
 	check := func(openid, sig, method string) int {
@@ -360,18 +360,18 @@ func TestCheckSession(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	x := start(t, wxapitest.Options{})
-	x.f.Inject(wxapitest.APIStableToken, wxapitest.Fault{Errcode: -1, Times: 2})
+	x := start(t, wxfake.Options{})
+	x.f.Inject(wxfake.APIStableToken, wxfake.Fault{Errcode: -1, Times: 2})
 	for i, want := range []int{-1, -1, 0} {
 		if got := x.stable(t, false).errcode(); got != want {
 			t.Fatalf("call %d: errcode %d, want %d", i, got, want)
 		}
 	}
-	if n := x.f.Calls(wxapitest.APIStableToken); n != 3 {
+	if n := x.f.Calls(wxfake.APIStableToken); n != 3 {
 		t.Fatalf("calls = %d", n)
 	}
 	// A hang ends when the fake closes, so a test never waits forever.
-	x.f.Inject(wxapitest.APIToken, wxapitest.Fault{Hang: true})
+	x.f.Inject(wxfake.APIToken, wxfake.Fault{Hang: true})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -380,7 +380,7 @@ func TestFaults(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	for x.f.Calls(wxapitest.APIToken) == 0 {
+	for x.f.Calls(wxfake.APIToken) == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	select {
@@ -401,8 +401,8 @@ func TestFaults(t *testing.T) {
 func TestSharedState(t *testing.T) {
 	rs := scanlogintest.Start(t)
 	rdb := rs.Client(t)
-	a := start(t, wxapitest.Options{Redis: rdb})
-	b := start(t, wxapitest.Options{Redis: rdb})
+	a := start(t, wxfake.Options{Redis: rdb})
+	b := start(t, wxfake.Options{Redis: rdb})
 	code, err := a.f.MintCode(t.Context(), "oBoth", "")
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +430,7 @@ func TestSharedState(t *testing.T) {
 
 // /cgi-bin/token allows 2000 calls a day; the next day the count restarts.
 func TestClassicTokenDailyQuota(t *testing.T) {
-	x := start(t, wxapitest.Options{})
+	x := start(t, wxfake.Options{})
 	for i := range 2000 {
 		if a := x.classic(t); a.str("access_token") == "" {
 			t.Fatalf("call %d: %s", i+1, a.raw)
@@ -449,7 +449,7 @@ func TestClassicTokenDailyQuota(t *testing.T) {
 func TestCodeRace(t *testing.T) {
 	rs := scanlogintest.Start(t)
 	rdb := rs.Client(t)
-	fakes := []*fixture{start(t, wxapitest.Options{Redis: rdb}), start(t, wxapitest.Options{Redis: rdb})}
+	fakes := []*fixture{start(t, wxfake.Options{Redis: rdb}), start(t, wxfake.Options{Redis: rdb})}
 	code, err := fakes[0].f.MintCode(t.Context(), "oRace", "")
 	if err != nil {
 		t.Fatal(err)
@@ -477,7 +477,7 @@ func TestCodeRace(t *testing.T) {
 // down with 503 and Retry-After, so clients back off as they do elsewhere.
 func TestHookErrors(t *testing.T) {
 	rs := scanlogintest.Start(t)
-	fx := start(t, wxapitest.Options{Redis: rs.Client(t)})
+	fx := start(t, wxfake.Options{Redis: rs.Client(t)})
 	post := func(body string) (*http.Response, map[string]map[string]string) {
 		t.Helper()
 		resp, err := http.Post(fx.url+"/login", "application/json", strings.NewReader(body))

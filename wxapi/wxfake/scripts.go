@@ -1,4 +1,4 @@
-package wxapitest
+package wxfake
 
 import (
 	"time"

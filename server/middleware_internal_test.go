@@ -12,15 +12,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// TestEnvelopeRecoversPanics: a handler that panics gets the SPEC's 500
+// TestMiddlewareRecoversPanics: a handler that panics gets the SPEC's 500
 // without the panic's text, a log line with the request id, and is logged
 // and counted like any other request; the process carries on.
-func TestEnvelopeRecoversPanics(t *testing.T) {
+func TestMiddlewareRecoversPanics(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics()}
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: NewMetrics()}
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.envelope)
+	s.middleware(e)
 	e.GET("/boom", func(echo.Context) error { panic("secret detail") })
 	e.GET("/fine", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 

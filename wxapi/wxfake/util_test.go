@@ -1,4 +1,4 @@
-package wxapitest_test
+package wxfake_test
 
 import (
 	"crypto/hmac"

@@ -1,5 +1,9 @@
 package server
 
+// The mini-program's own endpoints: login, the phone's authentication
+// (phoneUser, used by every mini-program endpoint), the profile and its
+// avatar and phone number.
+
 import (
 	"bytes"
 	"encoding/json"
@@ -8,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -95,7 +98,7 @@ func (s *Server) mpLogin(c echo.Context) error {
 	var profile wxProfile
 	if req.RawData != "" {
 		if err := wxapi.VerifyRawData(req.RawData, req.Signature, ws.SessionKey); err != nil {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "signature: does not match raw_data", cause: err}
+			return badUserData(errBadSignature, err)
 		}
 		if err := json.Unmarshal([]byte(req.RawData), &profile); err != nil {
 			return invalidRequest("raw_data: must be a JSON object")
@@ -104,7 +107,7 @@ func (s *Server) mpLogin(c echo.Context) error {
 	if req.EncryptedData != "" {
 		plain, err := s.wx.DecryptUserData(ws.SessionKey, req.EncryptedData, req.IV)
 		if err != nil {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "encrypted_data: could not be decrypted or verified", cause: err}
+			return badUserData(errBadEncryptedData, err)
 		}
 		var dec wxProfile
 		if err := json.Unmarshal(plain, &dec); err == nil {
@@ -240,7 +243,7 @@ func (s *Server) validAvatarURL(raw string) error {
 	if len(raw) > 1024 {
 		return invalidRequest("avatar_url: at most 1024 characters")
 	}
-	if strings.HasPrefix(raw, s.cfg.PublicURL+"/api/v1/avatars/") {
+	if strings.HasPrefix(raw, s.opts.PublicURL+"/api/v1/avatars/") {
 		return nil
 	}
 	u, err := url.Parse(raw)
@@ -288,7 +291,7 @@ func (s *Server) mpAvatar(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	avatarURL := s.cfg.PublicURL + "/api/v1/avatars/" + avatarID
+	avatarURL := s.opts.PublicURL + "/api/v1/avatars/" + avatarID
 	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{AvatarURL: &avatarURL}); err != nil {
 		return err
 	}
@@ -308,8 +311,6 @@ func sniffImage(data []byte) string {
 	}
 	return ""
 }
-
-var errNoAvatar = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such avatar"}
 
 // avatar is GET /api/v1/avatars/{id}.
 func (s *Server) avatar(c echo.Context) error {
@@ -358,158 +359,4 @@ func (s *Server) mpPhone(c echo.Context) error {
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, map[string]string{"phone_number": maskPhone(phone)})
-}
-
-type phoneAuth struct {
-	Code      string `json:"code"`
-	MatchCode string `json:"match_code"`
-}
-
-// phoneSceneRequest reads what scan, confirm and cancel share: the scene ID
-// from the path, the body, and the phone's user (mp token or body code).
-func (s *Server) phoneSceneRequest(c echo.Context) (id, uid string, req phoneAuth, err error) {
-	if id, err = sceneParam(c); err != nil {
-		return "", "", req, err
-	}
-	if err = decodeJSON(c, &req); err != nil {
-		return "", "", req, err
-	}
-	if uid, err = s.phoneUser(c, req.Code); err != nil {
-		return "", "", req, err
-	}
-	return id, uid, req, nil
-}
-
-type browserInfo struct {
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-type siteInfo struct {
-	Name string `json:"name"`
-}
-
-type scanResponse struct {
-	Scene        string      `json:"scene"`
-	State        string      `json:"state"`
-	ExpiresIn    int64       `json:"expires_in"`
-	Browser      browserInfo `json:"browser"`
-	MatchChoices []string    `json:"match_choices,omitempty"`
-	Site         siteInfo    `json:"site"`
-}
-
-// scan is POST /api/v1/qr/{scene}/scan.
-func (s *Server) scan(c echo.Context) error {
-	id, uid, _, err := s.phoneSceneRequest(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if err := s.limits.scan(ctx, uid); err != nil {
-		return err
-	}
-	sc, err := s.engine.Scan(ctx, id, uid)
-	s.audit(c, "scan", id, uid, err)
-	if err != nil {
-		return err
-	}
-	resp := scanResponse{
-		Scene:     sc.ID,
-		State:     string(sc.State),
-		ExpiresIn: seconds(sc.ExpiresIn(s.now())),
-		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, CreatedAt: sc.CreatedAt.UTC()},
-		Site:      siteInfo{Name: s.cfg.SiteName},
-	}
-	if s.cfg.NumberMatch {
-		resp.MatchChoices = sc.MatchChoices
-	}
-	noStore(c)
-	return c.JSON(http.StatusOK, resp)
-}
-
-// confirm is POST /api/v1/qr/{scene}/confirm {match_code?}.
-func (s *Server) confirm(c echo.Context) error {
-	id, uid, req, err := s.phoneSceneRequest(c)
-	if err != nil {
-		return err
-	}
-	if s.cfg.NumberMatch {
-		if err := required("match_code", req.MatchCode); err != nil {
-			return err
-		}
-	}
-	sc, err := s.engine.Confirm(c.Request().Context(), id, uid, req.MatchCode)
-	s.audit(c, "confirm", id, uid, err)
-	if err != nil {
-		return err
-	}
-	noStore(c)
-	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
-}
-
-// cancel is POST /api/v1/qr/{scene}/cancel, by the scanner.
-func (s *Server) cancel(c echo.Context) error {
-	id, uid, _, err := s.phoneSceneRequest(c)
-	if err != nil {
-		return err
-	}
-	sc, err := s.engine.Cancel(c.Request().Context(), id, uid)
-	s.audit(c, "cancel", id, uid, err)
-	if err != nil {
-		return err
-	}
-	noStore(c)
-	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
-}
-
-type sessionJSON struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-}
-
-// mpSessions is GET /api/v1/mp/sessions: the user's live web sessions.
-func (s *Server) mpSessions(c echo.Context) error {
-	uid, err := s.phoneUser(c, "")
-	if err != nil {
-		return err
-	}
-	list, err := s.engine.UserSessions(c.Request().Context(), uid)
-	if err != nil {
-		return err
-	}
-	out := make([]sessionJSON, 0, len(list))
-	for _, ss := range list {
-		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent})
-	}
-	noStore(c)
-	return c.JSON(http.StatusOK, map[string][]sessionJSON{"sessions": out})
-}
-
-var errSessionNotFound = &Error{Status: http.StatusNotFound, Code: "session_not_found", Message: "no such session"}
-
-// mpRevokeSession is DELETE /api/v1/mp/sessions/{id}: sign a browser out
-// from the phone. Only the session's own user may do it.
-func (s *Server) mpRevokeSession(c echo.Context) error {
-	uid, err := s.phoneUser(c, "")
-	if err != nil {
-		return err
-	}
-	id := c.Param("id")
-	ctx := c.Request().Context()
-	sess, err := s.engine.SessionAlive(ctx, id)
-	if errors.Is(err, scanlogin.ErrSessionNotFound) || (err == nil && sess.UserID != uid) {
-		return errSessionNotFound
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.engine.RevokeSession(ctx, id); err != nil {
-		return err
-	}
-	s.log.Info("audit", "action", "revoke_session", "session_id", id, "user_id", uid, "ip", c.RealIP(), "outcome", "ok")
-	return c.NoContent(http.StatusNoContent)
 }

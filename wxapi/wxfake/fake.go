@@ -1,4 +1,4 @@
-package wxapitest
+package wxfake
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -164,8 +163,15 @@ func NewServer(opts Options) (*Fake, *httptest.Server) {
 	return f, httptest.NewServer(f)
 }
 
+// TB is the part of testing.TB that Start uses: the package ships in the
+// scanlogin binary (dev mode), which must not link package testing.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
 // Start is NewServer for a test: both are closed when the test ends.
-func Start(tb testing.TB, opts Options) (*Fake, *httptest.Server) {
+func Start(tb TB, opts Options) (*Fake, *httptest.Server) {
 	tb.Helper()
 	f, srv := NewServer(opts)
 	tb.Cleanup(func() {
@@ -250,7 +256,7 @@ func (f *Fake) MintCode(ctx context.Context, openID, nickname string) (string, e
 		p.SetNX(ctx, f.key("sk", openID), newSessionKey(), 0)
 		return nil
 	}); err != nil {
-		return "", fmt.Errorf("wxapitest: mint code: %w", err)
+		return "", fmt.Errorf("wxfake: mint code: %w", err)
 	}
 	return code, nil
 }
@@ -264,7 +270,7 @@ func (f *Fake) MintPhoneCode(ctx context.Context, openID, phone string) (string,
 		return "", err
 	}
 	if !phoneRE.MatchString(phone) {
-		return "", inputError{fmt.Sprintf("wxapitest: phone number %q is not like 13800138000 or +852 91234567", phone)}
+		return "", inputError{fmt.Sprintf("wxfake: phone number %q is not like 13800138000 or +852 91234567", phone)}
 	}
 	code := randString(64, hexDigits)
 	if _, err := f.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -272,7 +278,7 @@ func (f *Fake) MintPhoneCode(ctx context.Context, openID, phone string) (string,
 		p.Expire(ctx, f.key("pcode", code), 10*time.Minute)
 		return nil
 	}); err != nil {
-		return "", fmt.Errorf("wxapitest: mint phone code: %w", err)
+		return "", fmt.Errorf("wxfake: mint phone code: %w", err)
 	}
 	return code, nil
 }
@@ -284,11 +290,11 @@ func (f *Fake) SessionKey(ctx context.Context, openID string) (string, error) {
 	}
 	k := f.key("sk", openID)
 	if err := f.rdb.SetNX(ctx, k, newSessionKey(), 0).Err(); err != nil {
-		return "", fmt.Errorf("wxapitest: session key: %w", err)
+		return "", fmt.Errorf("wxfake: session key: %w", err)
 	}
 	sk, err := f.rdb.Get(ctx, k).Result()
 	if err != nil {
-		return "", fmt.Errorf("wxapitest: session key: %w", err)
+		return "", fmt.Errorf("wxfake: session key: %w", err)
 	}
 	return sk, nil
 }
@@ -301,7 +307,7 @@ func (f *Fake) RotateSessionKey(ctx context.Context, openID string) (string, err
 	}
 	sk := newSessionKey()
 	if err := f.rdb.Set(ctx, f.key("sk", openID), sk, 0).Err(); err != nil {
-		return "", fmt.Errorf("wxapitest: rotate session key: %w", err)
+		return "", fmt.Errorf("wxfake: rotate session key: %w", err)
 	}
 	return sk, nil
 }
@@ -327,14 +333,14 @@ func (f *Fake) EncryptUserData(ctx context.Context, openID string, plaintext []b
 func EncryptCBC(sessionKey string, plaintext, iv []byte) (encryptedData, ivB64 string, err error) {
 	key, err := base64.StdEncoding.DecodeString(sessionKey)
 	if err != nil || len(key) != 16 {
-		return "", "", errors.New("wxapitest: session key is not 16 bytes of base64")
+		return "", "", errors.New("wxfake: session key is not 16 bytes of base64")
 	}
 	if iv == nil {
 		iv = make([]byte, aes.BlockSize)
 		_, _ = rand.Read(iv)
 	}
 	if len(iv) != aes.BlockSize {
-		return "", "", errors.New("wxapitest: iv is not 16 bytes")
+		return "", "", errors.New("wxfake: iv is not 16 bytes")
 	}
 	n := aes.BlockSize - len(plaintext)%aes.BlockSize
 	buf := append(append([]byte{}, plaintext...), bytesRepeat(byte(n), n)...)

@@ -1,0 +1,87 @@
+package scanlogin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// A Redemption is a confirmed scene turned into a web session.
+type Redemption struct {
+	Scene        *Scene // the scene as it stands (redeemed on success)
+	User         *User  // who signed in
+	Session      *Session
+	RefreshToken string // returned once: the session's first refresh token
+}
+
+// RedeemScene turns a confirmed scene into a web session, exactly once: of
+// every call presenting the scene's poll token, at most one ever gets a
+// session, even when a Redis failover lost the scene's "redeemed" write
+// (the session's ID is derived from the scene; see CreateSessionForScene).
+// ip and userAgent describe the browser, for the user's session list. The
+// browser's redeem endpoint and the OpenID Connect provider both finish a
+// login through it.
+//
+// Everything that may fail for a while (reading the scene and the user) is
+// done before the scene is spent, so that an error up to then leaves the
+// scene redeemable and a retry can succeed; once it is spent, creating the
+// session is retried once even if ctx has ended, then given up for good.
+//
+// Errors, with nothing changed (the transient ones may be retried):
+// ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken, ErrNotConfirmed,
+// ErrSceneFinal, ErrSceneExpired, ErrUserNotFound (the scanner's account is
+// gone), ErrUnavailable, ErrOverloaded, or the context's error.
+// ErrAlreadyRedeemed: the scene, or its session, was redeemed before; a
+// replay. ErrRedeemFailed (the cause in its message): the scene is spent but its
+// session could not be created; final, the user must scan a new code.
+// On a refusal the Redemption carries the scene as it stands, when it was
+// read, so that the caller can log whose login it was.
+func (e *Engine) RedeemScene(ctx context.Context, id, pollToken, ip, userAgent string) (*Redemption, error) {
+	pre, err := e.Authorize(ctx, id, pollToken)
+	if err != nil {
+		return nil, err
+	}
+	// The scanner of a confirmed scene cannot change, so the user read
+	// here is the one Redeem names.
+	var u *User
+	if pre.State == StateConfirmed {
+		if u, err = e.User(ctx, pre.ScannedBy); err != nil {
+			return &Redemption{Scene: pre}, err
+		}
+	}
+	sc, err := e.Redeem(ctx, id, pollToken)
+	if err != nil {
+		if sc == nil {
+			sc = pre
+		}
+		return &Redemption{Scene: sc}, err
+	}
+	// From here on the scene is spent: a failure is final.
+	if u == nil || u.ID != sc.ScannedBy {
+		// Confirmed only after it was read above.
+		if u, err = e.User(context.WithoutCancel(ctx), sc.ScannedBy); err != nil {
+			return &Redemption{Scene: sc}, redeemFailed(err)
+		}
+	}
+	sess, refresh, err := e.CreateSessionForScene(ctx, id, u.ID, ip, userAgent)
+	if err != nil && !errors.Is(err, ErrAlreadyRedeemed) {
+		// Once more, even if the caller has gone: the scene is spent.
+		// An ErrAlreadyRedeemed now means the first try wrote the session
+		// and lost the answer: its tokens are gone, so that fails too.
+		sess, refresh, err = e.CreateSessionForScene(context.WithoutCancel(ctx), id, u.ID, ip, userAgent)
+		if err != nil {
+			return &Redemption{Scene: sc, User: u}, redeemFailed(err)
+		}
+	}
+	if err != nil {
+		return &Redemption{Scene: sc, User: u}, err // the scene's session exists: a replay after a failover
+	}
+	return &Redemption{Scene: sc, User: u, Session: sess, RefreshToken: refresh}, nil
+}
+
+// redeemFailed is a failure after the scene was spent. The cause is in the
+// message but not wrapped: an ErrUnavailable under it must not read as
+// "retry", since the retry would only meet ErrAlreadyRedeemed.
+func redeemFailed(cause error) error {
+	return fmt.Errorf("scanlogin: redeem: %w: %v", ErrRedeemFailed, cause)
+}

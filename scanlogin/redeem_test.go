@@ -1,0 +1,119 @@
+package scanlogin
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// confirmedBy returns a scene confirmed by a real user (RedeemScene reads
+// the user), its poll token and the user.
+func (f *sceneFixture) confirmedBy(openID string) (string, string, *User) {
+	f.t.Helper()
+	ctx := f.t.Context()
+	u, _, err := f.e.LoginUser(ctx, LoginInfo{OpenID: openID})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	s, tok, err := f.e.CreateScene(ctx, NewScene{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.e.Scan(ctx, s.ID, u.ID); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.e.Confirm(ctx, s.ID, u.ID, s.MatchCode); err != nil {
+		f.t.Fatal(err)
+	}
+	return s.ID, tok, u
+}
+
+// TestRedeemSceneOnce: of many concurrent redeems of one confirmed scene
+// exactly one gets a session, the others ErrAlreadyRedeemed; a replay after
+// a lost "redeemed" write opens no second session.
+func TestRedeemSceneOnce(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+	id, tok, u := f.confirmedBy("oid-redeem")
+	confirmed := f.rdb.Get(ctx, f.e.sceneKey(id)).Val()
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []*Redemption
+		replays int
+	)
+	for range 50 {
+		wg.Go(func() {
+			r, err := f.e.RedeemScene(ctx, id, tok, "192.0.2.7", "Firefox")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				winners = append(winners, r)
+			case errors.Is(err, ErrAlreadyRedeemed):
+				replays++
+			default:
+				t.Errorf("redeem: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 || replays != 49 {
+		t.Fatalf("%d sessions and %d already_redeemed, want 1 and 49", len(winners), replays)
+	}
+	r := winners[0]
+	if r.Scene.State != StateRedeemed || r.User.ID != u.ID || r.Session.UserID != u.ID || r.Session.IP != "192.0.2.7" ||
+		!strings.HasPrefix(r.RefreshToken, r.Session.ID+".") {
+		t.Fatalf("redemption: scene %+v user %+v session %+v", r.Scene, r.User, r.Session)
+	}
+
+	f.rdb.Set(ctx, f.e.sceneKey(id), confirmed, time.Hour) // the lost write
+	if _, err := f.e.RedeemScene(ctx, id, tok, "198.51.100.1", "curl"); !errors.Is(err, ErrAlreadyRedeemed) {
+		t.Fatalf("replay after the lost write: %v", err)
+	}
+	if list, err := f.e.UserSessions(ctx, u.ID); err != nil || len(list) != 1 {
+		t.Fatalf("sessions: %+v %v", list, err)
+	}
+}
+
+// TestRedeemSceneFailures: trouble before the scene is spent changes
+// nothing (a retry signs in); trouble after it is ErrRedeemFailed, final,
+// and not ErrUnavailable (a retry could only be refused).
+func TestRedeemSceneFailures(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+
+	id, tok, u := f.confirmedBy("oid-unreadable")
+	key := f.e.userKey(u.ID)
+	f.rdb.Rename(ctx, key, key+":saved")
+	f.rdb.Set(ctx, key, "x", time.Minute) // a wrong type fails the read as an outage would
+	if r, err := f.e.RedeemScene(ctx, id, tok, "", ""); !errors.Is(err, ErrUnavailable) || r == nil || r.Scene.ScannedBy != u.ID {
+		t.Fatalf("user unreadable: %+v %v", r, err)
+	}
+	f.rdb.Del(ctx, key)
+	f.rdb.Rename(ctx, key+":saved", key)
+	if _, err := f.e.RedeemScene(ctx, id, tok, "", ""); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+
+	id, tok, u = f.confirmedBy("oid-unwritable")
+	f.rdb.Set(ctx, f.e.userSessKey(u.ID), "x", time.Minute)
+	r, err := f.e.RedeemScene(ctx, id, tok, "", "")
+	if !errors.Is(err, ErrRedeemFailed) || errors.Is(err, ErrUnavailable) || r.Session != nil {
+		t.Fatalf("session unwritable: %+v %v", r, err)
+	}
+	if s, _ := f.e.Scene(ctx, id); s.State != StateRedeemed {
+		t.Fatalf("the scene is %s, want redeemed (spent)", s.State)
+	}
+
+	pending, ptok := f.in(StatePending)
+	if _, err := f.e.RedeemScene(ctx, pending, ptok, "", ""); !errors.Is(err, ErrNotConfirmed) {
+		t.Fatalf("pending scene: %v", err)
+	}
+	if _, err := f.e.RedeemScene(ctx, pending, "wrong", "", ""); !errors.Is(err, ErrInvalidPollToken) {
+		t.Fatalf("wrong token: %v", err)
+	}
+}

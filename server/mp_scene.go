@@ -1,0 +1,113 @@
+package server
+
+// The phone's side of a scene: scan, confirm, cancel.
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+type phoneAuth struct {
+	Code      string `json:"code"`
+	MatchCode string `json:"match_code"`
+}
+
+// phoneSceneRequest reads what scan, confirm and cancel share: the scene ID
+// from the path, the body, and the phone's user (mp token or body code).
+func (s *Server) phoneSceneRequest(c echo.Context) (id, uid string, req phoneAuth, err error) {
+	if id, err = sceneParam(c); err != nil {
+		return "", "", req, err
+	}
+	if err = decodeJSON(c, &req); err != nil {
+		return "", "", req, err
+	}
+	if uid, err = s.phoneUser(c, req.Code); err != nil {
+		return "", "", req, err
+	}
+	return id, uid, req, nil
+}
+
+type browserInfo struct {
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type siteInfo struct {
+	Name string `json:"name"`
+}
+
+type scanResponse struct {
+	Scene        string      `json:"scene"`
+	State        string      `json:"state"`
+	ExpiresIn    int64       `json:"expires_in"`
+	Browser      browserInfo `json:"browser"`
+	MatchChoices []string    `json:"match_choices,omitempty"`
+	Site         siteInfo    `json:"site"`
+}
+
+// scan is POST /api/v1/qr/{scene}/scan.
+func (s *Server) scan(c echo.Context) error {
+	id, uid, _, err := s.phoneSceneRequest(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.limits.scan(ctx, uid); err != nil {
+		return err
+	}
+	sc, err := s.engine.Scan(ctx, id, uid)
+	s.audit(c, "scan", id, uid, err)
+	if err != nil {
+		return err
+	}
+	resp := scanResponse{
+		Scene:     sc.ID,
+		State:     string(sc.State),
+		ExpiresIn: seconds(sc.ExpiresIn(s.now())),
+		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, CreatedAt: sc.CreatedAt.UTC()},
+		Site:      siteInfo{Name: s.opts.SiteName},
+	}
+	if s.opts.NumberMatch {
+		resp.MatchChoices = sc.MatchChoices
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, resp)
+}
+
+// confirm is POST /api/v1/qr/{scene}/confirm {match_code?}.
+func (s *Server) confirm(c echo.Context) error {
+	id, uid, req, err := s.phoneSceneRequest(c)
+	if err != nil {
+		return err
+	}
+	if s.opts.NumberMatch {
+		if err := required("match_code", req.MatchCode); err != nil {
+			return err
+		}
+	}
+	sc, err := s.engine.Confirm(c.Request().Context(), id, uid, req.MatchCode)
+	s.audit(c, "confirm", id, uid, err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
+}
+
+// cancel is POST /api/v1/qr/{scene}/cancel, by the scanner.
+func (s *Server) cancel(c echo.Context) error {
+	id, uid, _, err := s.phoneSceneRequest(c)
+	if err != nil {
+		return err
+	}
+	sc, err := s.engine.Cancel(c.Request().Context(), id, uid)
+	s.audit(c, "cancel", id, uid, err)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, sceneResult{Scene: sc.ID, State: string(sc.State)})
+}
