@@ -383,6 +383,7 @@ func (s *Server) phoneSceneRequest(c echo.Context) (id, uid string, req phoneAut
 type browserInfo struct {
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
+	Label     string    `json:"label"` // browserLabel of UserAgent
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -418,7 +419,7 @@ func (s *Server) scan(c echo.Context) error {
 		Scene:     sc.ID,
 		State:     string(sc.State),
 		ExpiresIn: seconds(sc.ExpiresIn(s.now())),
-		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, CreatedAt: sc.CreatedAt.UTC()},
+		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, Label: browserLabel(sc.BrowserUserAgent), CreatedAt: sc.CreatedAt.UTC()},
 		Site:      siteInfo{Name: s.cfg.SiteName},
 	}
 	if s.cfg.NumberMatch {
@@ -469,6 +470,7 @@ type sessionJSON struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"user_agent"`
+	Label      string    `json:"label"` // browserLabel of UserAgent
 }
 
 // mpSessions is GET /api/v1/mp/sessions: the user's live web sessions.
@@ -483,7 +485,7 @@ func (s *Server) mpSessions(c echo.Context) error {
 	}
 	out := make([]sessionJSON, 0, len(list))
 	for _, ss := range list {
-		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent})
+		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent, Label: browserLabel(ss.UserAgent)})
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, map[string][]sessionJSON{"sessions": out})
