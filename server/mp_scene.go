@@ -32,6 +32,7 @@ func (s *Server) phoneSceneRequest(c echo.Context) (id, uid string, req phoneAut
 type browserInfo struct {
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
+	Label     string    `json:"label"` // browserLabel of UserAgent
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -67,7 +68,7 @@ func (s *Server) scan(c echo.Context) error {
 		Scene:     sc.ID,
 		State:     string(sc.State),
 		ExpiresIn: seconds(sc.ExpiresIn(s.now())),
-		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, CreatedAt: sc.CreatedAt.UTC()},
+		Browser:   browserInfo{IP: sc.BrowserIP, UserAgent: sc.BrowserUserAgent, Label: browserLabel(sc.BrowserUserAgent), CreatedAt: sc.CreatedAt.UTC()},
 		Site:      siteInfo{Name: s.opts.SiteName},
 	}
 	if s.opts.NumberMatch {

@@ -18,6 +18,7 @@ type sessionJSON struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"user_agent"`
+	Label      string    `json:"label"` // browserLabel of UserAgent
 }
 
 // mpSessions is GET /api/v1/mp/sessions: the user's live web sessions.
@@ -32,7 +33,7 @@ func (s *Server) mpSessions(c echo.Context) error {
 	}
 	out := make([]sessionJSON, 0, len(list))
 	for _, ss := range list {
-		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent})
+		out = append(out, sessionJSON{ID: ss.ID, CreatedAt: ss.CreatedAt.UTC(), LastSeenAt: ss.LastSeenAt.UTC(), IP: ss.IP, UserAgent: ss.UserAgent, Label: browserLabel(ss.UserAgent)})
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, map[string][]sessionJSON{"sessions": out})

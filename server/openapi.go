@@ -206,7 +206,11 @@ func (s *Server) openAPIDoc() obj {
 				"SceneResult": object([]string{"scene", "state"}, obj{"scene": str(""), "state": str("")}),
 				"Scan": object([]string{"scene", "state", "expires_in", "browser", "site"}, obj{
 					"scene": str(""), "state": str("scanned"), "expires_in": integer("seconds"),
-					"browser":       object(nil, obj{"ip": str(""), "user_agent": str(""), "created_at": obj{"type": "string", "format": "date-time"}}),
+					"browser": object([]string{"ip", "user_agent", "label", "created_at"}, obj{
+						"ip": str("the browser that created the scene"), "user_agent": str("as the browser sent it"),
+						"label":      str(`what to show a person, e.g. "Chrome 124 · Windows 10/11"; "" when unknown`),
+						"created_at": obj{"type": "string", "format": "date-time"},
+					}),
 					"match_choices": obj{"type": "array", "items": obj{"type": "string"}, "description": "3 codes, number match on"},
 					"site":          object(nil, obj{"name": str("")}),
 				}),
@@ -220,7 +224,7 @@ func (s *Server) openAPIDoc() obj {
 				"User": user,
 				"Sessions": object([]string{"sessions"}, obj{"sessions": obj{"type": "array", "items": object(nil, obj{
 					"id": str(""), "created_at": obj{"type": "string", "format": "date-time"}, "last_seen_at": obj{"type": "string", "format": "date-time"},
-					"ip": str(""), "user_agent": str(""),
+					"ip": str(""), "user_agent": str(""), "label": str(`what to show a person, e.g. "Safari 17 · iOS 17"; "" when unknown`),
 				})}}),
 				"JWKS": object([]string{"keys"}, obj{"keys": obj{"type": "array", "items": object(nil, obj{
 					"kty": str("OKP"), "crv": str("Ed25519"), "x": str(""), "kid": str(""), "use": str("sig"), "alg": str("EdDSA"),

@@ -3,11 +3,13 @@
 package web_test
 
 import (
-	"fmt"
+	"encoding/json"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,66 +17,71 @@ import (
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
-// TestFirefoxRunsTheWidget: Firefox (Debian's ESR, headless; no WebDriver is
-// packaged for it, so this is a smoke test, not a driven flow) loads /, runs
-// the page's and the widget's ES modules, creates a scene and shows its
-// code: the server sees each of those requests come from Firefox.
+// TestFirefoxRunsTheWidget: a whole login in Firefox (Debian's ESR,
+// headless, driven over WebDriver BiDi): the login page and the widget's ES
+// modules run, the code image shows, the phone scans (it is told the
+// browser's label) and confirms, and the page shows the signed-in user. The
+// server saw the scene created and redeemed by Firefox. Every wait is for a
+// condition in the page, never for a time.
 func TestFirefoxRunsTheWidget(t *testing.T) {
-	firefox, err := exec.LookPath("firefox-esr")
+	path, err := exec.LookPath("firefox-esr")
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("firefox-esr not found and CI is set (.ci/run installs it)")
 		}
-		t.Skip("firefox-esr not found")
+		t.Skip("firefox-esr not found: install Debian's firefox-esr to run the Firefox test")
 	}
-	// A cold Firefox (its first start on a machine, reading everything from
-	// disk) can reach the load event and exit before the widget has asked
-	// for the code's image: one more start, on a fresh server and profile.
-	var want map[string]bool
-	for attempt := 1; attempt <= 2; attempt++ {
-		if want = firefoxRun(t, firefox, attempt); want == nil {
-			return
-		}
-		t.Logf("attempt %d: %v", attempt, want)
-	}
-	t.Fatalf("Firefox did not run the widget through: %v", want)
-}
-
-// firefoxRun loads / in Firefox once; nil when the server saw the scene
-// created by Firefox and its image served, else what it saw.
-func firefoxRun(t *testing.T, firefox string, attempt int) map[string]bool {
 	logs := &servertest.LogBuffer{}
 	inst := servertest.Start(t, servertest.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	dir := t.TempDir()
-	shot := filepath.Join(screenshotDir(t), fmt.Sprintf("firefox-%d-pending.png", attempt))
-	cmd := exec.Command(firefox, "--headless", "--no-remote", "--profile", dir,
-		"--window-size=1280,900", "--screenshot", shot, inst.URL+"/")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "MOZ_CRASHREPORTER_DISABLE=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("firefox: %v\n%s", err, out)
-	}
+	ff := startFirefox(t, path)
+	ff.call("browsingContext.setViewport", map[string]any{"context": ff.context, "viewport": map[string]int{"width": 1280, "height": 900}})
 
-	// The shot is taken at the load event; the widget's requests may still
-	// be arriving.
-	want := map[string]bool{"created by Firefox": false, "code image shown": false}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, l := range logs.JSONLines() {
-			if l["msg"] == "audit" && l["action"] == "create" && l["outcome"] == "ok" &&
-				strings.Contains(l["user_agent"].(string), "Firefox/") {
-				want["created by Firefox"] = true
-			}
-			if l["msg"] == "http request" && l["route"] == "/api/v1/qr/:scene/image" && l["status"] == float64(200) {
-				want["code image shown"] = true
-			}
-		}
-		if want["created by Firefox"] && want["code image shown"] {
-			t.Logf("screenshot (taken at load): %s", shot)
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	ff.navigate(inst.URL + "/")
+	// The widget has a scene and its code image has loaded and is shown.
+	var shown struct {
+		Scene string
+		Width int
 	}
-	return want
+	got := ff.waitFor("the code image", `(() => {
+  const el = document.querySelector('#scanlogin');
+  const img = el && el.shadowRoot && el.shadowRoot.querySelector('img.qr');
+  return el && el.dataset.state === 'pending' && img && img.complete && img.naturalWidth > 0 &&
+    { scene: el.dataset.scene, width: img.naturalWidth };
+})()`, 60*time.Second)
+	if err := json.Unmarshal([]byte(got), &shown); err != nil || !sceneRE.MatchString(shown.Scene) {
+		t.Fatalf("widget showed %s (%v)", got, err)
+	}
+	ff.screenshot(filepath.Join(screenshotDir(t), "firefox-1-pending.png"))
+
+	phone := newPhone(t, inst.URL, "ff-fay", "Fay")
+	var scan struct {
+		Browser struct {
+			UserAgent string `json:"user_agent"`
+			Label     string `json:"label"`
+		} `json:"browser"`
+	}
+	phone.call("POST", "/api/v1/qr/"+shown.Scene+"/scan", map[string]any{}, http.StatusOK, &scan)
+	if !regexp.MustCompile(`^Firefox \d+ · Linux$`).MatchString(scan.Browser.Label) {
+		t.Errorf("the phone is told the browser is %q (user agent %q)", scan.Browser.Label, scan.Browser.UserAgent)
+	}
+	ff.waitFor("the scanned state", `document.querySelector('#scanlogin').dataset.state === 'scanned'`, 30*time.Second)
+	phone.confirm(shown.Scene)
+	ff.waitFor("the signed-in page", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Fay'`, 30*time.Second)
+	ff.screenshot(filepath.Join(screenshotDir(t), "firefox-2-signed-in.png"))
+
+	// The server saw Firefox create the scene and redeem it.
+	for _, action := range []string{"create", "redeem"} {
+		found := false
+		for _, l := range logs.JSONLines() {
+			ua, _ := l["user_agent"].(string)
+			if l["msg"] == "audit" && l["action"] == action && l["outcome"] == "ok" && strings.Contains(ua, "Firefox/") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no audit line for %s by Firefox", action)
+		}
+	}
 }

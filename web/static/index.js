@@ -1,5 +1,7 @@
 // The login page: the widget while signed out, the user from /api/v1/me
 // while signed in. The access token is kept in this module's memory only.
+import { api } from './api.js';
+
 const ScanLogin = globalThis.ScanLogin;
 
 const TEXT = {
@@ -39,15 +41,6 @@ function say(text) {
   $('page-status').textContent = text;
 }
 
-async function api(method, path, token) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = 'Bearer ' + token;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store' });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error('HTTP ' + res.status), { status: res.status, body });
-  return body;
-}
-
 function showLogin(focus) {
   $('user-view').hidden = true;
   $('login-view').hidden = false;
@@ -58,7 +51,7 @@ function showLogin(focus) {
     onSuccess: async (result) => {
       session = result;
       try {
-        await showUser(await api('GET', '/api/v1/me', session.access_token));
+        await showUser(await api('GET', '/api/v1/me', { token: session.access_token }));
       } catch {
         // The redeem answer carries the user too; show it rather than fail.
         await showUser(result.user || {});
@@ -107,7 +100,7 @@ async function logout() {
   button.disabled = true;
   say(t.signingOut);
   try {
-    await api('POST', '/api/v1/session/logout', session && session.access_token);
+    await api('POST', '/api/v1/session/logout', { token: session && session.access_token });
   } catch (err) {
     // 401: the session is already gone, which is what signing out wants.
     if (err.status !== 401) {

@@ -3,7 +3,7 @@
 // (/dev/wechat/login mints what wx.login would give), scans the scene, shows
 // what the real confirm page shows, and confirms or declines. The mp token is
 // kept in memory only; the last chosen test user (not a secret) is remembered.
-import { describeUserAgent } from './ua.js';
+import { api } from './api.js';
 
 const TEXT = {
   en: {
@@ -98,32 +98,6 @@ let request = null; // the scan answer
 let pick = '';
 let timer = null;
 
-class APIError extends Error {
-  constructor(status, code, message) {
-    super(message || code);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-async function api(method, path, body, token) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = 'Bearer ' + token;
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
-  } catch {
-    throw new APIError(0, 'network', t.network);
-  }
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) {
-    const e = (data && data.error) || {};
-    throw new APIError(res.status, e.code || (res.status === 503 ? 'unavailable' : 'http_' + res.status), e.message);
-  }
-  return data;
-}
-
 function message(err) {
   if (err.code === 'network') return t.network;
   return t.errors[err.code] || t.generic;
@@ -200,14 +174,14 @@ function chosenUser() {
 // What the mini-program does: wx.login -> /mp/login, set the nickname the
 // user chose, then scan the scene from the code's launch parameters.
 async function scanAs(user) {
-  const { code } = await api('POST', '/dev/wechat/login', { openid: user.openid, nickname: user.nickname || undefined });
-  const login = await api('POST', '/api/v1/mp/login', { code });
+  const { code } = await api('POST', '/dev/wechat/login', { body: { openid: user.openid, nickname: user.nickname || undefined } });
+  const login = await api('POST', '/api/v1/mp/login', { body: { code } });
   mpToken = login.token;
   me = login.user || {};
   if (user.nickname && me.nickname !== user.nickname) {
-    me = await api('PATCH', '/api/v1/mp/me', { nickname: user.nickname }, mpToken);
+    me = await api('PATCH', '/api/v1/mp/me', { body: { nickname: user.nickname }, token: mpToken });
   }
-  return api('POST', `/api/v1/qr/${encodeURIComponent(scene)}/scan`, {}, mpToken);
+  return api('POST', `/api/v1/qr/${encodeURIComponent(scene)}/scan`, { body: {}, token: mpToken });
 }
 
 function showRequest(r) {
@@ -218,7 +192,8 @@ function showRequest(r) {
   $('me-name').textContent = me.nickname || me.id || '';
   $('confirm-title').textContent = t.confirmTitle(site);
   $('req-ip').textContent = b.ip || '?';
-  $('req-browser').textContent = describeUserAgent(b.user_agent, lang) || t.unknownBrowser;
+  // The server names the browser once for every client (server/useragent.go).
+  $('req-browser').textContent = b.label || t.unknownBrowser;
   $('req-ua').textContent = b.user_agent || '';
   $('warning-text').textContent = t.warning(site);
   const created = b.created_at ? new Date(b.created_at) : null;
@@ -279,7 +254,7 @@ async function act(kind) {
   say(confirm ? t.confirming : t.declining);
   try {
     await api('POST', `/api/v1/qr/${encodeURIComponent(scene)}/${confirm ? 'confirm' : 'cancel'}`,
-      confirm && pick ? { match_code: pick } : {}, mpToken);
+      { body: confirm && pick ? { match_code: pick } : {}, token: mpToken });
     if (confirm) result('ok', t.doneTitle, t.doneText, 'confirmed');
     else result('no', t.declinedTitle, t.declinedText, 'declined');
   } catch (err) {

@@ -37,7 +37,7 @@
   // that the overlay waits for a click, so an abandoned tab stops costing a
   // WeChat code every two minutes.
   const AUTO_REFRESHES = 3;
-  const DEFAULT_WAIT = 25; // seconds per long poll (SPEC: default 25, max 30)
+  const DEFAULT_WAIT = 25; // seconds per long poll (docs/ARCHITECTURE.md#waiting: default 25, max 30)
   const MAX_BACKOFF = 30000;
 
   const STRINGS = {
