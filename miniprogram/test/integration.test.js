@@ -4,7 +4,7 @@
 // HTTP all the way. See helpers/stack.js for the setup and harness/ for how
 // the pages run.
 
-const { describe, it, before, after } = require('node:test')
+const { describe, it, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
@@ -64,6 +64,15 @@ before(async () => {
   stack = await stackHelper.start({ SCANLOGIN_SITE_NAME: SITE })
   server = stack.url
 }, { timeout: 600000 })
+
+// Whatever WeChat would refuse (a PATCH, a 5-character modal button, a
+// toast too long to show) fails the test that did it.
+let checked = 0
+afterEach(() => {
+  const fresh = phones.slice(checked)
+  checked = phones.length
+  for (const p of fresh) assert.deepEqual(p.env.violations, [], 'WeChat would refuse this')
+})
 
 after(async () => {
   for (const p of phones) for (const pg of [...p.mp.stack]) pg.close()

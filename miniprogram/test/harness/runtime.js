@@ -85,6 +85,11 @@ class MiniProgram {
     this.app = null
     this.nextId = 1
     this.pendingAttached = []
+    // The strict wx (wx.js) checks navigation against app.json and the stack,
+    // and reports what WeChat would refuse among this runtime's errors.
+    this.env.pages = this.appJSON.pages.slice()
+    this.env.stackDepth = () => this.stack.length
+    this.env.onViolation = e => this.errors.push(e)
   }
 
   readJSON (rel) {
