@@ -2,15 +2,19 @@
 // every page that uses avatar, nickname, phone number or camera; utils/privacy.js
 // opens the one on the page in front.
 const privacy = require('../../utils/privacy.js')
+const i18n = require('../../utils/i18n.js')
 
 Component({
   data: {
     show: false,
-    contractName: 'Privacy Guide'
+    t: i18n.strings('privacy'),
+    contractName: ''
   },
 
   lifetimes: {
     attached () {
+      const t = i18n.strings('privacy')
+      this.setData({ t, contractName: t.contract })
       privacy.register(this)
       if (typeof wx.getPrivacySetting === 'function') {
         wx.getPrivacySetting({
@@ -29,6 +33,7 @@ Component({
   methods: {
     // open shows the popup for one pending authorization. A second request
     // while one is pending refuses the first (WeChat only waits for the last).
+    /** @param {(result: {event: string, buttonId?: string}) => void} resolve */
     open (resolve) {
       if (this.resolve && this.resolve !== resolve) this.resolve({ event: 'disagree' })
       this.resolve = resolve
@@ -49,6 +54,7 @@ Component({
       this.finish({ event: 'disagree' })
     },
 
+    /** @param {{event: string, buttonId?: string}} result */
     finish (result) {
       const resolve = this.resolve
       this.resolve = null

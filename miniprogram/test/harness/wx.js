@@ -80,6 +80,7 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     calls: { login: 0, checkSession: 0, request: 0, uploadFile: 0 },
     deprecated: [],
     modalAnswer: true,
+    modalFails: '', // an errMsg: WeChat fails showModal for reasons of its own
     avatarFile: null,
     phoneCode: null,
     scanResult: null,
@@ -293,6 +294,11 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     },
     hideLoading () {},
     showModal (o) {
+      if (env.modalFails) {
+        later(o.fail, { errMsg: env.modalFails })
+        later(o.complete)
+        return
+      }
       for (const k of ['confirmText', 'cancelText']) {
         if (o[k] !== undefined && charCount(o[k]) > MODAL_BUTTON_MAX) {
           refuse(o, 'showModal', k + ' length should not larger than ' + MODAL_BUTTON_MAX + ' Chinese characters', k + ' ' + JSON.stringify(o[k]) + ' is longer than ' + MODAL_BUTTON_MAX + ' characters, so WeChat shows no modal')
@@ -334,7 +340,7 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     },
 
     getPrivacySetting (o) {
-      later(o.success, { needAuthorization: env.privacy.needAuthorization, privacyContractName: '《scanlogin privacy guide》', errMsg: 'getPrivacySetting:ok' })
+      later(o.success, { needAuthorization: env.privacy.needAuthorization, privacyContractName: "《扫码登录小程序隐私保护指引》", errMsg: 'getPrivacySetting:ok' })
     },
     onNeedPrivacyAuthorization (listener) { env.privacy.listener = listener },
     requirePrivacyAuthorize (o) {
