@@ -4,16 +4,17 @@
 // HTTP all the way. See helpers/stack.js for the setup and harness/ for how
 // the pages run.
 
-const { describe, it, before, after, afterEach } = require('node:test')
+const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
 const stackHelper = require('./helpers/stack.js')
-const { newPhone } = require('./helpers/phone.js')
+const { newPhone, ROOT } = require('./helpers/phone.js')
 const { call, createScene, pollState, waitState, mpLogin, CHROME_WINDOWS } = require('./helpers/http.js')
 const redis = require('./helpers/redis.js')
+const { failOnViolations } = require('./helpers/strict.js')
 
 const SITE = 'Acme Test Shop'
 // A real 8x8 PNG (the server sniffs the bytes).
@@ -97,14 +98,7 @@ before(async () => {
   server = stack.url
 }, { timeout: 600000 })
 
-// Whatever WeChat would refuse (a PATCH, a 5-character modal button, a
-// toast too long to show) fails the test that did it.
-let checked = 0
-afterEach(() => {
-  const fresh = phones.slice(checked)
-  checked = phones.length
-  for (const p of fresh) assert.deepEqual(p.env.violations, [], 'WeChat would refuse this')
-})
+failOnViolations(phones)
 
 after(async () => {
   for (const p of phones) for (const pg of [...p.mp.stack]) pg.close()
@@ -542,12 +536,99 @@ describe('home page', () => {
   })
 })
 
+describe('language', () => {
+  it('the same flow in English when WeChat is in English', async () => {
+    const p = await launched({ language: 'en' })
+    const home = p.open('pages/index/index')
+    await home.waitFor(() => home.data.signedIn)
+    assert.match(home.text(), /Hello/)
+    assert.equal(p.env.title, 'Sign in')
+    home.close()
+
+    const scene = await createScene(server, CHROME_WINDOWS)
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+    assert.equal(p.env.title, 'Confirm sign-in')
+    assert.equal(page.textOf(page.get('#heading')), 'Sign in to ' + SITE + ' on a computer?')
+    assert.equal(page.textOf(page.get('#browser')), shownLabel(answerOf(p, '/scan').browser, 'Unknown browser')) // LABEL
+    assert.match(page.textOf(page.get('#warning')), new RegExp(SITE + ' never sends sign-in codes by message or email'))
+    await page.tap(page.button('Confirm'))
+    await page.waitFor(() => page.data.state === 'confirmed')
+    assert.match(page.text(), /Signed in on your computer/)
+    page.close()
+    const redeemed = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token, headers: { 'User-Agent': CHROME_WINDOWS } })
+    assert.equal(redeemed.status, 200)
+
+    const profile = p.open('pages/profile/profile')
+    await profile.waitFor(() => profile.data.sessions.length === 1, { what: 'one session' })
+    assert.equal(p.env.title, 'My account')
+    assert.match(profile.textOf(profile.get('.session')), /IP 127\.0\.0\.1 · signed in \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · active just now/)
+    assert.match(profile.textOf(profile.get('#phone-purpose')), /Websites you sign in to with this account can receive this WeChat-verified number/)
+    await profile.tap(profile.button('Sign out'))
+    assert.deepEqual(p.env.modals[0], {
+      title: 'Sign out this browser?',
+      content: shownLabel(answerOf(p, '/api/v1/mp/sessions').sessions[0], 'Unknown browser') + ' (IP 127.0.0.1) will be signed out at once.', // LABEL
+      confirmText: 'Yes',
+      cancelText: undefined
+    })
+    await profile.waitFor(() => profile.data.sessions.length === 0 && !profile.data.signingOut)
+    assert.equal(p.env.lastToast().title, 'Signed out')
+    assert.equal((await call(server, 'GET', '/api/v1/me', { token: redeemed.body.access_token })).status, 401)
+    profile.close()
+  })
+
+  it('relative times read naturally in both languages', () => {
+    const now = Date.parse('2024-05-01T12:00:00Z')
+    const cases = [[10, '刚刚', 'just now'], [180, '3 分钟前', '3 min ago'], [7200, '2 小时前', '2 h ago'], [3 * 86400, '3 天前', '3 d ago']]
+    for (const [lang, col] of [['zh_CN', 1], ['en', 2]]) {
+      const p = phone({ language: lang })
+      const format = p.mp.load(path.join(ROOT, 'utils', 'format.js'))
+      for (const c of cases) assert.equal(format.ago(new Date(now - c[0] * 1000).toISOString(), now), c[col], lang + ' ' + c[0] + ' s')
+    }
+  })
+})
+
 describe('whole run', () => {
-  it('no page called a deprecated API or threw', () => {
+  it('no page called a deprecated API or threw, and WeChat refused nothing', () => {
     assert.ok(phones.length > 10)
     for (const p of phones) {
       assert.deepEqual(p.env.deprecated, [])
       assert.deepEqual(p.mp.errors.map(String), [])
+      assert.deepEqual(p.env.violations, [])
     }
+  })
+
+  // Every text any zh_CN page showed during the whole run (each state the
+  // tests reached: confirm page in every outcome, profile with its popup,
+  // home), every toast, modal and navigation bar title, with the data that
+  // is not ours to translate taken out (the site's name, the server's
+  // browser label, the nickname the test typed), must have no English left.
+  it('no English left in what the zh_CN pages showed', () => {
+    const ALLOWED = /\bIP\b/g
+    const dynamic = [SITE, 'Ada Lovelace']
+    const texts = []
+    let pages = 0
+    for (const p of phones) {
+      if (p.env.language !== 'zh_CN') continue
+      for (const r of p.env.requests) {
+        if (r.body && r.body.browser && r.body.browser.label) dynamic.push(r.body.browser.label)
+        for (const s of (r.body && r.body.sessions) || []) if (s.label) dynamic.push(s.label)
+      }
+      texts.push(...p.mp.shown)
+      texts.push(...p.env.toasts.map(t => t.title))
+      for (const m of p.env.modals) texts.push(m.title, m.content, m.confirmText || '', m.cancelText || '')
+      if (p.env.title) texts.push(p.env.title)
+      pages += p.mp.shown.size ? 1 : 0
+    }
+    assert.ok(pages > 10 && texts.length > 100, 'the run showed ' + texts.length + ' texts on ' + pages + ' phones')
+    dynamic.sort((a, b) => b.length - a.length)
+    const english = []
+    for (const text of new Set(texts)) {
+      let rest = text
+      for (const d of dynamic) rest = rest.split(d).join('')
+      rest = rest.replace(ALLOWED, '')
+      if (/[A-Za-z]{2,}/.test(rest)) english.push(text)
+    }
+    assert.deepEqual(english, [], 'untranslated text in the zh_CN UI')
   })
 })

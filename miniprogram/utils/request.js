@@ -10,7 +10,36 @@
 //   longer ones are reported.
 // - Any other non-2xx rejects with an ApiError carrying the server's error code
 //   ({"error":{"code","message"}}) for the page to explain.
+//
+// The JSDoc types below are checked by `tsc --checkJs` against WeChat's own
+// API typings (npm test, "types"): a method wx.request cannot send, such as
+// PATCH, is a type error.
 const config = require('../config.js')
+const i18n = require('./i18n.js')
+
+/**
+ * What wx.request can send (WeChat's list; no PATCH).
+ * @typedef {'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT'} Method
+ */
+
+/**
+ * One call: a JSON request, or (with filePath) a multipart upload.
+ * @typedef {object} RequestOptions
+ * @property {string} path an API path such as "/api/v1/mp/me"
+ * @property {Method} [method] default GET (uploads: POST)
+ * @property {string | Record<string, any> | ArrayBuffer} [data] the JSON body (or query for GET)
+ * @property {Record<string, string>} [header]
+ * @property {boolean} [auth] send the token (default true)
+ * @property {boolean} [toast] toast network errors, 429 and 5xx (default true)
+ * @property {string} [filePath] a local file: makes the call a wx.uploadFile
+ * @property {string} [name] the multipart field (default "file")
+ * @property {Record<string, string>} [formData]
+ */
+
+/**
+ * What once() resolves: uploads have no header (wx.uploadFile gives none).
+ * @typedef {{statusCode: number, data: any, header: Record<string, string>}} Exchange
+ */
 
 const TOKEN_KEY = 'scanlogin_token'
 const USER_KEY = 'scanlogin_user'

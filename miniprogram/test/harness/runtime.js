@@ -123,6 +123,9 @@ class MiniProgram {
     this.env.pages = this.appJSON.pages.slice()
     this.env.stackDepth = () => this.stack.length
     this.env.onViolation = e => this.errors.push(e)
+    // Every text a person could read on any page so far (text nodes, and the
+    // placeholder, title and alt attributes), for the untranslated-string check.
+    this.shown = new Set()
   }
 
   readJSON (rel) {
@@ -370,6 +373,7 @@ class MiniProgram {
         const text = wxml.interpolate(n.text, scope)
         if (String(text).trim() === '') return // whitespace keeps an if-chain open
         chain = null
+        this.shown.add(String(text).trim())
         out.push({ type: 'text', text: String(text), parent, owner })
         return
       }
@@ -423,6 +427,9 @@ class MiniProgram {
       attrs[k] = v === true ? true : wxml.interpolate(v, scope)
     }
     const v = { type: 'element', tag: n.tag, attrs, dataset: datasetOf(attrs), parent, owner, children: [], path: p }
+    for (const a of ['placeholder', 'title', 'alt', 'aria-label']) {
+      if (typeof attrs[a] === 'string' && attrs[a].trim()) this.shown.add(attrs[a].trim())
+    }
     if (n.tag === 'input' || n.tag === 'textarea') {
       const st = owner.inputs.get(p)
       if (!st || st.attr !== attrs.value) owner.inputs.set(p, { attr: attrs.value, typed: undefined })
