@@ -4,6 +4,11 @@
 const privacy = require('../../utils/privacy.js')
 const i18n = require('../../utils/i18n.js')
 
+// The pending authorization's resolve, per popup instance (a Component's
+// instance has no room for fields of its own).
+/** @type {WeakMap<object, (result: {event: string, buttonId?: string}) => void>} */
+const pending = new WeakMap()
+
 Component({
   data: {
     show: false,
@@ -35,8 +40,9 @@ Component({
     // while one is pending refuses the first (WeChat only waits for the last).
     /** @param {(result: {event: string, buttonId?: string}) => void} resolve */
     open (resolve) {
-      if (this.resolve && this.resolve !== resolve) this.resolve({ event: 'disagree' })
-      this.resolve = resolve
+      const before = pending.get(this)
+      if (before && before !== resolve) before({ event: 'disagree' })
+      pending.set(this, resolve)
       this.setData({ show: true })
     },
 
@@ -56,8 +62,8 @@ Component({
 
     /** @param {{event: string, buttonId?: string}} result */
     finish (result) {
-      const resolve = this.resolve
-      this.resolve = null
+      const resolve = pending.get(this)
+      pending.delete(this)
       if (this.data.show) this.setData({ show: false })
       if (resolve) {
         resolve(result)

@@ -56,6 +56,12 @@ Page({
     canRetry: false
   },
 
+  // The scene being confirmed, and the timer that shows "expired" when the
+  // confirm window closes.
+  scene: '',
+  unloaded: false,
+  expiryTimer: /** @type {any} */ (0),
+
   onLoad (options) {
     // The language can differ from the one the page was defined in.
     this.setData({ t: i18n.strings('scan') })
