@@ -21,6 +21,9 @@ type Config struct {
 	NumberMatch   bool          // scenes carry 3 MatchChoices; Confirm checks the pick
 	SessionTTL    time.Duration // web session lifetime (refresh token validity), default 30 days
 	MPTokenTTL    time.Duration // mini-program login token lifetime, default 7 days
+	// AvatarUploadTTL is how long an uploaded avatar lives until a profile
+	// save refers to it (ClaimAvatar); default 1 hour.
+	AvatarUploadTTL time.Duration
 	// PollsPerMinute caps a Wait's polls of one scene per poll token, counted
 	// in the same round trip as the Wait's first read (0: no cap).
 	PollsPerMinute int
@@ -66,6 +69,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MPTokenTTL <= 0 {
 		c.MPTokenTTL = 7 * 24 * time.Hour
+	}
+	if c.AvatarUploadTTL <= 0 {
+		c.AvatarUploadTTL = time.Hour
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "sl:"

@@ -450,8 +450,10 @@ type scripts struct {
 	putImage   *redis.Script
 	loginUser  *redis.Script
 	updateUser *redis.Script
-	refresh    *redis.Script
-	revoke     *redis.Script
+	// claimAvatar: avatar.go
+	claimAvatar *redis.Script
+	refresh     *redis.Script
+	revoke      *redis.Script
 	// createSession is CreateSessionForScene's create-if-absent.
 	createSession *redis.Script
 	// pollRead is a Wait's first read with its poll counted.
@@ -464,6 +466,7 @@ func newScripts() scripts {
 		putImage:      redis.NewScript(putImageLua),
 		loginUser:     redis.NewScript(loginUserLua),
 		updateUser:    redis.NewScript(updateUserLua),
+		claimAvatar:   redis.NewScript(claimAvatarLua),
 		refresh:       redis.NewScript(refreshLua),
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),

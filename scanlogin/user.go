@@ -30,6 +30,7 @@ type ProfileUpdate struct{ Nickname, AvatarURL, Phone *string }
 const (
 	fID, fOpenID, fUnionID, fNickname, fAvatar, fPhone = "id", "oid", "unid", "nick", "avatar", "phone"
 	fSessionKey, fCreated, fUpdated, fAvatarID         = "sk", "ca", "ua", "avid"
+	fAvatarPending                                     = "avpend" // the last upload not yet saved (avatar.go)
 )
 
 // LoginUser finds the user with info.OpenID or creates one, atomically: two
@@ -151,34 +152,6 @@ func (e *Engine) SessionKey(ctx context.Context, userID string) (string, error) 
 		return "", fmt.Errorf("scanlogin: open session key of %s: %w", userID, err)
 	}
 	return plain, nil
-}
-
-// PutAvatar stores an avatar image uploaded by the user and returns its ID;
-// the user's previous uploaded avatar is deleted.
-// Errors: ErrUserNotFound, ErrUnavailable.
-func (e *Engine) PutAvatar(ctx context.Context, userID, contentType string, data []byte) (string, error) {
-	if !validID(userID) {
-		return "", fmt.Errorf("scanlogin: put avatar: %w", ErrUserNotFound)
-	}
-	v, err := e.rdb.HMGet(ctx, e.userKey(userID), fID, fAvatarID).Result()
-	if err != nil {
-		return "", e.storeErr("put avatar", err)
-	}
-	if s, _ := v[0].(string); s == "" {
-		return "", fmt.Errorf("scanlogin: put avatar for %s: %w", userID, ErrUserNotFound)
-	}
-	old, _ := v[1].(string)
-	id := newID()
-	if err := e.rdb.Set(ctx, e.avatarKey(id), packBlob(contentType, data), 0).Err(); err != nil {
-		return "", e.storeErr("put avatar", err)
-	}
-	if err := e.rdb.HSet(ctx, e.userKey(userID), fAvatarID, id).Err(); err != nil {
-		return "", e.storeErr("put avatar", err)
-	}
-	if old != "" && old != id {
-		_ = e.rdb.Del(ctx, e.avatarKey(old)).Err() // best effort: an orphan costs only memory
-	}
-	return id, nil
 }
 
 // Avatar returns a stored avatar image.

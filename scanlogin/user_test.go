@@ -101,26 +101,6 @@ func TestUsers(t *testing.T) {
 		}
 	})
 
-	t.Run("avatars", func(t *testing.T) {
-		id1, err := f.e.PutAvatar(ctx, u.ID, "image/png", []byte("png-1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, data, err := f.e.Avatar(ctx, id1)
-		if err != nil || ct != "image/png" || string(data) != "png-1" {
-			t.Fatalf("avatar: %q %q %v", ct, data, err)
-		}
-		id2, _ := f.e.PutAvatar(ctx, u.ID, "image/webp", []byte("webp-2"))
-		if _, _, err := f.e.Avatar(ctx, id1); !errors.Is(err, ErrAvatarNotFound) {
-			t.Fatalf("replaced avatar still served: %v", err)
-		}
-		if ct, _, _ := f.e.Avatar(ctx, id2); ct != "image/webp" {
-			t.Fatalf("new avatar type %q", ct)
-		}
-		if _, err := f.e.PutAvatar(ctx, newID(), "image/png", nil); !errors.Is(err, ErrUserNotFound) {
-			t.Fatalf("avatar for unknown user: %v", err)
-		}
-	})
 }
 
 // TestNicknameUTF8: a nickname of 64 Chinese characters (the server's

@@ -279,7 +279,8 @@ func TestLegacyLogin(t *testing.T) {
 	}
 }
 
-// TestAvatar: upload by content type sniffing, served back from our URL.
+// TestAvatar: upload by content type sniffing, served back from our URL,
+// saved as the profile's avatar with PUT.
 func TestAvatar(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
@@ -301,7 +302,7 @@ func TestAvatar(t *testing.T) {
 		if got.Header.Get("Content-Type") != img.ctype || string(got.Body) != string(img.data) || got.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("served %s %d bytes", got.Header.Get("Content-Type"), len(got.Body))
 		}
-		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != u {
+		if me := c.req("PUT", "/api/v1/mp/me", tok, map[string]any{"avatar_url": u}).must(t, 200); me.str("avatar_url") != u {
 			t.Fatalf("the user's avatar_url is %q", me.str("avatar_url"))
 		}
 	}

@@ -194,7 +194,7 @@ type profilePatch struct {
 	AvatarURL *string `json:"avatar_url"`
 }
 
-// mpUpdateMe is PATCH /api/v1/mp/me.
+// mpUpdateMe is PUT (and PATCH) /api/v1/mp/me.
 func (s *Server) mpUpdateMe(c echo.Context) error {
 	var req profilePatch
 	if err := decodeJSON(c, &req); err != nil {
@@ -214,7 +214,7 @@ func (s *Server) mpUpdateMe(c echo.Context) error {
 			return err
 		}
 	}
-	u, err := s.engine.UpdateUser(c.Request().Context(), uid, scanlogin.ProfileUpdate{Nickname: req.Nickname, AvatarURL: req.AvatarURL})
+	u, err := s.saveProfile(c.Request().Context(), uid, req)
 	if err != nil {
 		return err
 	}
@@ -286,16 +286,12 @@ func (s *Server) mpAvatar(c echo.Context) error {
 	if ctype == "" {
 		return errUnsupportedMedia
 	}
-	ctx := c.Request().Context()
-	avatarID, err := s.engine.PutAvatar(ctx, uid, ctype, data)
+	// Pending until a profile save names it (profile.go).
+	avatarID, err := s.engine.PutAvatar(c.Request().Context(), uid, ctype, data)
 	if err != nil {
 		return err
 	}
-	avatarURL := s.opts.PublicURL + "/api/v1/avatars/" + avatarID
-	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{AvatarURL: &avatarURL}); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]string{"avatar_url": avatarURL})
+	return c.JSON(http.StatusOK, map[string]string{"avatar_url": s.avatarURL(avatarID)})
 }
 
 // sniffImage returns the type of a PNG, JPEG or WebP image from its bytes,

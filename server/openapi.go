@@ -96,6 +96,7 @@ func withParams(o obj, params ...obj) obj {
 
 func (s *Server) openAPIDoc() obj {
 	phoneBody := jsonBody(object(nil, obj{"code": str("a fresh wx.login code, instead of the mp token")}))
+	profileBody := jsonBody(object(nil, obj{"nickname": str("at most 64 characters"), "avatar_url": str("https, or an upload of this user (POST /api/v1/mp/me/avatar), which the save makes permanent")}))
 	scene := sceneParamDoc()
 	paths := obj{
 		"/api/v1/qr": obj{"post": op("browser", "Create a login scene", noAuth, nil,
@@ -125,13 +126,14 @@ func (s *Server) openAPIDoc() obj {
 			map[string]obj{"200": ok("the mini-program token", ref("MPLogin"))}, "400", "401", "403", "413", "429", "502", "503")},
 		"/api/v1/mp/me": obj{
 			"get": op("mini-program", "The user (token check)", mpAuth, nil, map[string]obj{"200": ok("the user", ref("User"))}, "401", "503"),
-			"patch": op("mini-program", "Update nickname or avatar", mpAuth,
-				jsonBody(object(nil, obj{"nickname": str("at most 64 characters"), "avatar_url": str("https, or one of ours")})),
-				map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
+			"put": op("mini-program", "Update nickname or avatar (the mini-program's method: wx.request cannot send PATCH)", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
+			"patch": op("mini-program", "Update nickname or avatar (as PUT, for other clients)", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
 		},
 		"/api/v1/mp/me/avatar": obj{"post": op("mini-program", "Upload an avatar (PNG, JPEG or WebP by content, at most 2 MiB)", mpAuth,
 			obj{"content": obj{"multipart/form-data": obj{"schema": object([]string{"file"}, obj{"file": obj{"type": "string", "format": "binary"}})}}},
-			map[string]obj{"200": ok("its URL", object([]string{"avatar_url"}, obj{"avatar_url": str("served at /api/v1/avatars/{id}")}))}, "400", "401", "413", "415", "503")},
+			map[string]obj{"200": ok("its URL", object([]string{"avatar_url"}, obj{"avatar_url": str("served at /api/v1/avatars/{id}; deleted unless a profile save (PUT /api/v1/mp/me) names it within an hour")}))}, "400", "401", "413", "415", "503")},
 		"/api/v1/mp/me/phone": obj{"post": op("mini-program", "Attach the phone number (getPhoneNumber code)", mpAuth,
 			jsonBody(object([]string{"code"}, obj{"code": str("from the getPhoneNumber button")})),
 			map[string]obj{"200": ok("masked number", object([]string{"phone_number"}, obj{"phone_number": str("masked except the last 4")}))}, "400", "401", "502", "503")},

@@ -26,6 +26,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Mini-program (auth: the mp token, or a body code on scan/confirm/cancel).
 	e.POST("/api/v1/mp/login", s.mpLogin)
 	e.GET("/api/v1/mp/me", s.mpMe)
+	e.PUT("/api/v1/mp/me", s.mpUpdateMe) // wx.request has no PATCH
 	e.PATCH("/api/v1/mp/me", s.mpUpdateMe)
 	e.POST(routeAvatarUpload, s.mpAvatar)
 	e.POST("/api/v1/mp/me/phone", s.mpPhone)

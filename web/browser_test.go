@@ -304,7 +304,8 @@ func (p *phone) call(method, path string, body any, want int, out any) {
 	}
 }
 
-// avatar uploads a small generated PNG as the user's profile picture.
+// avatar uploads a small generated PNG and saves it as the user's profile
+// picture.
 func (p *phone) avatar() {
 	p.t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 96, 96))
@@ -338,6 +339,14 @@ func (p *phone) avatar() {
 		data, _ := io.ReadAll(res.Body)
 		p.t.Fatalf("avatar upload: status %d: %s", res.StatusCode, data)
 	}
+	// The upload becomes the avatar when the profile save names it.
+	var up struct {
+		AvatarURL string `json:"avatar_url"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&up); err != nil {
+		p.t.Fatal(err)
+	}
+	p.call("PUT", "/api/v1/mp/me", map[string]any{"avatar_url": up.AvatarURL}, http.StatusOK, nil)
 }
 
 func (p *phone) scan(scene string) {
