@@ -56,12 +56,11 @@ async function deadURL () {
 }
 
 // shownLabel is what the pages must show for a browser: the server's label
-// ("Chrome 131 · Windows") when its answer has one, else the page's own
-// "unknown browser" words, and never the raw User-Agent.
-// LABEL: the assertions that use it accept a server without browser.label
-// (today's); once the server always sends one, require it here.
-function shownLabel (browser, unknown) {
-  return browser && browser.label ? browser.label : unknown
+// ("Chrome 131 · Windows 10/11"), never the raw User-Agent. The server labels
+// every browser it knows, and these tests sign in as Chrome on Windows.
+function shownLabel (browser) {
+  assert.ok(browser && /^Chrome \d+ · Windows/.test(browser.label), 'the server labels the browser: ' + JSON.stringify(browser))
+  return browser.label
 }
 
 // answerOf is the parsed body of the mini-program's last call to a URL ending
@@ -185,7 +184,7 @@ describe('confirm page', () => {
 
     const scanAnswer = answerOf(p, '/scan')
     const browserText = page.textOf(page.get('#browser'))
-    assert.equal(browserText, shownLabel(scanAnswer.browser, '未知浏览器')) // LABEL
+    assert.equal(browserText, shownLabel(scanAnswer.browser))
     assert.ok(!page.text().includes('Mozilla') && !page.text().includes(CHROME_WINDOWS), 'never the raw User-Agent')
     assert.equal(page.textOf(page.get('#ip')), '127.0.0.1')
     assert.equal(page.textOf(page.get('#site')), SITE)
@@ -485,13 +484,13 @@ describe('profile page', () => {
     const id = page.data.sessions[0].id
     const row = page.get('#session-' + id)
     const listed = answerOf(p, '/api/v1/mp/sessions').sessions[0]
-    assert.equal(page.textOf(page.get('.session-name')), shownLabel(listed, '未知浏览器')) // LABEL
+    assert.equal(page.textOf(page.get('.session-name')), shownLabel(listed))
     assert.ok(!page.textOf(row).includes('Mozilla'), 'never the raw User-Agent')
     assert.match(page.textOf(row), /IP 127\.0\.0\.1 · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d 登录 · 刚刚活跃/)
 
     await page.tap(page.get('button[data-id=' + id + ']'))
     assert.equal(p.env.modals.length, 1, 'asks before signing out: ' + JSON.stringify(p.env.violations))
-    assert.deepEqual(p.env.modals[0], { title: '让这个浏览器退出登录？', content: shownLabel(listed, '未知浏览器') + '（IP 127.0.0.1）会立即退出登录。', confirmText: '退出登录', cancelText: undefined })
+    assert.deepEqual(p.env.modals[0], { title: '让这个浏览器退出登录？', content: shownLabel(listed) + '（IP 127.0.0.1）会立即退出登录。', confirmText: '退出登录', cancelText: undefined })
     await page.waitFor(() => page.data.sessions.length === 0 && !page.data.signingOut, { what: 'signed out' })
     assert.ok(page.query('#no-sessions'))
 
@@ -550,7 +549,7 @@ describe('language', () => {
     await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
     assert.equal(p.env.title, 'Confirm sign-in')
     assert.equal(page.textOf(page.get('#heading')), 'Sign in to ' + SITE + ' on a computer?')
-    assert.equal(page.textOf(page.get('#browser')), shownLabel(answerOf(p, '/scan').browser, 'Unknown browser')) // LABEL
+    assert.equal(page.textOf(page.get('#browser')), shownLabel(answerOf(p, '/scan').browser))
     assert.match(page.textOf(page.get('#warning')), new RegExp(SITE + ' never sends sign-in codes by message or email'))
     await page.tap(page.button('Confirm'))
     await page.waitFor(() => page.data.state === 'confirmed')
@@ -567,7 +566,7 @@ describe('language', () => {
     await profile.tap(profile.button('Sign out'))
     assert.deepEqual(p.env.modals[0], {
       title: 'Sign out this browser?',
-      content: shownLabel(answerOf(p, '/api/v1/mp/sessions').sessions[0], 'Unknown browser') + ' (IP 127.0.0.1) will be signed out at once.', // LABEL
+      content: shownLabel(answerOf(p, '/api/v1/mp/sessions').sessions[0]) + ' (IP 127.0.0.1) will be signed out at once.',
       confirmText: 'Yes',
       cancelText: undefined
     })
