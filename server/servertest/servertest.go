@@ -69,9 +69,9 @@ type Instance struct {
 	// instance's own handle on it.
 	DatabaseURL string
 	Store       *sqlstore.Store
-	Fake   *wxfake.Fake          // the fake WeChat the instance talks to
-	Engine *scanlogin.Engine     // the instance's engine
-	Server *server.Server        // the instance's server
+	Fake        *wxfake.Fake      // the fake WeChat the instance talks to
+	Engine      *scanlogin.Engine // the instance's engine
+	Server      *server.Server    // the instance's server
 
 	cancel context.CancelFunc
 	done   chan error
