@@ -475,4 +475,3 @@ func TestSetupScript(t *testing.T) {
 		t.Error("a second run replaced the signing key")
 	}
 }
-

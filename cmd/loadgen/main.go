@@ -61,8 +61,8 @@ type config struct {
 	db          string
 	// dbPIDs are the processes of the database started here, read at each
 	// snapshot (PostgreSQL starts a process per connection).
-	dbPIDs func() []int
-	sceneTTL    time.Duration
+	dbPIDs   func() []int
+	sceneTTL time.Duration
 
 	cpuProfile string
 }
