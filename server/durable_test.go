@@ -179,6 +179,15 @@ func TestDatabaseDown(t *testing.T) {
 			c.req("PATCH", "/api/v1/mp/me", strangerTok, map[string]string{"nickname": "又来了"}).must(t, 200)
 		})
 	}
+	// The outage is in the metrics: failed calls by operation and kind, and
+	// the connection pool.
+	m := string(c.req("GET", "/metrics", "", nil).must(t, 200).Body)
+	for _, want := range []string{`scanlogin_db_errors_total{kind="unavailable",op="login_user"} `, "scanlogin_db_pool_max_open_connections 10\n",
+		"scanlogin_db_pool_open_connections ", "scanlogin_db_pool_wait_seconds_total "} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // TestNoAccountSplit: 100 concurrent first logins of one WeChat user across
