@@ -448,12 +448,9 @@ func unpackBlob(b []byte) (string, []byte) {
 type scripts struct {
 	transition *redis.Script
 	putImage   *redis.Script
-	loginUser  *redis.Script
-	updateUser *redis.Script
-	// claimAvatar: avatar.go
-	claimAvatar *redis.Script
-	refresh     *redis.Script
-	revoke      *redis.Script
+	putUser    *redis.Script // the user cache
+	refresh    *redis.Script
+	revoke     *redis.Script
 	// createSession is CreateSessionForScene's create-if-absent.
 	createSession *redis.Script
 	// pollRead is a Wait's first read with its poll counted.
@@ -464,9 +461,7 @@ func newScripts() scripts {
 	return scripts{
 		transition:    redis.NewScript(transitionLua),
 		putImage:      redis.NewScript(putImageLua),
-		loginUser:     redis.NewScript(loginUserLua),
-		updateUser:    redis.NewScript(updateUserLua),
-		claimAvatar:   redis.NewScript(claimAvatarLua),
+		putUser:       redis.NewScript(putUserLua),
 		refresh:       redis.NewScript(refreshLua),
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),

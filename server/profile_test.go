@@ -9,38 +9,27 @@ import (
 
 // TestProfileSaveClaimsUpload: PUT /api/v1/mp/me (the mini-program's way;
 // wx.request has no PATCH) saves nickname and an uploaded avatar together.
-// An upload is stored with a TTL on the real Redis and becomes permanent only
-// when a save names it, so the upload of a failed save does not stay forever;
-// a save cannot name another user's upload; an avatar URL that is not an
-// upload deletes the user's uploaded one.
+// An upload stays unclaimed until a save names it (unclaimed uploads are
+// swept: TestSweepAvatars), a save cannot name another user's upload, and
+// an avatar URL that is not an upload deletes the user's uploaded one.
 func TestProfileSaveClaimsUpload(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
 	tok, _ := c.login(inst, "")
 	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
-	ctx := t.Context()
-	keyOf := func(avatarURL string) string {
-		return "sl:avatar:{" + strings.TrimPrefix(avatarURL, inst.URL+"/api/v1/avatars/") + "}"
-	}
 
 	up := upload(t, c, tok, png).must(t, 200).str("avatar_url")
 	if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != "" {
 		t.Fatalf("an upload alone changed the profile: %s", me.Body)
 	}
-	if ttl := inst.Client.TTL(ctx, keyOf(up)).Val(); ttl <= 0 {
-		t.Fatalf("an unsaved upload's TTL is %v, want a positive one (it must not be kept forever)", ttl)
-	}
 
-	// Another user cannot make it theirs (nor keep it alive).
+	// Another user cannot make it theirs.
 	otherTok, _ := c.login(inst, "")
 	c.req("PUT", "/api/v1/mp/me", otherTok, map[string]any{"avatar_url": up}).must(t, 400)
 
 	saved := c.req("PUT", "/api/v1/mp/me", tok, map[string]any{"avatar_url": up, "nickname": "小明"}).must(t, 200)
 	if saved.str("avatar_url") != up || saved.str("nickname") != "小明" {
 		t.Fatalf("PUT: %s", saved.Body)
-	}
-	if ttl := inst.Client.TTL(ctx, keyOf(up)).Val(); ttl != -1 {
-		t.Fatalf("a saved avatar's TTL is %v, want none", ttl)
 	}
 	c.req("GET", strings.TrimPrefix(up, inst.URL), "", nil).must(t, 200)
 

@@ -144,17 +144,23 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: Redis answers and we are not shutting down.
+// readyz: Redis and the database answer and we are not shutting down.
 func (s *Server) readyz(c echo.Context) error {
 	noStore(c)
 	if s.draining.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 	}
-	if err := s.engine.Ping(c.Request().Context()); err != nil {
-		s.log.Warn("not ready", "err", err)
+	ctx := c.Request().Context()
+	status := "redis unavailable"
+	err := s.engine.Ping(ctx)
+	if err == nil {
+		status = "database unavailable"
+		err = s.engine.PingUsers(ctx)
+	}
+	if err != nil {
+		s.log.Warn("not ready", "status", status, "err", err)
 		e := errorFor(err)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(retryAfterSeconds(e.RetryAfter), 1)))
-		status := "redis unavailable"
 		if e.Code == codeOverloaded {
 			// Redis is fine; this instance is too busy to ask it in time.
 			// Failing readiness sends new browsers to the others.

@@ -335,16 +335,17 @@ func (p *phone) avatar() {
 		p.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(res.Body)
 		p.t.Fatalf("avatar upload: status %d: %s", res.StatusCode, data)
 	}
-	// The upload becomes the avatar when the profile save names it.
+	// An upload is the avatar once the profile is saved with it, as the
+	// mini-program does.
 	var up struct {
 		AvatarURL string `json:"avatar_url"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&up); err != nil {
-		p.t.Fatal(err)
+	if err := json.Unmarshal(data, &up); err != nil || up.AvatarURL == "" {
+		p.t.Fatalf("avatar upload answer %s: %v", data, err)
 	}
 	p.call("PUT", "/api/v1/mp/me", map[string]any{"avatar_url": up.AvatarURL}, http.StatusOK, nil)
 }

@@ -1,9 +1,10 @@
 // Package app is scanlogin's composition root: the application's
 // configuration (Config: the SCANLOGIN_* settings, their defaults and
 // validation) and New, the one place that builds every dependency (the
-// domain engine, the WeChat client, in dev mode the fake WeChat and the dev
-// keys, the token issuer, the rate limiter, the metrics) and hands them to
-// server.New. OpenRedis opens the Redis client they share.
+// durable store of users, the domain engine on it and Redis, the WeChat
+// client, in dev mode the fake WeChat and the dev keys, the token issuer,
+// the rate limiter, the metrics) and hands them to server.New. OpenRedis
+// opens the Redis client they share.
 //
 // cmd/scanlogin runs it as the program (environment, logger, embedded Redis,
 // listener, signals); server/servertest starts the very same assembly in
@@ -13,16 +14,19 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 	"github.com/scanlogin/scanlogin/server"
 	"github.com/scanlogin/scanlogin/wxapi"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
@@ -47,8 +51,21 @@ type App struct {
 	Config Config // effective: defaults filled in, the dev issuer resolved
 	Server *server.Server
 	Engine *scanlogin.Engine
-	Fake   *wxfake.Fake // the fake WeChat of dev mode; nil with real credentials
+	Store  *sqlstore.Store // the durable store of users; the App closes it
+	Fake   *wxfake.Fake    // the fake WeChat of dev mode; nil with real credentials
+
+	log       *slog.Logger
+	now       func() time.Time
+	closeOnce sync.Once
 }
+
+// Unclaimed avatar uploads (an upload the profile was never saved with)
+// are deleted after unclaimedAvatarGrace, by a sweep every
+// avatarSweepEvery on every instance (the delete is idempotent).
+const (
+	unclaimedAvatarGrace = time.Hour
+	avatarSweepEvery     = 10 * time.Minute
+)
 
 // The credentials of the fake WeChat in dev mode.
 const (
@@ -56,10 +73,12 @@ const (
 	devSecret = "dev-mode-secret-not-secret"
 )
 
-// New validates cfg (after WithDefaults) and builds every part on
+// New validates cfg (after WithDefaults), opens the database
+// (Config.DatabaseURL, migrating it) and builds every part on it and
 // deps.Redis. In dev mode (no WeChat credentials) the signing key, the
-// issuer and the session-key secret are shared through Redis by every dev
-// instance on it, so that they verify each other's tokens.
+// issuer and the session-key secret are generated once and kept in the
+// database, shared by every dev instance on it, so that they verify each
+// other's tokens and a loss of Redis changes none of them.
 func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	explicitIssuer := cfg.Issuer != ""
 	cfg = cfg.WithDefaults()
@@ -81,33 +100,58 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	if selfURL == "" {
 		selfURL = cfg.PublicURL
 	}
-	rdb := deps.Redis
+	metrics := server.NewMetrics()
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Config{
+		Observe: metrics.ObserveDB,
+		Now:     now,
+		Logger:  log.With("component", "sqlstore"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: SCANLOGIN_DATABASE_URL (%s): %w", DescribeDatabase(cfg.DatabaseURL), err)
+	}
+	metrics.RegisterDBPool(func() server.DBPoolStats { return server.DBPoolStats(store.Stats()) })
+	a, err := build(ctx, cfg, explicitIssuer, deps, log, now, selfURL, metrics, store)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return a, nil
+}
 
+// build is New once the store is open.
+func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log *slog.Logger, now func() time.Time,
+	selfURL string, metrics *server.Metrics, store *sqlstore.Store) (*App, error) {
+	rdb := deps.Redis
 	keys, secret := cfg.SigningKeys, cfg.SessionKeySecret
 	wxcfg := wxapi.Config{AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret, BaseURL: cfg.WeChatBaseURL}
 	var fake *wxfake.Fake
 	if cfg.DevMode() {
 		if len(keys) == 0 {
-			k, err := devSigningKey(ctx, rdb)
+			k, err := devSigningKey(ctx, store)
 			if err != nil {
 				return nil, fmt.Errorf("app: dev signing key: %w", err)
 			}
 			keys = []server.SigningKey{k}
 		}
 		if !explicitIssuer {
-			// Dev instances on one Redis answer on different URLs (loopback
-			// tests); the first one's URL is the issuer of them all.
-			iss, err := devShared(ctx, rdb, "sl:dev:issuer", []byte(cfg.Issuer))
+			// Dev instances on one database answer on different URLs
+			// (loopback tests); the first one's URL is the issuer of them
+			// all.
+			iss, err := store.SharedSetting(ctx, "dev_issuer", []byte(cfg.Issuer))
 			if err != nil {
 				return nil, fmt.Errorf("app: dev issuer: %w", err)
 			}
 			cfg.Issuer = string(iss)
 		}
 		if len(secret) == 0 {
-			// Dev data is fake; a fixed key lets dev instances on one Redis
-			// read each other's session keys.
-			sum := sha256.Sum256([]byte("scanlogin dev mode: not a secret"))
-			secret = sum[:]
+			// Dev instances on one database read each other's session keys.
+			fresh := make([]byte, 32)
+			_, _ = rand.Read(fresh)
+			s, err := store.SharedSetting(ctx, "dev_session_key_secret", fresh)
+			if err != nil {
+				return nil, fmt.Errorf("app: dev session key secret: %w", err)
+			}
+			secret = s
 		}
 		wxcfg.AppID, wxcfg.Secret = devAppID, devSecret
 		wxcfg.BaseURL = selfURL + "/dev/wechat"
@@ -122,7 +166,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		})
 	}
 
-	metrics := server.NewMetrics()
 	wxcfg.Redis = rdb
 	wxcfg.HTTPClient = metrics.WeChatHTTPClient()
 	wxcfg.Logger = log.With("component", "wxapi")
@@ -147,6 +190,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		// as the poll's first read.
 		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),
 		SessionKeySecret: secret,
+		Users:            store,
+		AppID:            wxcfg.AppID,
 		Now:              now,
 		Logger:           log.With("component", "scanlogin"),
 	})
@@ -184,7 +229,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		_ = engine.Close()
 		return nil, closeFake(fake, err)
 	}
-	return &App{Config: cfg, Server: srv, Engine: engine, Fake: fake}, nil
+	return &App{Config: cfg, Server: srv, Engine: engine, Store: store, Fake: fake, log: log, now: now}, nil
 }
 
 // closeFake closes the dev fake, if any, on a failed New.
@@ -196,25 +241,55 @@ func closeFake(f *wxfake.Fake, err error) error {
 }
 
 // Run serves on ln until ctx ends and shuts down gracefully (server.Run),
-// then closes the App.
+// then closes the App. Meanwhile it collects unclaimed avatar uploads.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { a.sweepAvatars(sweepCtx, avatarSweepEvery); close(swept) }()
 	err := a.Server.Run(ctx, ln)
+	stopSweep()
+	<-swept
 	a.Close()
 	return err
 }
 
-// Close stops the server and the engine (waiting polls answer) and closes
-// the dev fake. The Redis client belongs to the caller. Safe to call twice.
-func (a *App) Close() {
-	a.Server.Close()
-	if a.Fake != nil {
-		_ = a.Fake.Close()
+// sweepAvatars deletes, every period, the uploads older than
+// unclaimedAvatarGrace that no profile save claimed.
+func (a *App) sweepAvatars(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := a.Store.DeleteUnclaimedAvatars(ctx, a.now().Add(-unclaimedAvatarGrace))
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			a.log.Warn("unclaimed avatars: sweep failed", "err", err)
+		case n > 0:
+			a.log.Info("unclaimed avatars deleted", "count", n)
+		}
 	}
 }
 
-// devSigningKey returns the dev-mode key, shared through Redis by every
-// dev instance on it so that their tokens verify on each other.
-func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (server.SigningKey, error) {
+// Close stops the server and the engine (waiting polls answer, queued
+// sign-ins are written), closes the database and the dev fake. The Redis
+// client belongs to the caller. Safe to call twice.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		a.Server.Close()
+		_ = a.Store.Close()
+		if a.Fake != nil {
+			_ = a.Fake.Close()
+		}
+	})
+}
+
+// devSigningKey returns the dev-mode key, kept in the database and shared
+// by every dev instance on it so that their tokens verify on each other.
+func devSigningKey(ctx context.Context, store *sqlstore.Store) (server.SigningKey, error) {
 	fresh, err := server.GenerateSigningKey()
 	if err != nil {
 		return server.SigningKey{}, err
@@ -223,20 +298,9 @@ func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (server.Signi
 	if err != nil {
 		return server.SigningKey{}, err
 	}
-	stored, err := devShared(ctx, rdb, "sl:dev:signing-key", pemBytes)
+	stored, err := store.SharedSetting(ctx, "dev_signing_key", pemBytes)
 	if err != nil {
 		return server.SigningKey{}, err
 	}
 	return server.ParseSigningKeyPEM(stored)
-}
-
-// devShared stores value under key unless a dev instance did first, and
-// returns what is stored.
-func devShared(ctx context.Context, rdb redis.UniversalClient, key string, value []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.SetNX(ctx, key, value, 0).Err(); err != nil {
-		return nil, err
-	}
-	return rdb.Get(ctx, key).Bytes()
 }
