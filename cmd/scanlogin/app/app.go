@@ -119,6 +119,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 			QRContent: func(scene string) string {
 				return publicURL + "/dev/phone?scene=" + scene
 			},
+			// A URL Link tapped in dev mode opens the phone simulator on
+			// the link's scene, as WeChat opens the confirm page.
+			URLLinkBase: publicURL + "/dev/wechat/urllink/",
+			OpenURLLink: func(_, query string) string {
+				return publicURL + "/dev/phone?" + query
+			},
 		})
 	}
 
@@ -175,6 +181,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
+		QRMode:         cfg.QRMode,
+		QRLinkPrefix:   cfg.QRLinkPrefix,
+		VerifyFiles:    cfg.VerifyFiles,
 	}
 	if fake != nil {
 		opts.DevWeChat = fake
