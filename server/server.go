@@ -95,6 +95,7 @@ type Server struct {
 	secureCookies bool
 	qrCalls       flight[qrImage]
 	linkCalls     flight[string]
+	origins       originLog
 	draining      atomic.Bool
 	closeOnce     sync.Once
 }
