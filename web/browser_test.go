@@ -121,6 +121,7 @@ func newBrowserLang(t *testing.T, lang string) *tab {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang), // navigator.languages in headless mode
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),

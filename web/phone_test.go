@@ -227,11 +227,19 @@ func TestLinkModeEndToEnd(t *testing.T) {
 		t.Errorf("%d getwxacodeunlimit calls in link mode, want 0", n)
 	}
 
-	// The code's URL opened by a phone camera: the landing page.
+	// A fresh code's URL opened by a phone camera: the landing page, with
+	// the code and the way into WeChat.
+	cr, err := http.Post(inst.URL+"/api/v1/qr", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh struct{ Scene string }
+	_ = json.NewDecoder(cr.Body).Decode(&fresh)
+	cr.Body.Close()
 	land := newBrowserLang(t, "zh-CN")
 	land.emulatePhone(uaIPhoneSafari, "zh-CN")
-	land.navigate(inst.URL + "/s/" + scene)
-	land.wait("landing", `document.body.dataset.scene === '`+scene+`' && !document.getElementById('landing-open').hidden`, 10*time.Second)
+	land.navigate(inst.URL + "/s/" + fresh.Scene)
+	land.wait("landing", `document.body.dataset.scene === '`+fresh.Scene+`' && document.body.dataset.qr === 'shown' && !document.getElementById('landing-open').hidden`, 10*time.Second)
 	if got := land.str(`document.getElementById('landing-open').textContent`); got != "在微信中打开" {
 		t.Errorf("landing button %q", got)
 	}

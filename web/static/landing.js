@@ -31,8 +31,11 @@ function main() {
   }
   const qr = $('landing-qr');
   qr.alt = t.qrAlt;
+  // A finished or unknown code has no image: say nothing rather than show
+  // a broken one.
+  qr.addEventListener('error', () => { qr.hidden = true; }, { once: true });
+  qr.addEventListener('load', () => { qr.hidden = false; document.body.dataset.qr = 'shown'; }, { once: true });
   qr.src = `/api/v1/qr/${scene}/image`;
-  qr.hidden = false;
   const ua = navigator.userAgent;
   const onPhone = globalThis.ScanLogin ? globalThis.ScanLogin.device(ua, navigator.maxTouchPoints) : { mobile: /Mobile|Android|iPhone/.test(ua), wechat: /MicroMessenger/.test(ua) };
   $('landing-phone').hidden = false;
