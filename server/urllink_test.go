@@ -2,17 +2,12 @@ package server_test
 
 import (
 	"bytes"
-	"image"
-	_ "image/png"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/servertest"
@@ -122,7 +117,7 @@ func TestLinkMode(t *testing.T) {
 	c := newClient(t, inst)
 	sc := c.create()
 	r := c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil).must(t, 200)
-	if got := decodeQR(t, r.Body); got != prefix+sc.ID {
+	if got := servertest.DecodeQR(t, r.Body); got != prefix+sc.ID {
 		t.Fatalf("the code says %q, want %q", got, prefix+sc.ID)
 	}
 	if n := inst.Fake.Calls(wxfake.APIQRCode); n != 0 {
@@ -157,21 +152,4 @@ func TestLinkMode(t *testing.T) {
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": now}).must(t, 200)
 	// After the refusals the scene is still good.
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
-}
-
-func decodeQR(t *testing.T, png []byte) string {
-	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatalf("not an image: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("no QR code: %v", err)
-	}
-	return res.GetText()
 }

@@ -3,11 +3,8 @@
 package web_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	_ "image/png"
 	"io"
 	"net/http"
 	"os"
@@ -20,8 +17,6 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/servertest"
@@ -210,7 +205,7 @@ func TestLinkModeEndToEnd(t *testing.T) {
 	}
 	png, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	content := decodeQR(t, png)
+	content := servertest.DecodeQR(t, png)
 	if content != prefix+scene {
 		t.Fatalf("the code says %q, want %q", content, prefix+scene)
 	}
@@ -334,21 +329,4 @@ func TestTranslationsComplete(t *testing.T) {
 	if got != "" {
 		t.Errorf("missing translations:\n%s", got)
 	}
-}
-
-func decodeQR(t *testing.T, png []byte) string {
-	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatalf("not an image: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("no QR code: %v", err)
-	}
-	return res.GetText()
 }
