@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
-	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
 // qrModeResult is one mode's time to code.
@@ -95,9 +94,7 @@ func timeToCode(ctx context.Context, cfg *config, redisURL, mode string) (*qrMod
 		ln.Close()
 		return nil, err
 	}
-	if cfg.wechatLatency > 0 {
-		a.Fake.Inject(wxfake.APIQRCode, wxfake.Fault{Delay: cfg.wechatLatency})
-	}
+	a.SlowDevQRCodes(cfg.wechatLatency)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx, ln) }()
 	defer func() {
@@ -129,7 +126,7 @@ func timeToCode(ctx context.Context, cfg *config, redisURL, mode string) (*qrMod
 				}
 				mu.Lock()
 				if qrFrom < 0 && t0.After(measureFrom) {
-					qrFrom = a.Fake.Calls(wxfake.APIQRCode)
+					qrFrom = a.DevQRCodeCalls()
 				}
 				mu.Unlock()
 				err := oneCode(ctx, hc, base)
@@ -148,7 +145,7 @@ func timeToCode(ctx context.Context, cfg *config, redisURL, mode string) (*qrMod
 		}()
 	}
 	wg.Wait()
-	calls := a.Fake.Calls(wxfake.APIQRCode) - max(qrFrom, 0)
+	calls := a.DevQRCodeCalls() - max(qrFrom, 0)
 	window := time.Since(measureFrom).Seconds()
 	return &qrModeResult{
 		Mode: mode, WeChatLatency: cfg.wechatLatency.String(), Codes: len(lat), Errors: errs,

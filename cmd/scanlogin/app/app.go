@@ -249,3 +249,21 @@ func devShared(ctx context.Context, rdb redis.UniversalClient, key string, value
 	}
 	return rdb.Get(ctx, key).Bytes()
 }
+
+// SlowDevQRCodes makes the dev fake answer getwxacodeunlimit after d, as a
+// real WeChat round trip takes, and DevQRCodeCalls counts its calls: for
+// cmd/loadgen's time-to-code benchmark (docs/BENCHMARKS.md), which must not
+// import the fake. Both do nothing (0) outside dev mode.
+func (a *App) SlowDevQRCodes(d time.Duration) {
+	if a.Fake != nil && d > 0 {
+		a.Fake.Inject(wxfake.APIQRCode, wxfake.Fault{Delay: d})
+	}
+}
+
+// DevQRCodeCalls: see SlowDevQRCodes.
+func (a *App) DevQRCodeCalls() int {
+	if a.Fake == nil {
+		return 0
+	}
+	return a.Fake.Calls(wxfake.APIQRCode)
+}
