@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,5 +330,46 @@ func TestTranslationsComplete(t *testing.T) {
 	})()`)
 	if got != "" {
 		t.Errorf("missing translations:\n%s", got)
+	}
+}
+
+// TestRefusedOrigin: a site missing from SCANLOGIN_ALLOWED_ORIGINS gets a
+// widget that says it is a configuration error (onError code cors_refused)
+// instead of retrying "connection problem" forever, and the server logs the
+// refused origin once, naming the variable.
+func TestRefusedOrigin(t *testing.T) {
+	chromium(t)
+	var api string
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Shop</title></head>
+<body><div id="login"></div><script src="%[1]s/scanlogin.js"></script>
+<script>window.__errors = []; ScanLogin.mount(document.getElementById('login'), {onError: (e) => window.__errors.push(e.code + ' ' + e.message)});</script></body></html>`, api)
+	}))
+	t.Cleanup(shop.Close)
+	logs := &servertest.LogBuffer{}
+	inst := servertest.Start(t, servertest.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	api = inst.URL
+	b := newBrowserLang(t, "zh-CN")
+	b.navigate(shop.URL + "/")
+	b.wait("onError", `window.__errors.length > 0`, 15*time.Second)
+	if got := b.str(`window.__errors[0]`); !strings.HasPrefix(got, "cors_refused configuration error") || !strings.Contains(got, "SCANLOGIN_ALLOWED_ORIGINS") {
+		t.Errorf("onError got %q", got)
+	}
+	if got := b.shadowText("#login", ".overlay"); !strings.Contains(got, "配置有误") {
+		t.Errorf("the widget says %q, want a configuration error", got)
+	}
+	b.shot("refused-origin-zh")
+	// A second visit: still one log line for the origin.
+	b.navigate(shop.URL + "/")
+	b.wait("onError again", `window.__errors.length > 0`, 15*time.Second)
+	n := 0
+	for _, l := range logs.JSONLines() {
+		if l["origin"] == shop.URL && strings.Contains(fmt.Sprint(l["msg"]), "SCANLOGIN_ALLOWED_ORIGINS") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d log lines about the refused origin, want 1:\n%s", n, logs.String())
 	}
 }
