@@ -99,6 +99,9 @@ func (s *Server) sceneImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.QRMode == QRModeLink {
+		return s.linkModeImage(c, id)
+	}
 	ctx := c.Request().Context()
 	ctype, data, err := s.engine.SceneImage(ctx, id)
 	if errors.Is(err, scanlogin.ErrSceneNotFound) {

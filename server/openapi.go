@@ -105,6 +105,11 @@ func (s *Server) openAPIDoc() obj {
 			map[string]obj{"200": ok("cancelled", ref("SceneResult"))}, "400", "401", "404", "409", "410", "503"), scene)},
 		"/api/v1/qr/{scene}/image": obj{"get": withParams(op("browser", "The mini-program code of a scene", noAuth, nil,
 			map[string]obj{"200": {"description": "image", "content": obj{"image/png": obj{}, "image/jpeg": obj{}}}}, "400", "404", "409", "410", "502", "503"), scene)},
+		"/api/v1/qr/{scene}/link": obj{"get": withParams(op("browser", "Open in WeChat: the scene's URL Link (wxa/generate_urllink, one WeChat call per scene, cached for its life; rate-limited per IP like creation). JSON when Accept asks for application/json, otherwise a 302 to the link; a browser navigating (Accept: text/html) gets errors as a page", noAuth, nil,
+			map[string]obj{
+				"200": ok("the link", object([]string{"scene", "url_link"}, obj{"scene": str("32 lowercase hex"), "url_link": str("https://wxaurl.cn/...; opens the confirm page with scene=<scene>")})),
+				"302": {"description": "Location: the URL Link"},
+			}, "400", "404", "409", "410", "429", "502", "503"), scene)},
 		"/api/v1/qr/{scene}/state": obj{"get": withParams(op("browser", "Long-poll the scene state", pollAuth, nil,
 			map[string]obj{"200": ok("the state (Cache-Control: no-store)", ref("SceneState"))}, "400", "401", "404", "429", "503"),
 			scene,

@@ -19,6 +19,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Browser: scenes and their long poll (auth: the poll token).
 	e.POST("/api/v1/qr", s.createScene)
 	e.GET("/api/v1/qr/:scene/image", s.sceneImage)
+	e.GET("/api/v1/qr/:scene/link", s.sceneLink)
 	e.GET("/api/v1/qr/:scene/state", s.sceneState)
 	e.POST("/api/v1/qr/:scene/redeem", s.redeem)
 	e.DELETE("/api/v1/qr/:scene", s.cancelByBrowser)
@@ -54,6 +55,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/", s.webFile("index.html"))
 	e.GET("/scanlogin.js", s.webFile("scanlogin.js"))
 	e.GET("/static/*", s.staticFile)
+	s.phonePathRoutes(e) // link mode's landing page, WeChat's verification files
 
 	// Dev mode only: the fake WeChat and the phone simulator.
 	if s.opts.DevWeChat != nil {
@@ -109,6 +111,7 @@ func (s *Server) middleware(e *echo.Echo) {
 		// be framed (the widget is a script, not an iframe).
 		XFrameOptions: "DENY",
 	}))
+	e.Use(s.refusedOrigins)
 	if len(s.opts.AllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.opts.AllowedOrigins,

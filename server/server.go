@@ -66,6 +66,15 @@ type Options struct {
 	AllowedOrigins []string
 	TrustedProxies []*net.IPNet
 	ShutdownDelay  time.Duration // /readyz fails this long before Run stops serving
+
+	// QR codes and the phone path (README.md, "QR modes"): QRMode "link"
+	// makes the code locally from QRLinkPrefix + scene; "" or "wxacode"
+	// asks WeChat (getwxacodeunlimit). VerifyFiles are WeChat's
+	// verification files (name -> content), served at the host's root and
+	// under the prefix's directory.
+	QRMode       string
+	QRLinkPrefix string
+	VerifyFiles  map[string][]byte
 }
 
 // Server is the HTTP layer: an http.Handler serving the whole API. Create it
@@ -85,6 +94,8 @@ type Server struct {
 	publicOrigin  string
 	secureCookies bool
 	qrCalls       flight[qrImage]
+	linkCalls     flight[string]
+	origins       originLog
 	draining      atomic.Bool
 	closeOnce     sync.Once
 }
@@ -100,6 +111,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MPPage == "" || opts.MPEnvVersion == "" {
 		return nil, errors.New("server: MPPage and MPEnvVersion are required")
+	}
+	if err := checkQROptions(opts); err != nil {
+		return nil, err
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	if opts.Logger == nil {

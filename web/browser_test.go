@@ -100,6 +100,13 @@ type tab struct {
 // its first tab. Everything ends with the test.
 func newBrowser(t *testing.T) *tab {
 	t.Helper()
+	return newBrowserLang(t, "en-US")
+}
+
+// newBrowserLang is newBrowser with the browser's language set (its
+// navigator.languages and Accept-Language).
+func newBrowserLang(t *testing.T, lang string) *tab {
+	t.Helper()
 	exe := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
@@ -113,7 +120,8 @@ func newBrowser(t *testing.T) *tab {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang), // navigator.languages in headless mode
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),

@@ -64,6 +64,8 @@ type config struct {
 	dbPIDs   func() []int
 	sceneTTL time.Duration
 
+	wechatLatency time.Duration // -mode qrmodes: the fake WeChat's getwxacodeunlimit latency
+
 	cpuProfile string
 }
 
@@ -80,7 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
-	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios)")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios) | qrmodes (time to code of SCANLOGIN_QR_MODE wxacode and link, side by side; -browsers concurrent)")
+	fs.DurationVar(&c.wechatLatency, "wechat-latency", 100*time.Millisecond, "-mode qrmodes: how long the fake WeChat takes to answer getwxacodeunlimit")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
@@ -111,8 +114,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.pids = append(c.pids, pid)
 	}
 	switch {
-	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare":
-		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll or compare", c.mode)
+	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare" && c.mode != "qrmodes":
+		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll, compare or qrmodes", c.mode)
+	case c.mode == "qrmodes" && (c.create || c.fault != "" || len(c.browserTargets) > 0):
+		return nil, errors.New("-mode qrmodes: starts its own servers; not with -create, -fault or -browser-targets")
+	case c.wechatLatency < 0 || c.wechatLatency > 10*time.Second:
+		return nil, errors.New("-wechat-latency: 0 to 10s")
 	case c.mode == "compare" && (c.create || c.fault != ""):
 		return nil, errors.New("-mode compare: not with -create or -fault")
 	case c.browsers < 1 || c.browsers > 15000:
@@ -201,7 +208,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var out any
-	if cfg.mode == "compare" {
+	if cfg.mode == "qrmodes" {
+		sum, err := runQRModes(ctx, cfg, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		out = sum
+	} else if cfg.mode == "compare" {
 		// The baseline in the same run: the same load, long polls first,
 		// then 1 s short polls, each on servers of its own.
 		var c comparison

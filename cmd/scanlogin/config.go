@@ -117,6 +117,9 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		RedeemWindow:   e.duration("SCANLOGIN_REDEEM_WINDOW"),
 		NumberMatch:    e.boolean("SCANLOGIN_NUMBER_MATCH"),
 		AllowedOrigins: e.list("SCANLOGIN_ALLOWED_ORIGINS"),
+		QRMode:         e.str("SCANLOGIN_QR_MODE"),
+		QRLinkPrefix:   e.str("SCANLOGIN_QR_LINK_PREFIX"),
+		VerifyFiles:    verifyFiles(e, "SCANLOGIN_WECHAT_VERIFY_FILE"),
 	}
 	switch v := e.str("SCANLOGIN_SHUTDOWN_DELAY"); v {
 	case "", "0", "0s": // no delay is the default, and a valid choice

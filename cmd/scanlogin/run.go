@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -84,9 +85,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("database ready", "database", app.DescribeDatabase(cfg.DatabaseURL))
 	if cfg.DevMode() {
 		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
-		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
+		hint := phoneHint(cfg.PublicURL, cfg.Addr, port)
+		if loopbackOnly(cfg.Addr) {
+			// No phone can reach a loopback listener: say what to set.
+			log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and use the phone simulator; this address is reachable from this computer only", "url", cfg.PublicURL+"/")
+			hint = "only this computer can reach it; for a phone on your network set SCANLOGIN_ADDR=:" + strconv.Itoa(port) + " and SCANLOGIN_PUBLIC_URL=http://<this computer's LAN IP>:" + strconv.Itoa(port)
+		} else {
+			log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
+		}
 		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n  users are kept in %s\n", cfg.PublicURL, app.DescribeDatabase(cfg.DatabaseURL))
-		if hint := phoneHint(cfg.PublicURL, cfg.Addr, port); hint != "" {
+		if hint != "" {
 			fmt.Fprintf(stdout, "  %s\n", hint)
 		}
 		fmt.Fprintln(stdout)
@@ -115,6 +123,19 @@ func phoneHint(publicURL, addr string, port int) string {
 		}
 	}
 	return ""
+}
+
+// loopbackOnly: the listener accepts connections from this computer only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // healthcheck is the container's HEALTHCHECK (the image has no curl): GET

@@ -155,6 +155,10 @@ test('scene is read from options.scene (URL-encoded), a scene= query, or a QR UR
     [{ scene }, 'loading'],
     [{ scene: encodeURIComponent('scene=' + scene) }, 'loading'],
     [{ q: encodeURIComponent('https://login.example.com/dev/phone?scene=' + scene) }, 'loading'],
+    // Link mode: the prefix ends in / or =, the scene follows it.
+    [{ q: encodeURIComponent('https://login.example.com/s/' + scene), scancode_time: '1767225600' }, 'loading'],
+    [{ q: encodeURIComponent('https://login.example.com/l?s=' + scene), scancode_time: '1767225600' }, 'loading'],
+    [{ q: encodeURIComponent('https://login.example.com/s/' + scene + 'ff') }, 'invalid'],
     [{ scene: 'not-a-scene' }, 'invalid'],
     [{}, 'invalid']
   ]

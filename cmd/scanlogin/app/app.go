@@ -163,6 +163,12 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 			QRContent: func(scene string) string {
 				return publicURL + "/dev/phone?scene=" + scene
 			},
+			// A URL Link tapped in dev mode opens the phone simulator on
+			// the link's scene, as WeChat opens the confirm page.
+			URLLinkBase: publicURL + "/dev/wechat/urllink/",
+			OpenURLLink: func(_, query string) string {
+				return publicURL + "/dev/phone?" + query
+			},
 		})
 	}
 
@@ -220,6 +226,9 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
+		QRMode:         cfg.QRMode,
+		QRLinkPrefix:   cfg.QRLinkPrefix,
+		VerifyFiles:    cfg.VerifyFiles,
 	}
 	if fake != nil {
 		opts.DevWeChat = fake
@@ -303,4 +312,22 @@ func devSigningKey(ctx context.Context, store *sqlstore.Store) (server.SigningKe
 		return server.SigningKey{}, err
 	}
 	return server.ParseSigningKeyPEM(stored)
+}
+
+// SlowDevQRCodes makes the dev fake answer getwxacodeunlimit after d, as a
+// real WeChat round trip takes, and DevQRCodeCalls counts its calls: for
+// cmd/loadgen's time-to-code benchmark (docs/BENCHMARKS.md), which must not
+// import the fake. Both do nothing (0) outside dev mode.
+func (a *App) SlowDevQRCodes(d time.Duration) {
+	if a.Fake != nil && d > 0 {
+		a.Fake.Inject(wxfake.APIQRCode, wxfake.Fault{Delay: d})
+	}
+}
+
+// DevQRCodeCalls: see SlowDevQRCodes.
+func (a *App) DevQRCodeCalls() int {
+	if a.Fake == nil {
+		return 0
+	}
+	return a.Fake.Calls(wxfake.APIQRCode)
 }

@@ -46,7 +46,12 @@ type Config struct {
 	HardCap       time.Duration
 	RedeemWindow  time.Duration
 	NumberMatch   bool   // SCANLOGIN_NUMBER_MATCH=on
-	SiteName      string // SCANLOGIN_SITE_NAME, shown on the confirm page
+	QRMode        string // SCANLOGIN_QR_MODE: wxacode (default) | link
+	QRLinkPrefix  string // SCANLOGIN_QR_LINK_PREFIX: link mode's https URL prefix, ending in / or =
+	// VerifyFiles are WeChat's verification files (name -> content), from
+	// SCANLOGIN_WECHAT_VERIFY_FILE (name.txt:content, or a directory).
+	VerifyFiles map[string][]byte
+	SiteName    string // SCANLOGIN_SITE_NAME, shown on the confirm page
 
 	AllowedOrigins []string     // SCANLOGIN_ALLOWED_ORIGINS: CORS for the widget, also trusted by the Origin check
 	TrustedProxies []*net.IPNet // SCANLOGIN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
@@ -126,6 +131,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SiteName == "" {
 		c.SiteName = DefaultSiteName
+	}
+	if c.QRMode == "" {
+		c.QRMode = server.QRModeWxacode
 	}
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
@@ -229,6 +237,25 @@ func (c *Config) Validate() error {
 	}
 	if len(c.SigningKeys) > 0 && c.SigningKeys[0].Private == nil {
 		bad("SCANLOGIN_SIGNING_KEY_FILE", "the first key must be a private key")
+	}
+	switch c.QRMode {
+	case server.QRModeWxacode:
+	case server.QRModeLink:
+		if c.QRLinkPrefix == "" {
+			bad("SCANLOGIN_QR_LINK_PREFIX", "required with SCANLOGIN_QR_MODE=link: the URL prefix registered under 扫普通链接二维码打开小程序, e.g. https://login.example.com/s/")
+		}
+	default:
+		bad("SCANLOGIN_QR_MODE", "want wxacode or link, got %q", c.QRMode)
+	}
+	if c.QRLinkPrefix != "" {
+		if err := server.CheckLinkPrefix(c.QRLinkPrefix); err != nil {
+			bad("SCANLOGIN_QR_LINK_PREFIX", "%v", err)
+		}
+	}
+	for name := range c.VerifyFiles {
+		if !server.VerifyFileName.MatchString(name) {
+			bad("SCANLOGIN_WECHAT_VERIFY_FILE", "want a file name like abc123.txt, got %q", name)
+		}
 	}
 	if c.SceneTTL < time.Second || c.SceneTTL > time.Hour {
 		bad("SCANLOGIN_SCENE_TTL", "want between 1s and 1h, got %s", c.SceneTTL)

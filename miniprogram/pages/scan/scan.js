@@ -13,7 +13,9 @@ const SCENE_RE = /^[0-9a-f]{32}$/
 // - options.scene from a mini-program code (URL-encoded by WeChat),
 // - a "scene=..." value typed into DevTools' launch parameters, which may
 //   arrive still wrapped ("scene%3D...") or as a query string,
-// - options.q from a plain QR code holding a URL with ?scene=... .
+// - options.q from a plain-link QR code (server link mode, README.md "QR
+//   modes"): its URL, with the scene as the last path segment (prefix
+//   ending in /) or the last query value (prefix ending in =), or ?scene=.
  * @param {Record<string, string | undefined>} options
  */
 function sceneFrom (options) {
@@ -29,6 +31,8 @@ function sceneFrom (options) {
     }
     raw = raw.trim().toLowerCase()
     if (SCENE_RE.test(raw)) return raw
+    const tail = raw.match(/[/=]([0-9a-f]{32})$/)
+    if (tail) return tail[1]
   }
   return ''
 }
@@ -59,6 +63,9 @@ Page({
   // The scene being confirmed, and the timer that shows "expired" when the
   // confirm window closes.
   scene: '',
+  // scancodeTime: Unix seconds of the scan, which WeChat gives a page opened
+  // by a plain-link code; the server checks it against the code's life.
+  scancodeTime: 0,
   unloaded: false,
   expiryTimer: /** @type {any} */ (0),
 
@@ -67,6 +74,8 @@ Page({
     this.setData({ t: i18n.strings('scan') })
     wx.setNavigationBarTitle({ title: this.data.t.navTitle })
     this.scene = sceneFrom(options || {})
+    const st = Number((options || {}).scancode_time)
+    this.scancodeTime = Number.isInteger(st) && st > 0 ? st : 0
     if (!this.scene) {
       this.finish('invalid')
       return
@@ -84,7 +93,11 @@ Page({
     await getApp().whenLoggedIn()
     let res
     try {
-      res = await api.request({ path: '/api/v1/qr/' + this.scene + '/scan', method: 'POST' })
+      res = await api.request({
+        path: '/api/v1/qr/' + this.scene + '/scan',
+        method: 'POST',
+        data: this.scancodeTime ? { scancode_time: this.scancodeTime } : {}
+      })
     } catch (err) {
       this.fail(err)
       return
