@@ -30,7 +30,26 @@ type Config struct {
 	KeyPrefix        string           // default "sl:"
 	Now              func() time.Time // injected clock; default time.Now
 	Logger           *slog.Logger     // default: discard
+	// OnSessionEnd, when set, is told of every web session that ends
+	// before its time: revoked (logout, remote sign-out from the phone, the
+	// OpenID provider's logout) or killed by a reused refresh token. It runs
+	// on the caller's goroutine after the session is gone and must return at
+	// once (the OpenID provider queues its back-channel logout there; see
+	// docs/OIDC.md#back-channel-logout).
+	OnSessionEnd func(SessionEnd)
 }
+
+// SessionEnd tells Config.OnSessionEnd which session ended and why.
+type SessionEnd struct {
+	SessionID, UserID string
+	Reason            string // SessionRevoked or SessionRefreshReused
+}
+
+// Reasons of a SessionEnd.
+const (
+	SessionRevoked       = "revoked"
+	SessionRefreshReused = "refresh_reused"
+)
 
 const (
 	// gcGrace is how long a scene key outlives its deadline (or its final

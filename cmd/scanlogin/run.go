@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // run is the whole program: configuration, logger, Redis, the listener,
@@ -34,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stdout)
 		case "keygen":
-			return keygen(stdout)
+			return keygen(args[2:], stdout)
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
@@ -46,6 +50,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: SCANLOGIN_LOG_LEVEL: %w", err)
 	}
+
+	// The OpenID library logs through slog's default logger: make it ours
+	// (JSON, redacted).
+	slog.SetDefault(log)
 
 	// go-redis logs through a package-level logger; send it to ours so
 	// its lines are JSON and filtered like every other.
@@ -87,6 +95,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
+	// SIGHUP re-reads the OpenID clients; a bad file keeps the old ones.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := a.ReloadOIDCClients(); err != nil {
+					log.Error("oidc: clients not reloaded; the previous ones stay", "err", err)
+				}
+			}
+		}
+	}()
 	err = a.Run(ctx, ln)
 	log.Info("stopped")
 	return err
@@ -143,14 +167,30 @@ func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writ
 	return nil
 }
 
-// keygen writes a fresh Ed25519 signing key as PKCS#8 PEM, the format
-// SCANLOGIN_SIGNING_KEY_FILE reads.
-func keygen(stdout io.Writer) error {
-	k, err := server.GenerateSigningKey()
-	if err != nil {
-		return fmt.Errorf("keygen: %w", err)
+// keygen writes a fresh key as PKCS#8 PEM: `keygen` (or `keygen ed25519`)
+// the Ed25519 signing key SCANLOGIN_SIGNING_KEY_FILE reads, `keygen rsa`
+// the RSA key for ID tokens SCANLOGIN_OIDC_RSA_KEY_FILE reads.
+func keygen(args []string, stdout io.Writer) error {
+	kind := "ed25519"
+	if len(args) > 0 {
+		kind = args[0]
 	}
-	b, err := server.MarshalSigningKeyPEM(k)
+	var b []byte
+	var err error
+	switch kind {
+	case "ed25519":
+		var k server.SigningKey
+		if k, err = server.GenerateSigningKey(); err == nil {
+			b, err = server.MarshalSigningKeyPEM(k)
+		}
+	case "rsa":
+		var k oidcop.RSAKey
+		if k, err = oidcop.GenerateRSAKey(); err == nil {
+			b, err = oidcop.MarshalRSAKeyPEM(k)
+		}
+	default:
+		return fmt.Errorf("keygen: want ed25519 (default) or rsa, got %q", kind)
+	}
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}

@@ -14,16 +14,21 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/wxapi"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -48,6 +53,11 @@ type App struct {
 	Server *server.Server
 	Engine *scanlogin.Engine
 	Fake   *wxfake.Fake // the fake WeChat of dev mode; nil with real credentials
+	// OIDC is the OpenID provider; nil when it is off (no clients file,
+	// real credentials).
+	OIDC *oidcop.Provider
+
+	log *slog.Logger
 }
 
 // The credentials of the fake WeChat in dev mode.
@@ -122,6 +132,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		})
 	}
 
+	// The engine tells the OpenID provider, built after it, of every
+	// session that ends (back-channel logout).
+	var provider atomic.Pointer[oidcop.Provider]
 	metrics := server.NewMetrics()
 	wxcfg.Redis = rdb
 	wxcfg.HTTPClient = metrics.WeChatHTTPClient()
@@ -149,6 +162,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		SessionKeySecret: secret,
 		Now:              now,
 		Logger:           log.With("component", "scanlogin"),
+		OnSessionEnd: func(e scanlogin.SessionEnd) {
+			if p := provider.Load(); p != nil {
+				p.SessionEnded(e)
+			}
+		},
 	})
 	if err != nil {
 		return nil, closeFake(fake, err)
@@ -179,12 +197,104 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	if fake != nil {
 		opts.DevWeChat = fake
 	}
+	if cfg.OIDCEnabled() {
+		p, err := newOIDC(ctx, cfg, rdb, engine, tokens, keys, secret, log, now)
+		if err != nil {
+			_ = engine.Close()
+			return nil, closeFake(fake, err)
+		}
+		provider.Store(p)
+		opts.OIDC = p
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		_ = engine.Close()
+		if p := provider.Load(); p != nil {
+			p.Close()
+		}
 		return nil, closeFake(fake, err)
 	}
-	return &App{Config: cfg, Server: srv, Engine: engine, Fake: fake}, nil
+	return &App{Config: cfg, Server: srv, Engine: engine, Fake: fake, OIDC: provider.Load(), log: log}, nil
+}
+
+// newOIDC builds the OpenID provider (docs/OIDC.md). In dev mode it gets
+// the demo client and an RSA key shared through Redis like the dev signing
+// key.
+func newOIDC(ctx context.Context, cfg Config, rdb redis.UniversalClient, engine *scanlogin.Engine, tokens *server.TokenIssuer,
+	keys []server.SigningKey, secret []byte, log *slog.Logger, now func() time.Time) (*oidcop.Provider, error) {
+	rsaKeys := cfg.OIDCRSAKeys
+	clients := cfg.OIDCClients
+	devRP := ""
+	if cfg.DevMode() {
+		if len(rsaKeys) == 0 {
+			k, err := devRSAKey(ctx, rdb)
+			if err != nil {
+				return nil, fmt.Errorf("app: dev OIDC key: %w", err)
+			}
+			rsaKeys = []oidcop.RSAKey{k}
+		}
+		demo := oidcop.DevClient(cfg.PublicURL, secret)
+		if !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{demo}, clients...)
+		}
+		devRP = demo.ID
+	}
+	ed := make([]oidcop.EdKey, len(keys))
+	for i, k := range keys {
+		ed[i] = oidcop.EdKey{ID: k.ID, Public: k.Public, Private: k.Private}
+	}
+	return oidcop.New(oidcop.Options{
+		Issuer:  cfg.Issuer,
+		Engine:  engine,
+		Redis:   rdb,
+		Clients: clients,
+		RSAKeys: rsaKeys,
+		EdKeys:  ed,
+		Secret:  secret,
+		SessionFromCookie: func(r *http.Request) (string, bool) {
+			ck, err := r.Cookie(server.SessionCookie)
+			if err != nil || ck.Value == "" {
+				return "", false
+			}
+			claims, err := tokens.Verify(ck.Value)
+			if err != nil {
+				return "", false
+			}
+			return claims.SessionID, true
+		},
+		SecureCookies:     server.SecureCookies(cfg.DevMode(), cfg.PublicURL),
+		SessionCookieName: server.SessionCookie,
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		SessionTTL:        cfg.SessionTTL,
+		// The durable sign-in history (scanlogin/sqlstore RecordSignIn)
+		// plugs in here once the app wires the SQL store.
+		RecordSignIn: nil,
+		DevRP:        devRP,
+		Logger:       log,
+		Now:          now,
+	})
+}
+
+// ReloadOIDCClients re-reads SCANLOGIN_OIDC_CLIENTS_FILE (on SIGHUP). A
+// bad file is refused and the clients in force stay; the error names the
+// client and the field. In dev mode the demo client stays registered.
+func (a *App) ReloadOIDCClients() error {
+	if a.OIDC == nil || a.Config.OIDCClientsFile == "" {
+		return errors.New("no SCANLOGIN_OIDC_CLIENTS_FILE to reload")
+	}
+	clients, err := LoadOIDCClients(a.Config.OIDCClientsFile, a.Config.Audience)
+	if err != nil {
+		return fmt.Errorf("SCANLOGIN_OIDC_CLIENTS_FILE: %w", err)
+	}
+	if a.Config.DevMode() {
+		demo := oidcop.DevClient(a.Config.PublicURL, nil)
+		if c, ok := a.OIDC.Client(demo.ID); ok && !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{c}, clients...)
+		}
+	}
+	a.OIDC.SetClients(clients)
+	a.log.Info("oidc: clients reloaded", "clients", len(clients))
+	return nil
 }
 
 // closeFake closes the dev fake, if any, on a failed New.
@@ -207,6 +317,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // the dev fake. The Redis client belongs to the caller. Safe to call twice.
 func (a *App) Close() {
 	a.Server.Close()
+	if a.OIDC != nil {
+		a.OIDC.Close()
+	}
 	if a.Fake != nil {
 		_ = a.Fake.Close()
 	}
@@ -228,6 +341,24 @@ func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (server.Signi
 		return server.SigningKey{}, err
 	}
 	return server.ParseSigningKeyPEM(stored)
+}
+
+// devRSAKey is dev mode's RSA key for ID tokens, shared through Redis like
+// the signing key.
+func devRSAKey(ctx context.Context, rdb redis.UniversalClient) (oidcop.RSAKey, error) {
+	fresh, err := oidcop.GenerateRSAKey()
+	if err != nil {
+		return oidcop.RSAKey{}, err
+	}
+	pemBytes, err := oidcop.MarshalRSAKeyPEM(fresh)
+	if err != nil {
+		return oidcop.RSAKey{}, err
+	}
+	stored, err := devShared(ctx, rdb, "sl:dev:oidc-rsa-key", pemBytes)
+	if err != nil {
+		return oidcop.RSAKey{}, err
+	}
+	return oidcop.ParseRSAKeyPEM(stored)
 }
 
 // devShared stores value under key unless a dev instance did first, and
