@@ -1,10 +1,12 @@
 package oidcop
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,12 +282,66 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.devRP.ServeHTTP(w, r)
+	case PathUserinfo:
+		p.userinfo(w, r)
 	case PathDiscovery:
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		p.op.ServeHTTP(w, r)
 	default:
 		p.op.ServeHTTP(w, r)
 	}
+}
+
+// userinfo answers as RFC 6750 §3.1 wants: a token that is unknown,
+// expired, revoked or whose session ended is 401 invalid_token (the library
+// says 403), and a store that is down 503 with Retry-After.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{header: http.Header{}}
+	p.op.ServeHTTP(rec, r)
+	h := w.Header()
+	for k, v := range rec.header {
+		h[k] = v
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(rec.body.Bytes(), &e)
+		if e.Error == string(oidc.ServerError) {
+			h.Set("Retry-After", "2")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+			return
+		}
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"})
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// recorder holds an answer of the library for rewriting.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
 }
 
 // tokenClientID is the client of a token request (Basic or form), so that

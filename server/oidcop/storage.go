@@ -514,12 +514,13 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	return nil
 }
 
+// GetRefreshTokenInfo answers no user ID on purpose: RevokeToken tells a
+// refresh token (no user ID) from an access token ID (with one).
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	g, err := s.grantOf(ctx, token)
-	if err != nil {
+	if _, err := s.grantOf(ctx, token); err != nil {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return g.UserID, token, nil
+	return "", token, nil
 }
 
 // SigningKey signs with the algorithm the client asked for: RS256 unless
