@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/server/servertest"
@@ -162,17 +160,7 @@ func TestOAuth2ProxyProtectsAnUpstream(t *testing.T) {
 	p.confirm(scene)
 	// Several navigations follow one another (scanlogin, oauth2-proxy's
 	// callback, the upstream): poll across them.
-	for end := time.Now().Add(30 * time.Second); ; {
-		title, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.title`))
-		if err == nil && title == "upstream" {
-			break
-		}
-		if time.Now().After(end) {
-			b.shot("failed-oauth2-proxy")
-			t.Fatalf("the upstream page did not come: title %q, %v", title, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAcross(t, b, `document.title === 'upstream'`, 30*time.Second)
 	b.shot("oauth2-proxy-upstream")
 	who := b.str(`document.getElementById('who').textContent`)
 	wantEmail := p.userID + "@wechat.example.com"

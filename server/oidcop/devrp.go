@@ -151,7 +151,7 @@ var devRPTmpl = template.Must(template.New("rp").Parse(`<!doctype html>
 <h1>{{if .Zh}}示例应用（OpenID Connect 客户端）{{else}}Demo application (OpenID Connect client){{end}}</h1>
 {{if .Claims}}
 <p class="lead">{{if .Zh}}你已通过 scanlogin 登录。ID 令牌中的声明：{{else}}You signed in through scanlogin. The ID token's claims:{{end}}</p>
-<table class="facts" id="claims">{{range .Claims}}<tr><th>{{.K}}</th><td data-claim="{{.K}}">{{.V}}</td></tr>{{end}}</table>
+<table class="facts" id="claims">{{range .Claims}}<tr><th>{{.K}}</th><td data-claim="{{.K}}" style="word-break:break-all">{{.V}}</td></tr>{{end}}</table>
 <form method="get" action="{{.EndSession}}">
 <input type="hidden" name="id_token_hint" value="{{.IDToken}}">
 <input type="hidden" name="post_logout_redirect_uri" value="{{.AfterLogout}}">
