@@ -61,6 +61,8 @@ type config struct {
 	sceneTTL    time.Duration
 
 	cpuProfile string
+
+	oidcClient, oidcSecret, oidcRedirect string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -76,7 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
-	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios)")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios) | oidc (long polls inside an OpenID Connect sign-in: authorize -> scan -> confirm -> code -> token)")
+	fs.StringVar(&c.oidcClient, "oidc-client", oidcClientID, "-mode oidc: client ID (servers started here register it)")
+	fs.StringVar(&c.oidcSecret, "oidc-secret", oidcSecret, "-mode oidc: client secret")
+	fs.StringVar(&c.oidcRedirect, "oidc-redirect", oidcRedirect, "-mode oidc: the client's registered redirect URI (never fetched)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
@@ -106,8 +111,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.pids = append(c.pids, pid)
 	}
 	switch {
-	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare":
-		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll or compare", c.mode)
+	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare" && c.mode != "oidc":
+		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll, compare or oidc", c.mode)
+	case c.mode == "oidc" && (c.create || c.fault != ""):
+		return nil, errors.New("-mode oidc: not with -create or -fault")
 	case c.mode == "compare" && (c.create || c.fault != ""):
 		return nil, errors.New("-mode compare: not with -create or -fault")
 	case c.browsers < 1 || c.browsers > 15000:
