@@ -49,8 +49,8 @@ func (s *Server) routes(e *echo.Echo) {
 	// its scan-page hand-off, token, UserInfo, revocation, logout; in dev
 	// mode also the demo relying party at /dev/rp/.
 	if s.opts.OIDC != nil {
-		for _, p := range s.opts.OIDC.Paths() {
-			e.Any(p, s.oidc)
+		for _, r := range s.opts.OIDC.Routes() {
+			e.Add(r.Method, r.Path, s.oidc)
 		}
 	}
 

@@ -222,14 +222,34 @@ func (p *Provider) SetClients(cs []ClientConfig) {
 
 func (p *Provider) loginURL(id string) string { return PathLogin + "?id=" + url.QueryEscape(id) }
 
-// Paths are the request paths the Provider answers (every method).
-func (p *Provider) Paths() []string {
-	paths := []string{PathDiscovery, PathAuthorize, PathCallback, PathToken, PathUserinfo, PathRevoke,
-		PathIntrospect, PathEndSession, PathLogin, PathLoginInfo, PathLoggedOut}
-	if p.devRP != nil {
-		paths = append(paths, PathDevRP, PathDevRP+"callback")
+// Route is a method and path the Provider answers.
+type Route struct{ Method, Path string }
+
+// Routes are the requests the Provider answers. OPTIONS is the CORS
+// preflight of the endpoints browsers' single-page clients call.
+func (p *Provider) Routes() []Route {
+	var out []Route
+	add := func(path string, methods ...string) {
+		for _, m := range methods {
+			out = append(out, Route{m, path})
+		}
 	}
-	return paths
+	add(PathDiscovery, http.MethodGet, http.MethodOptions)
+	add(PathAuthorize, http.MethodGet, http.MethodPost)
+	add(PathCallback, http.MethodGet)
+	add(PathToken, http.MethodPost, http.MethodOptions)
+	add(PathUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)
+	add(PathRevoke, http.MethodPost, http.MethodOptions)
+	add(PathIntrospect, http.MethodPost)
+	add(PathEndSession, http.MethodGet, http.MethodPost)
+	add(PathLogin, http.MethodGet)
+	add(PathLoginInfo, http.MethodGet)
+	add(PathLoggedOut, http.MethodGet)
+	if p.devRP != nil {
+		add(PathDevRP, http.MethodGet)
+		add(PathDevRP+"callback", http.MethodGet)
+	}
+	return out
 }
 
 // RSAJWKs are the RSA public keys, for /.well-known/jwks.json.
