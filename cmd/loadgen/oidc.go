@@ -158,8 +158,7 @@ var errNoCookie = errors.New("redeem: no session cookie")
 func (s *stats) oidcDone(d time.Duration, confirmedAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started.IsZero() || confirmedAt.Before(s.started) || (!s.stopped.IsZero() && confirmedAt.After(s.stopped)) {
-		return
+	if s.inWindow(confirmedAt) {
+		s.oidcLat = append(s.oidcLat, d)
 	}
-	s.oidcLat = append(s.oidcLat, d)
 }

@@ -86,11 +86,16 @@ func (s *stats) login() {
 func (s *stats) delivered(d time.Duration, confirmedAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started.IsZero() || confirmedAt.Before(s.started) || (!s.stopped.IsZero() && confirmedAt.After(s.stopped)) {
+	if !s.inWindow(confirmedAt) {
 		return
 	}
 	s.latencies = append(s.latencies, d)
 	s.latAt = append(s.latAt, confirmedAt)
+}
+
+// inWindow: t is inside the measured window. Call with s.mu held.
+func (s *stats) inWindow(t time.Time) bool {
+	return !s.started.IsZero() && !t.Before(s.started) && (s.stopped.IsZero() || !t.After(s.stopped))
 }
 
 func (s *stats) unavailable(withRetryAfter bool) {

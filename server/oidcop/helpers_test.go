@@ -321,6 +321,12 @@ func (e *env) userinfo(method, accessToken string) (int, map[string]any) {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.inst.URL+oidcop.PathUserinfo, nil)
 	req.Header.Set("Authorization", "Bearer "+accessToken)
+	return e.doJSON(req)
+}
+
+// doJSON sends req and decodes the JSON answer, if any.
+func (e *env) doJSON(req *http.Request) (int, map[string]any) {
+	e.t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -339,14 +345,7 @@ func (e *env) postForm(path string, form url.Values, basicID, basicSecret string
 	if basicID != "" {
 		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return e.doJSON(req)
 }
 
 // receiver is a client's back-channel logout endpoint.

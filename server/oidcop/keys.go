@@ -101,7 +101,14 @@ func ParseRSAKeyPEM(data []byte) (RSAKey, error) {
 // LoadRSAKeys reads the comma-separated PEM files of
 // SCANLOGIN_OIDC_RSA_KEY_FILE. The first must be private: it signs.
 func LoadRSAKeys(paths string) ([]RSAKey, error) {
-	var keys []RSAKey
+	return LoadKeyFiles(paths, ParseRSAKeyPEM, func(k RSAKey) bool { return k.Private != nil })
+}
+
+// LoadKeyFiles reads a comma-separated list of PEM key files with parse;
+// the first key must be one that signs (a rotation list: the first signs,
+// all verify).
+func LoadKeyFiles[K any](paths string, parse func([]byte) (K, error), signs func(K) bool) ([]K, error) {
+	var keys []K
 	for _, p := range strings.Split(paths, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -111,7 +118,7 @@ func LoadRSAKeys(paths string) ([]RSAKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		k, err := ParseRSAKeyPEM(data)
+		k, err := parse(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -120,7 +127,7 @@ func LoadRSAKeys(paths string) ([]RSAKey, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no key file given")
 	}
-	if keys[0].Private == nil {
+	if !signs(keys[0]) {
 		return nil, errors.New("the first key must be a private key: it signs")
 	}
 	return keys, nil
