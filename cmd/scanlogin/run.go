@@ -270,7 +270,8 @@ Run with no configuration for the demo (embedded Redis, fake WeChat).
 "scanlogin version" prints the version; "scanlogin healthcheck" checks the
 server at SCANLOGIN_ADDR on this machine (for container health checks);
 "scanlogin keygen" prints a new Ed25519 signing key (PEM) for
-SCANLOGIN_SIGNING_KEY_FILE.
+SCANLOGIN_SIGNING_KEY_FILE, "scanlogin keygen rsa" an RSA key for
+SCANLOGIN_OIDC_RSA_KEY_FILE. SIGHUP re-reads SCANLOGIN_OIDC_CLIENTS_FILE.
 Configuration is by environment variables (secrets also as NAME_FILE):
 
   SCANLOGIN_ADDR                listen address (default :8080)
@@ -283,6 +284,8 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_MP_ENV_VERSION      release | trial | develop
   SCANLOGIN_SIGNING_KEY_FILE    Ed25519 PEM files, comma-separated; the first signs
   SCANLOGIN_SESSION_KEY_SECRET  32 bytes (64 hex or base64): encrypts session_key at rest
+  SCANLOGIN_OIDC_CLIENTS_FILE   OpenID Connect clients (YAML, docs/OIDC.md); turns the provider on
+  SCANLOGIN_OIDC_RSA_KEY_FILE   RSA PEM files for ID tokens, comma-separated; the first signs
   SCANLOGIN_SCENE_TTL           pending scene lifetime (default 120s)
   SCANLOGIN_NUMBER_MATCH        on | off
   SCANLOGIN_SITE_NAME           shown on the confirm page
