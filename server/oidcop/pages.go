@@ -156,6 +156,8 @@ func (w *pageWriter) finish() {
 	switch {
 	case w.status >= 500:
 		m = msgServerError
+		w.status = http.StatusServiceUnavailable
+		w.ResponseWriter.Header().Set("Retry-After", "2")
 	case w.r.URL.Path == PathEndSession:
 		m = msgBadLogout
 	}

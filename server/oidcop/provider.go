@@ -295,7 +295,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathEndSession:
 		p.endSession(w, r)
 	case PathToken:
-		p.op.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxClientID, tokenClientID(r))))
+		p.rewrite(w, r.WithContext(context.WithValue(r.Context(), ctxClientID, tokenClientID(r))))
+	case PathRevoke, PathIntrospect:
+		p.rewrite(w, r)
 	case PathDevRP, PathDevRP + "callback":
 		if p.devRP == nil {
 			http.NotFound(w, r)
@@ -303,7 +305,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.devRP.ServeHTTP(w, r)
 	case PathUserinfo:
-		p.userinfo(w, r)
+		p.rewrite(w, r)
 	case PathDiscovery:
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		p.op.ServeHTTP(w, r)
@@ -312,12 +314,15 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// userinfo answers as RFC 6750 §3.1 wants: a token that is unknown,
-// expired, revoked or whose session ended is 401 invalid_token (the library
-// says 403), and a store that is down 503 with Retry-After.
-func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+// rewrite runs a library endpoint and fixes two of its answers: a store
+// that is down (its server_error) becomes 503 with Retry-After, as
+// everywhere in scanlogin (README.md); and at UserInfo a token that is
+// unknown, expired, revoked or whose session ended is 401 invalid_token
+// (RFC 6750 §3.1; the library says 403).
+func (p *Provider) rewrite(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}}
-	p.op.ServeHTTP(rec, r)
+	o := &outage{}
+	p.op.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxOutage, o)))
 	h := w.Header()
 	for k, v := range rec.header {
 		h[k] = v
@@ -326,19 +331,21 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+	if status >= 400 {
 		var e struct {
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(rec.body.Bytes(), &e)
-		if e.Error == string(oidc.ServerError) {
+		switch {
+		case e.Error == string(oidc.ServerError) || o.hit.Load():
 			h.Set("Retry-After", "2")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "try again shortly"})
+			return
+		case r.URL.Path == PathUserinfo && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+			h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"})
 			return
 		}
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"})
-		return
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(rec.body.Bytes())
@@ -452,6 +459,11 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	a, err := p.st.authRequest(r.Context(), id)
 	if err != nil {
+		if isServerError(err) {
+			w.Header().Set("Retry-After", "2")
+			p.renderPage(w, r, http.StatusServiceUnavailable, "Service unavailable / 服务暂时不可用", msgServerError, "")
+			return
+		}
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
 		return
 	}
@@ -531,7 +543,7 @@ func (p *Provider) fillUserinfo(ctx context.Context, ui *oidc.UserInfo, userID, 
 		return oidc.ErrAccessDenied().WithDescription("the user no longer exists")
 	}
 	if err != nil {
-		return p.st.storeErr("user", err)
+		return p.st.storeErr(ctx, "user", err)
 	}
 	ui.Subject = u.ID
 	c, _ := p.clients.get(clientID)
@@ -586,4 +598,10 @@ func (p *Provider) Client(id string) (ClientConfig, bool) {
 		return ClientConfig{}, false
 	}
 	return c.cfg, true
+}
+
+// isServerError: a store failure (storage.storeErr), not the client's.
+func isServerError(err error) bool {
+	var e *oidc.Error
+	return errors.As(err, &e) && e.ErrorType == oidc.ServerError
 }

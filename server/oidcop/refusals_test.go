@@ -235,3 +235,51 @@ func TestUserinfoRefusals(t *testing.T) {
 	// And a web session's refresh token is no OIDC refresh token.
 	_ = json.Marshal
 }
+
+// TestRedisDown: with Redis gone the provider answers 503 with
+// Retry-After, as the rest of scanlogin does, never a 500 or a session.
+func TestRedisDown(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	res := e.login(newBrowser(t), app, e.newPhone("down"))
+	e.inst.Redis.Stop()
+	check := func(what string, st int, hdr http.Header) {
+		t.Helper()
+		if st != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Errorf("%s with Redis down: %d, Retry-After %q", what, st, hdr.Get("Retry-After"))
+		}
+	}
+	do := func(req *http.Request) (int, http.Header) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	req, _ := http.NewRequest("GET", e.inst.URL+oidcop.PathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+res.tok.AccessToken)
+	st, h := do(req)
+	check("userinfo", st, h)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {rpBase + "/callback"}}
+	req, _ = http.NewRequest("POST", e.inst.URL+oidcop.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("app", secretA)
+	st, h = do(req)
+	check("token", st, h)
+	req, _ = http.NewRequest("GET", e.inst.URL+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef", nil)
+	st, h = do(req)
+	check("login step", st, h)
+	v := url.Values{"client_id": {"app"}, "redirect_uri": {rpBase + "/callback"}, "response_type": {"code"}, "scope": {"openid"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(e.inst.URL + oidcop.PathAuthorize + "?" + v.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The client is known, so the error goes back to it per OAuth.
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("error") != "server_error" {
+		t.Errorf("authorize with Redis down: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

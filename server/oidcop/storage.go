@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -42,7 +43,13 @@ type ctxKey int
 const (
 	ctxClientID ctxKey = iota // the client authenticating at the token endpoint
 	ctxBrowser                // *browserInfo of the authorization request
+	ctxOutage                 // *outage: the store failed during the request
 )
+
+// outage records that the store failed while the library handled a
+// request, whatever error the library made of it (it answers a failed code
+// lookup as invalid_grant).
+type outage struct{ hit atomic.Bool }
 
 type browserInfo struct{ IP, UserAgent string }
 
@@ -98,8 +105,11 @@ func validID(id string) bool {
 
 // storeErr turns a Redis failure into the library's server_error (503 is
 // not in OAuth's vocabulary); the cause goes to the log, not the answer.
-func (s *storage) storeErr(op string, err error) error {
+func (s *storage) storeErr(ctx context.Context, op string, err error) error {
 	s.log.Warn("oidc: store", "op", op, "err", err)
+	if o, ok := ctx.Value(ctxOutage).(*outage); ok {
+		o.hit.Store(true)
+	}
 	return oidc.ErrServerError().WithDescription("temporarily unavailable, try again")
 }
 
@@ -158,7 +168,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		a.IP, a.UserAgent = b.IP, b.UserAgent
 	}
 	if err := s.setJSON(ctx, s.arKey(a.ID), a, authRequestTTL); err != nil {
-		return nil, s.storeErr("create auth request", err)
+		return nil, s.storeErr(ctx, "create auth request", err)
 	}
 	return a, nil
 }
@@ -177,7 +187,7 @@ func (s *storage) authRequest(ctx context.Context, id string) (*authRequest, err
 	a := new(authRequest)
 	ok, err := s.getJSON(ctx, s.arKey(id), a)
 	if err != nil {
-		return nil, s.storeErr("auth request", err)
+		return nil, s.storeErr(ctx, "auth request", err)
 	}
 	if !ok {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request").WithParent(errNotFound)
@@ -193,7 +203,7 @@ func (s *storage) completeAuthRequest(ctx context.Context, a *authRequest, sess 
 		return oidc.ErrInvalidRequest().WithDescription("the authorization request expired")
 	}
 	if err := s.setJSON(ctx, s.arKey(a.ID), a, ttl); err != nil {
-		return s.storeErr("complete auth request", err)
+		return s.storeErr(ctx, "complete auth request", err)
 	}
 	return nil
 }
@@ -203,7 +213,7 @@ func (s *storage) completeAuthRequest(ctx context.Context, a *authRequest, sess 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	ok, err := s.rdb.SetNX(ctx, s.arCodeKey(id), "1", authRequestTTL).Result()
 	if err != nil {
-		return s.storeErr("save code", err)
+		return s.storeErr(ctx, "save code", err)
 	}
 	if !ok {
 		return oidc.ErrInvalidRequest().WithDescription("this authorization request has already been answered")
@@ -216,7 +226,7 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 		return nil
 	})
 	if err != nil {
-		return s.storeErr("save code", err)
+		return s.storeErr(ctx, "save code", err)
 	}
 	return nil
 }
@@ -253,7 +263,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	k := s.codeKey(code)
 	res, err := consumeCodeLua.Run(ctx, s.rdb, []string{k}).StringSlice()
 	if err != nil {
-		return nil, s.storeErr("consume code", err)
+		return nil, s.storeErr(ctx, "consume code", err)
 	}
 	switch res[0] {
 	case "ok":
@@ -321,7 +331,7 @@ func (s *storage) browserSessionAlive(ctx context.Context, sid string) error {
 	case errors.Is(err, scanlogin.ErrSessionNotFound):
 		return oidc.ErrInvalidGrant().WithDescription("the session has ended")
 	default:
-		return s.storeErr("session", err)
+		return s.storeErr(ctx, "session", err)
 	}
 }
 
@@ -330,7 +340,7 @@ func (s *storage) newAccessToken(ctx context.Context, at *accessToken) (string, 
 	at.ID = newID()
 	at.ExpiresAt = s.now().Add(s.p.opts.AccessTokenTTL)
 	if err := s.setJSON(ctx, s.atKey(at.ID), at, s.p.opts.AccessTokenTTL); err != nil {
-		return "", time.Time{}, s.storeErr("access token", err)
+		return "", time.Time{}, s.storeErr(ctx, "access token", err)
 	}
 	return at.ID, at.ExpiresAt, nil
 }
@@ -361,7 +371,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		return "", time.Time{}, err
 	}
 	if err := s.noteClient(ctx, a.SessionID, a.ClientID, ""); err != nil {
-		return "", time.Time{}, s.storeErr("note client", err)
+		return "", time.Time{}, s.storeErr(ctx, "note client", err)
 	}
 	id, exp, err := s.newAccessToken(ctx, &accessToken{UserID: a.UserID, ClientID: a.ClientID, SessionID: a.SessionID, Scopes: a.Scopes})
 	if err != nil {
@@ -383,16 +393,16 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		sess, refresh, err := s.eng.CreateSession(ctx, r.UserID, r.IP, r.UserAgent)
 		if err != nil {
-			return "", "", time.Time{}, s.storeErr("create grant", err)
+			return "", "", time.Time{}, s.storeErr(ctx, "create grant", err)
 		}
 		g := &grant{ID: sess.ID, ClientID: r.ClientID, UserID: r.UserID, SessionID: r.SessionID, Scopes: r.Scopes, AuthTime: r.AuthTime}
 		if err := s.setJSON(ctx, s.grantKey(g.ID), g, s.p.opts.SessionTTL); err != nil {
 			_ = s.eng.RevokeSession(context.WithoutCancel(ctx), g.ID)
-			return "", "", time.Time{}, s.storeErr("create grant", err)
+			return "", "", time.Time{}, s.storeErr(ctx, "create grant", err)
 		}
 		if err := s.noteClient(ctx, r.SessionID, r.ClientID, g.ID); err != nil {
 			_ = s.eng.RevokeSession(context.WithoutCancel(ctx), g.ID)
-			return "", "", time.Time{}, s.storeErr("note client", err)
+			return "", "", time.Time{}, s.storeErr(ctx, "note client", err)
 		}
 		id, exp, err := s.newAccessToken(ctx, &accessToken{UserID: r.UserID, ClientID: r.ClientID, SessionID: r.SessionID, GrantID: g.ID, Scopes: r.Scopes})
 		if err != nil {
@@ -412,7 +422,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		case errors.Is(err, scanlogin.ErrInvalidToken):
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 		case err != nil:
-			return "", "", time.Time{}, s.storeErr("refresh", err)
+			return "", "", time.Time{}, s.storeErr(ctx, "refresh", err)
 		}
 		if sess.ID != r.g.ID {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant()
@@ -438,7 +448,7 @@ func (s *storage) grantOf(ctx context.Context, refreshToken string) (*grant, err
 	g := new(grant)
 	found, err := s.getJSON(ctx, s.grantKey(gid), g)
 	if err != nil {
-		return nil, s.storeErr("grant", err)
+		return nil, s.storeErr(ctx, "grant", err)
 	}
 	if !found {
 		return nil, op.ErrInvalidRefreshToken
@@ -475,7 +485,7 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	if validID(sid) {
 		err := s.eng.RevokeSession(ctx, sid)
 		if err != nil && !errors.Is(err, scanlogin.ErrSessionNotFound) {
-			return "", s.storeErr("end session", err)
+			return "", s.storeErr(ctx, "end session", err)
 		}
 		if err == nil {
 			s.log.Info("audit", "action", "oidc_logout", "session_id", sid, "client_id", req.ClientID, "outcome", "ok")
@@ -587,7 +597,7 @@ func (s *storage) accessTokenRecord(ctx context.Context, id, subject string) (*a
 	at := new(accessToken)
 	found, err := s.getJSON(ctx, s.atKey(id), at)
 	if err != nil {
-		return nil, s.storeErr("access token", err)
+		return nil, s.storeErr(ctx, "access token", err)
 	}
 	if !found || at.UserID != subject || !s.now().Before(at.ExpiresAt) {
 		return nil, oidc.ErrAccessDenied().WithDescription("invalid token")
