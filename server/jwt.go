@@ -96,13 +96,7 @@ func LoadSigningKeys(paths string) ([]SigningKey, error) {
 }
 
 // MarshalSigningKeyPEM encodes a private key as PKCS#8 PEM.
-func MarshalSigningKeyPEM(k SigningKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
+func MarshalSigningKeyPEM(k SigningKey) ([]byte, error) { return oidcop.MarshalPKCS8PEM(k.Private) }
 
 // accessClaims are the claims of a web access token (SPEC §4).
 type accessClaims struct {

@@ -134,8 +134,12 @@ func LoadKeyFiles[K any](paths string, parse func([]byte) (K, error), signs func
 }
 
 // MarshalRSAKeyPEM encodes a private key as PKCS#8 PEM.
-func MarshalRSAKeyPEM(k RSAKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
+func MarshalRSAKeyPEM(k RSAKey) ([]byte, error) { return MarshalPKCS8PEM(k.Private) }
+
+// MarshalPKCS8PEM encodes any private key as a PKCS#8 "PRIVATE KEY" block,
+// the form every key file of scanlogin takes.
+func MarshalPKCS8PEM(priv any) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, err
 	}

@@ -328,37 +328,32 @@ func (a *App) Close() {
 // devSigningKey returns the dev-mode key, shared through Redis by every
 // dev instance on it so that their tokens verify on each other.
 func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (server.SigningKey, error) {
-	fresh, err := server.GenerateSigningKey()
-	if err != nil {
-		return server.SigningKey{}, err
-	}
-	pemBytes, err := server.MarshalSigningKeyPEM(fresh)
-	if err != nil {
-		return server.SigningKey{}, err
-	}
-	stored, err := devShared(ctx, rdb, "sl:dev:signing-key", pemBytes)
-	if err != nil {
-		return server.SigningKey{}, err
-	}
-	return server.ParseSigningKeyPEM(stored)
+	return devKey(ctx, rdb, "sl:dev:signing-key", server.GenerateSigningKey, server.MarshalSigningKeyPEM, server.ParseSigningKeyPEM)
 }
 
-// devRSAKey is dev mode's RSA key for ID tokens, shared through Redis like
-// the signing key.
+// devRSAKey is dev mode's RSA key for ID tokens, shared the same way.
 func devRSAKey(ctx context.Context, rdb redis.UniversalClient) (oidcop.RSAKey, error) {
-	fresh, err := oidcop.GenerateRSAKey()
+	return devKey(ctx, rdb, "sl:dev:oidc-rsa-key", oidcop.GenerateRSAKey, oidcop.MarshalRSAKeyPEM, oidcop.ParseRSAKeyPEM)
+}
+
+// devKey makes a key and stores it under name unless a dev instance did
+// first, and returns the stored one.
+func devKey[K any](ctx context.Context, rdb redis.UniversalClient, name string,
+	gen func() (K, error), marshal func(K) ([]byte, error), parse func([]byte) (K, error)) (K, error) {
+	var zero K
+	fresh, err := gen()
 	if err != nil {
-		return oidcop.RSAKey{}, err
+		return zero, err
 	}
-	pemBytes, err := oidcop.MarshalRSAKeyPEM(fresh)
+	pemBytes, err := marshal(fresh)
 	if err != nil {
-		return oidcop.RSAKey{}, err
+		return zero, err
 	}
-	stored, err := devShared(ctx, rdb, "sl:dev:oidc-rsa-key", pemBytes)
+	stored, err := devShared(ctx, rdb, name, pemBytes)
 	if err != nil {
-		return oidcop.RSAKey{}, err
+		return zero, err
 	}
-	return oidcop.ParseRSAKeyPEM(stored)
+	return parse(stored)
 }
 
 // devShared stores value under key unless a dev instance did first, and
