@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,7 +285,10 @@ func TestLegacyLogin(t *testing.T) {
 	}
 }
 
-// TestAvatar: upload by content type sniffing, served back from our URL.
+// TestAvatar: upload by content type sniffing, served back from our URL
+// out of the database with a strong ETag, cached for good, 304 on a match;
+// an upload is the user's avatar once a profile save claims it, and only
+// the uploader can claim it.
 func TestAvatar(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
@@ -301,18 +306,46 @@ func TestAvatar(t *testing.T) {
 		if !strings.HasPrefix(u, inst.URL+"/api/v1/avatars/") {
 			t.Fatalf("avatar_url %q", u)
 		}
-		got := c.req("GET", strings.TrimPrefix(u, inst.URL), "", nil).must(t, 200)
+		path := strings.TrimPrefix(u, inst.URL)
+		got := c.req("GET", path, "", nil).must(t, 200)
 		if got.Header.Get("Content-Type") != img.ctype || string(got.Body) != string(img.data) || got.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("served %s %d bytes", got.Header.Get("Content-Type"), len(got.Body))
 		}
+		sum := sha256.Sum256(img.data)
+		etag := `"` + hex.EncodeToString(sum[:]) + `"`
+		if got.Header.Get("ETag") != etag || got.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Fatalf("cache headers: ETag %q, Cache-Control %q", got.Header.Get("ETag"), got.Header.Get("Cache-Control"))
+		}
+		for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+			if nm := c.req("GET", path, "", nil, "If-None-Match", inm); nm.Status != 304 || len(nm.Body) != 0 || nm.Header.Get("ETag") != etag {
+				t.Fatalf("If-None-Match %s: %d %q", inm, nm.Status, nm.Body)
+			}
+		}
+		c.req("GET", path, "", nil, "If-None-Match", `"other"`).must(t, 200)
+		// Not the avatar until the profile is saved with it.
+		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") == u {
+			t.Fatal("an unsaved upload became the avatar")
+		}
+		c.req("PUT", "/api/v1/mp/me", tok, map[string]any{"avatar_url": u}).must(t, 200)
 		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != u {
 			t.Fatalf("the user's avatar_url is %q", me.str("avatar_url"))
 		}
 	}
+	// Someone else's upload, or one that does not exist, cannot be claimed.
+	other, _ := c.login(inst, "")
+	theirs := upload(t, c, other, append([]byte("\x89PNG\r\n\x1a\n"), 1, 2, 3)).must(t, 200).str("avatar_url")
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": theirs}).must(t, 400)
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": inst.URL + "/api/v1/avatars/" + strings.Repeat("0", 32)}).must(t, 400)
+	c.req("GET", "/api/v1/avatars/"+strings.Repeat("0", 32), "", nil).must(t, 404)
+	c.req("GET", "/api/v1/avatars/nope", "", nil).must(t, 404)
+
+	saved := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200).str("avatar_url")
 	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://example.com/a.png"}).must(t, 200)
 	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://example.com/a.png" {
 		t.Fatalf("patch: %s", upd.Body)
 	}
+	// The upload it replaced is gone.
+	c.req("GET", strings.TrimPrefix(saved, inst.URL), "", nil).must(t, 404)
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": 5}).must(t, 400)
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": strings.Repeat("长", 65)}).must(t, 400)
 }
@@ -388,6 +421,7 @@ func TestProductionMode(t *testing.T) {
 	a, err := app.New(t.Context(), app.Config{
 		PublicURL:        "https://login.example.com",
 		RedisURL:         rs.URL(),
+		DatabaseURL:      "sqlite://" + filepath.Join(t.TempDir(), "users.db"),
 		WeChatAppID:      "wx1234567890abcdef",
 		WeChatSecret:     "prod-secret",
 		WeChatBaseURL:    wx.URL,

@@ -99,6 +99,7 @@ func withParams(o obj, params ...obj) obj {
 
 func (s *Server) openAPIDoc() obj {
 	phoneBody := jsonBody(object(nil, obj{"code": str("a fresh wx.login code, instead of the mp token")}))
+	profileBody := jsonBody(object(nil, obj{"nickname": str("at most 64 characters"), "avatar_url": str("https, or an upload of this user (POST /api/v1/mp/me/avatar), which the save makes permanent")}))
 	scene := sceneParamDoc()
 	paths := obj{
 		"/api/v1/qr": obj{"post": op("browser", "Create a login scene", noAuth, nil,
@@ -128,13 +129,14 @@ func (s *Server) openAPIDoc() obj {
 			map[string]obj{"200": ok("the mini-program token", ref("MPLogin"))}, "400", "401", "403", "413", "429", "502", "503")},
 		"/api/v1/mp/me": obj{
 			"get": op("mini-program", "The user (token check)", mpAuth, nil, map[string]obj{"200": ok("the user", ref("User"))}, "401", "503"),
-			"patch": op("mini-program", "Update nickname or avatar", mpAuth,
-				jsonBody(object(nil, obj{"nickname": str("at most 64 characters"), "avatar_url": str("https, or one of ours")})),
-				map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
+			"put": op("mini-program", "Update nickname or avatar (the mini-program's method: wx.request cannot send PATCH)", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
+			"patch": op("mini-program", "Update nickname or avatar (as PUT, for other clients)", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, "400", "401", "413", "503"),
 		},
 		"/api/v1/mp/me/avatar": obj{"post": op("mini-program", "Upload an avatar (PNG, JPEG or WebP by content, at most 2 MiB)", mpAuth,
 			obj{"content": obj{"multipart/form-data": obj{"schema": object([]string{"file"}, obj{"file": obj{"type": "string", "format": "binary"}})}}},
-			map[string]obj{"200": ok("its URL", object([]string{"avatar_url"}, obj{"avatar_url": str("served at /api/v1/avatars/{id}")}))}, "400", "401", "413", "415", "503")},
+			map[string]obj{"200": ok("its URL", object([]string{"avatar_url"}, obj{"avatar_url": str("served at /api/v1/avatars/{id}; deleted unless a profile save (PUT /api/v1/mp/me) names it within an hour")}))}, "400", "401", "413", "415", "503")},
 		"/api/v1/mp/me/phone": obj{"post": op("mini-program", "Attach the phone number (getPhoneNumber code)", mpAuth,
 			jsonBody(object([]string{"code"}, obj{"code": str("from the getPhoneNumber button")})),
 			map[string]obj{"200": ok("masked number", object([]string{"phone_number"}, obj{"phone_number": str("masked except the last 4")}))}, "400", "401", "502", "503")},
@@ -143,8 +145,9 @@ func (s *Server) openAPIDoc() obj {
 		"/api/v1/mp/sessions/{id}": obj{"delete": withParams(op("mini-program", "Revoke a web session", mpAuth, nil,
 			map[string]obj{"204": {"description": "revoked"}}, "401", "404", "503"),
 			obj{"name": "id", "in": "path", "required": true, "schema": obj{"type": "string"}})},
-		"/api/v1/avatars/{id}": obj{"get": withParams(op("mini-program", "An uploaded avatar", noAuth, nil,
-			map[string]obj{"200": {"description": "image", "content": obj{"image/png": obj{}, "image/jpeg": obj{}, "image/webp": obj{}}}}, "404", "503"),
+		"/api/v1/avatars/{id}": obj{"get": withParams(op("mini-program", "An uploaded avatar (ETag: its SHA-256; cached for good)", noAuth, nil,
+			map[string]obj{"200": {"description": "image", "content": obj{"image/png": obj{}, "image/jpeg": obj{}, "image/webp": obj{}}},
+				"304": {"description": "not modified (If-None-Match)"}}, "404", "503"),
 			obj{"name": "id", "in": "path", "required": true, "schema": obj{"type": "string"}})},
 		"/api/v1/me": obj{"get": op("web session", "The signed-in user; the session must be alive", sessionAuth, nil,
 			map[string]obj{"200": ok("the user", ref("User"))}, "401", "503")},
@@ -158,7 +161,7 @@ func (s *Server) openAPIDoc() obj {
 		"/api/v1/config": obj{"get": op("pages", "Public settings for the pages", noAuth, nil,
 			map[string]obj{"200": ok("settings", object(nil, obj{"site_name": str(""), "number_match": boolean(""), "dev_mode": boolean("")}))})},
 		"/healthz":      obj{"get": op("operations", "The process is alive", noAuth, nil, map[string]obj{"200": {"description": "alive"}})},
-		"/readyz":       obj{"get": op("operations", "Redis reachable and not shutting down", noAuth, nil, map[string]obj{"200": {"description": "ready"}, "503": {"description": "not ready"}})},
+		"/readyz":       obj{"get": op("operations", "Redis and the database reachable and not shutting down", noAuth, nil, map[string]obj{"200": {"description": "ready"}, "503": {"description": "not ready"}})},
 		"/metrics":      obj{"get": op("operations", "Prometheus metrics", noAuth, nil, map[string]obj{"200": {"description": "text exposition format", "content": obj{"text/plain": obj{}}}})},
 		"/openapi.json": obj{"get": op("operations", "This document", noAuth, nil, map[string]obj{"200": {"description": "OpenAPI 3.1"}})},
 		"/":             obj{"get": op("pages", "The login page", noAuth, nil, map[string]obj{"200": {"description": "HTML", "content": obj{"text/html": obj{}}}})},

@@ -28,6 +28,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Mini-program (auth: the mp token, or a body code on scan/confirm/cancel).
 	e.POST("/api/v1/mp/login", s.mpLogin)
 	e.GET("/api/v1/mp/me", s.mpMe)
+	e.PUT("/api/v1/mp/me", s.mpUpdateMe) // wx.request has no PATCH
 	e.PATCH("/api/v1/mp/me", s.mpUpdateMe)
 	e.POST(routeAvatarUpload, s.mpAvatar)
 	e.POST("/api/v1/mp/me/phone", s.mpPhone)
@@ -162,17 +163,23 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: Redis answers and we are not shutting down.
+// readyz: Redis and the database answer and we are not shutting down.
 func (s *Server) readyz(c echo.Context) error {
 	noStore(c)
 	if s.draining.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 	}
-	if err := s.engine.Ping(c.Request().Context()); err != nil {
-		s.log.Warn("not ready", "err", err)
+	ctx := c.Request().Context()
+	status := "redis unavailable"
+	err := s.engine.Ping(ctx)
+	if err == nil {
+		status = "database unavailable"
+		err = s.engine.PingUsers(ctx)
+	}
+	if err != nil {
+		s.log.Warn("not ready", "status", status, "err", err)
 		e := errorFor(err)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(retryAfterSeconds(e.RetryAfter), 1)))
-		status := "redis unavailable"
 		if e.Code == codeOverloaded {
 			// Redis is fine; this instance is too busy to ask it in time.
 			// Failing readiness sends new browsers to the others.

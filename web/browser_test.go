@@ -304,7 +304,8 @@ func (p *phone) call(method, path string, body any, want int, out any) {
 	}
 }
 
-// avatar uploads a small generated PNG as the user's profile picture.
+// avatar uploads a small generated PNG and saves it as the user's profile
+// picture.
 func (p *phone) avatar() {
 	p.t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 96, 96))
@@ -334,10 +335,19 @@ func (p *phone) avatar() {
 		p.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(res.Body)
 		p.t.Fatalf("avatar upload: status %d: %s", res.StatusCode, data)
 	}
+	// An upload is the avatar once the profile is saved with it, as the
+	// mini-program does.
+	var up struct {
+		AvatarURL string `json:"avatar_url"`
+	}
+	if err := json.Unmarshal(data, &up); err != nil || up.AvatarURL == "" {
+		p.t.Fatalf("avatar upload answer %s: %v", data, err)
+	}
+	p.call("PUT", "/api/v1/mp/me", map[string]any{"avatar_url": up.AvatarURL}, http.StatusOK, nil)
 }
 
 func (p *phone) scan(scene string) {

@@ -6,8 +6,8 @@
 // their ratios); phones scan and confirm at a fixed
 // open-loop rate, each phone user logging in once and keeping its token as
 // the mini-program does (-relogin: before every scan). With no
-// -browser-targets it starts its own private redis-server and two server
-// instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
+// -browser-targets it starts its own private redis-server, PostgreSQL
+// (-db) and two server instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
 package main
 
 import (
@@ -58,7 +58,11 @@ type config struct {
 
 	serverBin   string
 	serverProcs int
-	sceneTTL    time.Duration
+	db          string
+	// dbPIDs are the processes of the database started here, read at each
+	// snapshot (PostgreSQL starts a process per connection).
+	dbPIDs   func() []int
+	sceneTTL time.Duration
 
 	cpuProfile string
 
@@ -92,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.phonesH2C, "phones-h2c", false, "phones speak HTTP/2 with prior knowledge too, all of them over a few connections")
 	fs.DurationVar(&c.sample, "sample", 0, "every this often, record Redis keys and each server's heap and goroutines (for soak runs; 0: at start and end only)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
+	fs.StringVar(&c.db, "db", "postgres", "database of the servers started here: postgres (a private PostgreSQL with its crash-safe defaults, as deployed), sqlite (one file both share) or none (no SCANLOGIN_DATABASE_URL: for a -server-bin of a Redis-only version, the before-run)")
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
@@ -125,6 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-duration: above 0 and at most 30m")
 	case c.serverProcs < 0 || c.serverProcs > 64:
 		return nil, errors.New("-server-gomaxprocs: 0 to 64")
+	case c.db != "postgres" && c.db != "sqlite" && c.db != "none":
+		return nil, fmt.Errorf("-db: %q is not postgres, sqlite or none", c.db)
 	case c.wait < 1 || c.wait > 30:
 		return nil, errors.New("-wait: 1 to 30 seconds")
 	case c.fault != "" && c.fault != "redis-restart" && c.fault != "pubsub-kill" && c.fault != "sigterm":
@@ -158,6 +165,7 @@ func runOnce(ctx context.Context, cfg *config, stderr io.Writer) (*summary, erro
 		}
 		cfg.redisAddr = cl.redis.addr
 		cfg.pids = cl.pids()
+		cfg.dbPIDs = cl.dbPIDs
 		return runLoad(ctx, cfg, cl, stderr)
 	}
 	return runLoad(ctx, cfg, nil, stderr)

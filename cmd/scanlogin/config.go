@@ -98,6 +98,8 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		Addr:          e.str("SCANLOGIN_ADDR"),
 		PublicURL:     e.str("SCANLOGIN_PUBLIC_URL"),
 		RedisURL:      e.secret("SCANLOGIN_REDIS_URL"),
+		DatabaseURL:   e.secret("SCANLOGIN_DATABASE_URL"),
+		DataDir:       e.str("SCANLOGIN_DATA_DIR"),
 		WeChatAppID:   e.str("SCANLOGIN_WECHAT_APPID"),
 		WeChatSecret:  e.secret("SCANLOGIN_WECHAT_SECRET"),
 		WeChatBaseURL: e.str("SCANLOGIN_WECHAT_BASE_URL"),

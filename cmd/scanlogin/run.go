@@ -39,6 +39,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return healthcheck(ctx, getenv, stdout)
 		case "keygen":
 			return keygen(args[2:], stdout)
+		case "migrate-redis":
+			if len(args) > 2 {
+				return fmt.Errorf("migrate-redis takes no arguments: configuration is by environment (see -h)")
+			}
+			return migrateRedis(ctx, getenv, stdout)
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
@@ -84,10 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg = a.Config
+	log.Info("database ready", "database", app.DescribeDatabase(cfg.DatabaseURL))
 	if cfg.DevMode() {
 		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
 		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
-		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n", cfg.PublicURL)
+		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n  users are kept in %s\n", cfg.PublicURL, app.DescribeDatabase(cfg.DatabaseURL))
 		if hint := phoneHint(cfg.PublicURL, cfg.Addr, port); hint != "" {
 			fmt.Fprintf(stdout, "  %s\n", hint)
 		}
@@ -271,12 +277,18 @@ Run with no configuration for the demo (embedded Redis, fake WeChat).
 server at SCANLOGIN_ADDR on this machine (for container health checks);
 "scanlogin keygen" prints a new Ed25519 signing key (PEM) for
 SCANLOGIN_SIGNING_KEY_FILE, "scanlogin keygen rsa" an RSA key for
-SCANLOGIN_OIDC_RSA_KEY_FILE. SIGHUP re-reads SCANLOGIN_OIDC_CLIENTS_FILE.
+SCANLOGIN_OIDC_RSA_KEY_FILE; "scanlogin migrate-redis" copies the users of a
+previous version's Redis (SCANLOGIN_REDIS_URL, SCANLOGIN_WECHAT_APPID) into
+the database (SCANLOGIN_DATABASE_URL), idempotently, and prints counts.
+SIGHUP re-reads SCANLOGIN_OIDC_CLIENTS_FILE.
 Configuration is by environment variables (secrets also as NAME_FILE):
 
   SCANLOGIN_ADDR                listen address (default :8080)
   SCANLOGIN_PUBLIC_URL          absolute URL browsers and phones use (default from the address)
   SCANLOGIN_REDIS_URL           redis://, rediss://, unix://, redis+sentinel://, redis+cluster://
+  SCANLOGIN_DATABASE_URL        users: postgres://user:pass@host/db or sqlite:///path/file.db
+                                (required with WeChat credentials; dev mode: SQLite in the data dir)
+  SCANLOGIN_DATA_DIR            dev mode's data directory (default .scanlogin)
   SCANLOGIN_WECHAT_APPID        with SCANLOGIN_WECHAT_SECRET: talk to WeChat (no dev mode)
   SCANLOGIN_WECHAT_SECRET       the AppSecret
   SCANLOGIN_WECHAT_BASE_URL     default https://api.weixin.qq.com

@@ -111,6 +111,7 @@ func TestRunShutsDownCleanly(t *testing.T) {
 	base, stderr, cancel, done := startRun(t, map[string]string{
 		"SCANLOGIN_ADDR":      "127.0.0.1:0",
 		"SCANLOGIN_REDIS_URL": rs.URL(),
+		"SCANLOGIN_DATA_DIR":  t.TempDir(),
 		"SCANLOGIN_LOG_LEVEL": "debug",
 	})
 	if code, _ := get(t, base+"/readyz", ""); code != 200 {
@@ -174,6 +175,7 @@ func TestRunReadyzFailsFirst(t *testing.T) {
 	base, _, cancel, done := startRun(t, map[string]string{
 		"SCANLOGIN_ADDR":           "127.0.0.1:0",
 		"SCANLOGIN_REDIS_URL":      rs.URL(),
+		"SCANLOGIN_DATA_DIR":       t.TempDir(),
 		"SCANLOGIN_SHUTDOWN_DELAY": "1s",
 	})
 	cancel()
@@ -189,13 +191,23 @@ func TestRunReadyzFailsFirst(t *testing.T) {
 	}
 }
 
-// TestRunDemo: nothing configured but the address: the embedded Redis, the
-// fake WeChat at /dev/wechat/, a QR that encodes /dev/phone, the whole
-// login.
+// TestRunDemo: nothing configured but the address (and, not to write into
+// the source tree, the data directory): the embedded Redis, users in a
+// SQLite file whose absolute path the log prints, the fake WeChat at
+// /dev/wechat/, a QR that encodes /dev/phone, the whole login.
 func TestRunDemo(t *testing.T) {
-	base, stderr, _, _ := startRun(t, map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:0"})
+	dataDir := t.TempDir()
+	t.Chdir(dataDir)
+	base, stderr, _, _ := startRun(t, map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:0", "SCANLOGIN_DATA_DIR": "demo-data"})
 	if !strings.Contains(stderr.String(), "not durable") {
 		t.Errorf("no warning about the embedded Redis: %s", stderr.String())
+	}
+	dbFile := filepath.Join(dataDir, "demo-data", "scanlogin.db")
+	if !strings.Contains(stderr.String(), `"database":"sqlite `+dbFile+`"`) {
+		t.Errorf("the log does not name the database file %s: %s", dbFile, stderr.String())
+	}
+	if _, err := os.Stat(dbFile); err != nil {
+		t.Errorf("no database file: %v", err)
 	}
 	_, created := post(t, base+"/api/v1/qr", "", "")
 	scene, poll := created["scene"].(string), created["poll_token"].(string)
@@ -260,6 +272,7 @@ func TestLoadConfig(t *testing.T) {
 		"SCANLOGIN_WECHAT_APPID":       "wx1234567890abcdef",
 		"SCANLOGIN_WECHAT_SECRET_FILE": secretFile,
 		"SCANLOGIN_REDIS_URL":          "redis://redis:6379/0",
+		"SCANLOGIN_DATABASE_URL":       "postgres://scanlogin:pw@postgres:5432/scanlogin",
 		"SCANLOGIN_SIGNING_KEY_FILE":   keyFile,
 		"SCANLOGIN_SESSION_KEY_SECRET": hexKey,
 		"SCANLOGIN_SCENE_TTL":          "90s",
@@ -294,6 +307,8 @@ func TestLoadConfig(t *testing.T) {
 		{"bad env version", "SCANLOGIN_MP_ENV_VERSION", "beta", "SCANLOGIN_MP_ENV_VERSION"},
 		{"bad origin", "SCANLOGIN_ALLOWED_ORIGINS", "a.example", "SCANLOGIN_ALLOWED_ORIGINS"},
 		{"no redis", "SCANLOGIN_REDIS_URL", "", "SCANLOGIN_REDIS_URL"},
+		{"no database", "SCANLOGIN_DATABASE_URL", "", "SCANLOGIN_DATABASE_URL"},
+		{"bad database", "SCANLOGIN_DATABASE_URL", "mysql://u@h/db", "SCANLOGIN_DATABASE_URL"},
 		{"bad public url", "SCANLOGIN_PUBLIC_URL", "login.example.com", "SCANLOGIN_PUBLIC_URL"},
 		{"negative seconds", "SCANLOGIN_SESSION_TTL", "-5", "SCANLOGIN_SESSION_TTL"},
 		{"zero seconds", "SCANLOGIN_SCENE_TTL", "0", "SCANLOGIN_SCENE_TTL"},
@@ -388,6 +403,7 @@ func TestKeygen(t *testing.T) {
 			"SCANLOGIN_WECHAT_APPID":       "wx0000000000000000",
 			"SCANLOGIN_WECHAT_SECRET":      "secret",
 			"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
+			"SCANLOGIN_DATABASE_URL":       "sqlite:///var/lib/scanlogin/users.db",
 			"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
 			"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 		}[k]
@@ -423,6 +439,7 @@ func TestKeygenRSAAndOIDCConfig(t *testing.T) {
 		"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
 		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 		"SCANLOGIN_OIDC_CLIENTS_FILE":  clients,
+		"SCANLOGIN_DATABASE_URL":       "sqlite://" + filepath.Join(dir, "db.sqlite"),
 	}
 	get := func(k string) string { return env[k] }
 	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_OIDC_RSA_KEY_FILE") {

@@ -1,17 +1,20 @@
 package oidcop_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
@@ -125,6 +128,22 @@ func TestCodeFlowRS256(t *testing.T) {
 	}
 	if res.tok.RefreshToken != "" {
 		t.Fatal("a refresh token without offline_access")
+	}
+	// The sign-in history has the redeem and the client's sign-in (the
+	// engine writes it in the background).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ins, err := e.inst.Store.SignIns(context.Background(), p.userID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(ins, func(in scanlogin.SignIn) bool {
+			return in.Kind == scanlogin.SignInOIDC && in.Client == "app" && in.SessionID == c["sid"]
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no OIDC sign-in in the history: %+v", ins)
+		}
 	}
 }
 

@@ -73,16 +73,22 @@ type env struct {
 }
 
 // start starts a dev-mode instance with the test clients. redisURL, when
-// not empty, shares another instance's Redis.
-func start(t *testing.T, bcl, redisURL string) *env {
+// not empty, shares another instance's Redis (and databaseURL its
+// database).
+func start(t *testing.T, bcl, redisURL string, databaseURL ...string) *env {
 	t.Helper()
+	db := ""
+	if len(databaseURL) > 0 {
+		db = databaseURL[0]
+	}
 	ck := &clock{}
 	logger := slog.New(slog.NewJSONHandler(&allLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	inst := servertest.Start(t, servertest.Options{
-		RedisURL: redisURL,
-		Logger:   logger,
-		Now:      ck.now,
-		Config:   &app.Config{OIDCClients: testClients(bcl)},
+		RedisURL:    redisURL,
+		DatabaseURL: db,
+		Logger:      logger,
+		Now:         ck.now,
+		Config:      &app.Config{OIDCClients: testClients(bcl)},
 	})
 	return &env{t: t, inst: inst, clock: ck}
 }

@@ -48,12 +48,6 @@ const (
 // the session must still be alive (docs/OIDC.md#single-sign-on).
 const SSOCookie = "scanlogin_op"
 
-// SignIn is one OIDC sign-in, for the durable sign-in history.
-type SignIn struct {
-	UserID, ClientID, SessionID, IP, UserAgent string
-	At                                         time.Time
-}
-
 // Options are what a Provider is made of.
 type Options struct {
 	Issuer  string // SCANLOGIN_ISSUER exactly; an absolute URL without path
@@ -76,9 +70,6 @@ type Options struct {
 	LoginPage         string // the scan page; default "/"
 	AccessTokenTTL    time.Duration
 	SessionTTL        time.Duration
-	// RecordSignIn, when set, records each OIDC sign-in in the durable
-	// sign-in history; errors are logged, never fatal.
-	RecordSignIn func(context.Context, SignIn) error
 	// DevRP serves the demo relying party at /dev/rp/ with the client of
 	// this ID (dev mode).
 	DevRP      string
@@ -579,16 +570,12 @@ func (p *Provider) absolute(u string) string {
 	return u
 }
 
-// signedIn records a sign-in (audit line, durable history when wired).
-func (p *Provider) signedIn(ctx context.Context, a *authRequest) {
+// signedIn records a sign-in: an audit line, and the durable sign-in
+// history (the engine writes it in the background).
+func (p *Provider) signedIn(a *authRequest) {
 	p.log.Info("audit", "action", "oidc_sign_in", "client_id", a.ClientID, "user_id", a.UserID, "session_id", a.SessionID, "ip", a.IP, "outcome", "ok")
-	if p.opts.RecordSignIn == nil {
-		return
-	}
-	err := p.opts.RecordSignIn(context.WithoutCancel(ctx), SignIn{UserID: a.UserID, ClientID: a.ClientID, SessionID: a.SessionID, IP: a.IP, UserAgent: a.UserAgent, At: p.now()})
-	if err != nil {
-		p.log.Warn("oidc: record sign-in", "err", err)
-	}
+	p.opts.Engine.RecordSignIn(scanlogin.SignIn{UserID: a.UserID, Kind: scanlogin.SignInOIDC, Client: a.ClientID,
+		SessionID: a.SessionID, IP: a.IP, UserAgent: a.UserAgent})
 }
 
 // Client returns the configuration of a client in force.

@@ -271,7 +271,7 @@ func TestRevocation(t *testing.T) {
 
 func TestTwoInstances(t *testing.T) {
 	a := start(t, "", "")
-	b := start(t, "", a.inst.Redis.URL())
+	b := start(t, "", a.inst.Redis.URL(), a.inst.DatabaseURL)
 	if b.issuer() != a.issuer() {
 		t.Fatalf("issuers %s and %s", a.issuer(), b.issuer())
 	}

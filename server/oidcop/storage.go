@@ -378,7 +378,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		return "", time.Time{}, err
 	}
 	s.attachToCode(ctx, a, "", id)
-	s.p.signedIn(ctx, a)
+	s.p.signedIn(a)
 	return id, exp, nil
 }
 
@@ -409,7 +409,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, err
 		}
 		s.attachToCode(ctx, r, g.ID, id)
-		s.p.signedIn(ctx, r)
+		s.p.signedIn(r)
 		return id, refresh, exp, nil
 	case *refreshRequest:
 		sess, next, err := s.eng.RefreshSession(ctx, current)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,6 +20,13 @@ type Config struct {
 	Addr      string // SCANLOGIN_ADDR, default ":8080"
 	PublicURL string // SCANLOGIN_PUBLIC_URL: absolute base URL browsers and phones use; derived from Addr when empty
 	RedisURL  string // SCANLOGIN_REDIS_URL; empty = embedded Redis (dev mode only)
+	// DatabaseURL is SCANLOGIN_DATABASE_URL, the durable store of users:
+	// postgres://... or sqlite:///path/file.db. Required with WeChat
+	// credentials; in dev mode it defaults to a SQLite file in DataDir.
+	DatabaseURL string
+	// DataDir is SCANLOGIN_DATA_DIR, where dev mode keeps its SQLite
+	// database; default .scanlogin under the working directory.
+	DataDir string
 
 	WeChatAppID   string // SCANLOGIN_WECHAT_APPID; empty together with the secret = dev mode
 	WeChatSecret  string // SCANLOGIN_WECHAT_SECRET (or _FILE)
@@ -91,6 +99,9 @@ const (
 	DefaultSiteName       = "scanlogin demo"
 	DefaultSceneTTL       = 120 * time.Second
 	DefaultAccessTokenTTL = 15 * time.Minute
+	DefaultDataDir        = ".scanlogin"
+	// devDatabaseFile is dev mode's SQLite file in the data directory.
+	devDatabaseFile = "scanlogin.db"
 )
 
 // LimitOff disables a limit, like 0, but is not "unset".
@@ -141,7 +152,37 @@ func (c Config) WithDefaults() Config {
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
 	}
+	if c.DevMode() && c.DatabaseURL == "" {
+		if c.DataDir == "" {
+			c.DataDir = DefaultDataDir
+		}
+		if abs, err := filepath.Abs(c.DataDir); err == nil {
+			c.DataDir = abs
+		}
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, devDatabaseFile)
+	}
 	return c
+}
+
+// DescribeDatabase names the database of a SCANLOGIN_DATABASE_URL for the
+// log, without its password: the SQLite file's path, or PostgreSQL's
+// host and database.
+func DescribeDatabase(rawURL string) string {
+	if p, ok := strings.CutPrefix(rawURL, "sqlite://"); ok {
+		if abs, err := filepath.Abs(p); err == nil {
+			return "sqlite " + abs
+		}
+		return "sqlite " + p
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "postgres (unparsable URL)"
+	}
+	host := u.Host
+	if h := u.Query().Get("host"); host == "" && h != "" {
+		host = h
+	}
+	return "postgres " + host + u.Path
 }
 
 // PublicURLFromAddr is the default public URL for a listen address.
@@ -171,6 +212,12 @@ func (c *Config) Validate() error {
 	}
 	if (c.WeChatAppID == "") != (c.WeChatSecret == "") {
 		bad("SCANLOGIN_WECHAT_APPID", "SCANLOGIN_WECHAT_APPID and SCANLOGIN_WECHAT_SECRET must be set together (neither = dev mode)")
+	}
+	switch {
+	case c.DatabaseURL == "" && !c.DevMode():
+		bad("SCANLOGIN_DATABASE_URL", "required with WeChat credentials: postgres://user:pass@host/db (or sqlite:///path/file.db for a single instance); users live there")
+	case c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		bad("SCANLOGIN_DATABASE_URL", "want postgres://... or sqlite:///path/file.db")
 	}
 	if !c.DevMode() {
 		if c.RedisURL == "" {
