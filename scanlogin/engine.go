@@ -27,6 +27,13 @@ type Config struct {
 	// SessionKeySecret is the AES-256-GCM key for session_key at rest: 32
 	// bytes, required.
 	SessionKeySecret []byte
+	// OnSessionEnd, when set, is told of every web session that ends
+	// before its time: revoked (logout, remote sign-out from the phone, the
+	// OpenID provider's logout) or killed by a reused refresh token. It runs
+	// on the caller's goroutine after the session is gone and must return at
+	// once (the OpenID provider queues its back-channel logout there; see
+	// docs/OIDC.md#back-channel-logout).
+	OnSessionEnd func(SessionEnd)
 	// Users is the durable store of users, avatars and sign-ins; required.
 	Users UserStore
 	// AppID is the mini-program's AppID: the OpenIDs given to LoginUser are
@@ -41,6 +48,18 @@ type Config struct {
 	Now          func() time.Time // injected clock; default time.Now
 	Logger       *slog.Logger     // default: discard
 }
+
+// SessionEnd tells Config.OnSessionEnd which session ended and why.
+type SessionEnd struct {
+	SessionID, UserID string
+	Reason            string // SessionRevoked or SessionRefreshReused
+}
+
+// Reasons of a SessionEnd.
+const (
+	SessionRevoked       = "revoked"
+	SessionRefreshReused = "refresh_reused"
+)
 
 const (
 	// gcGrace is how long a scene key outlives its deadline (or its final

@@ -2,8 +2,11 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // The OpenAPI 3.1 description of the API, written by hand next to the
@@ -158,7 +161,7 @@ func (s *Server) openAPIDoc() obj {
 			map[string]obj{"200": ok("new tokens (Cache-Control: no-store)", ref("Tokens"))}, "400", "401", "503")},
 		"/api/v1/session/logout": obj{"post": op("web session", "End the session", sessionAuth, nil,
 			map[string]obj{"204": {"description": "logged out"}}, "401", "403", "503")},
-		"/.well-known/jwks.json": obj{"get": op("web session", "Public keys of access tokens (Ed25519, OKP)", noAuth, nil,
+		"/.well-known/jwks.json": obj{"get": op("web session", "Public keys: Ed25519 (OKP) of access tokens and EdDSA ID tokens, RSA of RS256 ID tokens", noAuth, nil,
 			map[string]obj{"200": ok("JWKS", ref("JWKS"))})},
 		"/api/v1/config": obj{"get": op("pages", "Public settings for the pages", noAuth, nil,
 			map[string]obj{"200": ok("settings", object(nil, obj{"site_name": str(""), "number_match": boolean(""), "dev_mode": boolean("")}))})},
@@ -178,6 +181,9 @@ func (s *Server) openAPIDoc() obj {
 			obj{"name": "path", "in": "path", "required": true, "schema": obj{"type": "string"}})}
 		paths["/dev/phone"] = obj{"get": withParams(op("dev", "Dev mode: the phone simulator", noAuth, nil, map[string]obj{"200": {"description": "HTML"}}),
 			obj{"name": "scene", "in": "query", "schema": obj{"type": "string"}})}
+	}
+	if s.opts.OIDC != nil {
+		addOIDCPaths(paths, s.opts.OIDC.Routes())
 	}
 	user := object([]string{"id", "nickname", "avatar_url", "has_phone"}, obj{
 		"id": str(""), "nickname": str(""), "avatar_url": str(""), "has_phone": boolean(""), "phone_number": str("masked except the last 4"),
@@ -235,7 +241,8 @@ func (s *Server) openAPIDoc() obj {
 					"ip": str(""), "user_agent": str(""), "label": str(`what to show a person, e.g. "Safari 17 · iOS 17"; "" when unknown`),
 				})}}),
 				"JWKS": object([]string{"keys"}, obj{"keys": obj{"type": "array", "items": object(nil, obj{
-					"kty": str("OKP"), "crv": str("Ed25519"), "x": str(""), "kid": str(""), "use": str("sig"), "alg": str("EdDSA"),
+					"kty": str("OKP (Ed25519) or RSA"), "crv": str("Ed25519 (OKP)"), "x": str("OKP"), "n": str("RSA"), "e": str("RSA"),
+					"kid": str(""), "use": str("sig"), "alg": str("EdDSA or RS256"),
 				})}}),
 			},
 		},
@@ -245,4 +252,40 @@ func (s *Server) openAPIDoc() obj {
 // openAPI is GET /openapi.json.
 func (s *Server) openAPI(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.openAPIDoc())
+}
+
+// oidcSummaries describe the OpenID provider's endpoints (docs/OIDC.md);
+// they speak OAuth 2.0 and OpenID Connect, whose error shape
+// ({"error", "error_description"}) and redirects their standards fix.
+var oidcSummaries = map[string]string{
+	oidcop.PathDiscovery:          "OpenID Connect discovery: every endpoint, algorithm and claim",
+	oidcop.PathAuthorize:          "Authorization endpoint (response_type=code, PKCE S256); sends the browser to the scan page unless it has a session",
+	oidcop.PathCallback:           "Where a completed sign-in returns the browser to the client's redirect_uri with code and state",
+	oidcop.PathToken:              "Token endpoint: authorization_code (PKCE) and refresh_token (rotating; reuse ends the session)",
+	oidcop.PathUserinfo:           "UserInfo: the claims of the access token's scopes",
+	oidcop.PathRevoke:             "Token revocation (RFC 7009)",
+	oidcop.PathIntrospect:         "Token introspection (RFC 7662) for clients",
+	oidcop.PathEndSession:         "RP-initiated logout: id_token_hint, registered post_logout_redirect_uri, state; tells every client (back-channel)",
+	oidcop.PathLogin:              "The login step of an authorization request: single sign-on, or the scan page",
+	oidcop.PathLoginInfo:          "For the scan page: the application an authorization request signs in to",
+	oidcop.PathLoggedOut:          "Signed-out page",
+	oidcop.PathDevRP:              "Dev mode: the demo OpenID Connect client",
+	oidcop.PathDevRP + "callback": "Dev mode: the demo client's redirect URI",
+}
+
+func addOIDCPaths(paths obj, routes []oidcop.Route) {
+	for _, r := range routes {
+		item, _ := paths[r.Path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[r.Path] = item
+		}
+		tag := "openid connect"
+		if strings.HasPrefix(r.Path, "/dev/") {
+			tag = "dev"
+		}
+		item[strings.ToLower(r.Method)] = obj{"tags": []string{tag}, "summary": oidcSummaries[r.Path],
+			"responses": obj{"200": obj{"description": "as OpenID Connect specifies"}, "302": obj{"description": "a redirect"},
+				"400": obj{"description": "an OAuth 2.0 error, or a page when no registered redirect URI can take it"}}}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // routeAvatarUpload gets the larger body limit.
@@ -45,6 +47,15 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/api/v1/config", s.publicConfig)
 
+	// The OpenID Connect provider (docs/OIDC.md): discovery, authorize and
+	// its scan-page hand-off, token, UserInfo, revocation, logout; in dev
+	// mode also the demo relying party at /dev/rp/.
+	if s.opts.OIDC != nil {
+		for _, r := range s.opts.OIDC.Routes() {
+			e.Add(r.Method, r.Path, s.oidc)
+		}
+	}
+
 	// Operations.
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -62,6 +73,14 @@ func (s *Server) routes(e *echo.Echo) {
 		e.Any("/dev/wechat/*", echo.WrapHandler(http.StripPrefix("/dev/wechat", s.opts.DevWeChat)))
 		e.GET("/dev/phone", s.webFile("phone.html"))
 	}
+}
+
+// oidc hands a request to the OpenID provider with the client IP worked
+// out here (trusted proxies applied).
+func (s *Server) oidc(c echo.Context) error {
+	r := c.Request()
+	s.opts.OIDC.ServeHTTP(c.Response(), r.WithContext(oidcop.WithClientIP(r.Context(), c.RealIP())))
+	return nil
 }
 
 // newEcho sets up Echo: error handler, client IP, middleware, routes.

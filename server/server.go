@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/web"
 	"github.com/scanlogin/scanlogin/wxapi"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	// DevWeChat is dev mode: the fake WeChat, mounted at /dev/wechat/ beside
 	// the phone simulator at /dev/phone. Nil with real WeChat credentials.
 	DevWeChat http.Handler
+	// OIDC is the OpenID Connect provider (docs/OIDC.md), mounted at its
+	// Paths; its RSA keys join /.well-known/jwks.json. Nil: no provider.
+	OIDC *oidcop.Provider
 
 	PublicURL      string // absolute base URL browsers and phones use; required
 	SiteName       string // shown on the confirm page

@@ -67,6 +67,8 @@ type config struct {
 	wechatLatency time.Duration // -mode qrmodes: the fake WeChat's getwxacodeunlimit latency
 
 	cpuProfile string
+
+	oidcClient, oidcSecret, oidcRedirect string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -82,8 +84,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
-	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios) | qrmodes (time to code of SCANLOGIN_QR_MODE wxacode and link, side by side; -browsers concurrent)")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios) | oidc (long polls inside an OpenID Connect sign-in: authorize -> scan -> confirm -> code -> token) | qrmodes (time to code of SCANLOGIN_QR_MODE wxacode and link, side by side; -browsers concurrent)")
 	fs.DurationVar(&c.wechatLatency, "wechat-latency", 100*time.Millisecond, "-mode qrmodes: how long the fake WeChat takes to answer getwxacodeunlimit")
+	fs.StringVar(&c.oidcClient, "oidc-client", oidcClientID, "-mode oidc: client ID (servers started here register it)")
+	fs.StringVar(&c.oidcSecret, "oidc-secret", oidcSecret, "-mode oidc: client secret")
+	fs.StringVar(&c.oidcRedirect, "oidc-redirect", oidcRedirect, "-mode oidc: the client's registered redirect URI (never fetched)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
@@ -114,8 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.pids = append(c.pids, pid)
 	}
 	switch {
-	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare" && c.mode != "qrmodes":
-		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll, compare or qrmodes", c.mode)
+	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare" && c.mode != "oidc" && c.mode != "qrmodes":
+		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll, compare, oidc or qrmodes", c.mode)
+	case c.mode == "oidc" && (c.create || c.fault != ""):
+		return nil, errors.New("-mode oidc: not with -create or -fault")
 	case c.mode == "qrmodes" && (c.create || c.fault != "" || len(c.browserTargets) > 0):
 		return nil, errors.New("-mode qrmodes: starts its own servers; not with -create, -fault or -browser-targets")
 	case c.wechatLatency < 0 || c.wechatLatency > 10*time.Second:

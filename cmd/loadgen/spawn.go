@@ -114,6 +114,13 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 		c.close()
 		return nil, err
 	}
+	// The OpenID client of -mode oidc (registered in every mode: it costs
+	// nothing when unused).
+	clientsFile := filepath.Join(dir, "oidc-clients.yaml")
+	if err := os.WriteFile(clientsFile, []byte(oidcClientYAML), 0o600); err != nil {
+		c.close()
+		return nil, err
+	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	for i := range 2 {
@@ -134,6 +141,7 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			"SCANLOGIN_SIGNING_KEY_FILE="+keyFile,
 			"SCANLOGIN_SESSION_KEY_SECRET="+hex.EncodeToString(secret),
 			"SCANLOGIN_SCENE_TTL="+cfg.sceneTTL.String(),
+			"SCANLOGIN_OIDC_CLIENTS_FILE="+clientsFile,
 			"SCANLOGIN_LOG_LEVEL=warn",
 		)
 		s.cmd.Env = append(s.cmd.Env, dbEnv...)

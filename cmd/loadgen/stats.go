@@ -35,6 +35,7 @@ type stats struct {
 	mu        sync.Mutex
 	latencies []time.Duration
 	latAt     []time.Time
+	oidcLat   []time.Duration // -mode oidc: confirm -> tokens
 	errors    map[string]int64
 	samples   map[string]string // one detail per error kind
 }
@@ -85,11 +86,16 @@ func (s *stats) login() {
 func (s *stats) delivered(d time.Duration, confirmedAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started.IsZero() || confirmedAt.Before(s.started) || (!s.stopped.IsZero() && confirmedAt.After(s.stopped)) {
+	if !s.inWindow(confirmedAt) {
 		return
 	}
 	s.latencies = append(s.latencies, d)
 	s.latAt = append(s.latAt, confirmedAt)
+}
+
+// inWindow: t is inside the measured window. Call with s.mu held.
+func (s *stats) inWindow(t time.Time) bool {
+	return !s.started.IsZero() && !t.Before(s.started) && (s.stopped.IsZero() || !t.After(s.stopped))
 }
 
 func (s *stats) unavailable(withRetryAfter bool) {
@@ -334,6 +340,7 @@ type summary struct {
 	ScenesCreated     int64              `json:"scenes_created"`
 	ScenesPerS        float64            `json:"scenes_created_per_s"`
 	Latency           latency            `json:"confirm_to_delivery"`
+	OIDCLatency       *latency           `json:"oidc_confirm_to_tokens,omitempty"`
 	Errors            map[string]int64   `json:"errors"`
 	ErrorSamples      map[string]string  `json:"error_samples,omitempty"`
 	BrowserReqsPerLog float64            `json:"browser_requests_per_login"`
@@ -384,6 +391,10 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	s.ScenesPerS = float64(s.ScenesCreated) / window
 	st.mu.Lock()
 	s.Latency = percentiles(st.latencies)
+	if l.cfg.mode == "oidc" {
+		ol := percentiles(st.oidcLat)
+		s.OIDCLatency = &ol
+	}
 	s.Errors = map[string]int64{}
 	s.ErrorSamples = map[string]string{}
 	for k, v := range st.errors {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // env reads variables, each once; every error names its variable.
@@ -132,6 +133,21 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 			e.fail("SCANLOGIN_SIGNING_KEY_FILE", "%v", err)
 		}
 		cfg.SigningKeys = keys
+	}
+	if files := e.str("SCANLOGIN_OIDC_RSA_KEY_FILE"); files != "" {
+		keys, err := oidcop.LoadRSAKeys(files)
+		if err != nil {
+			e.fail("SCANLOGIN_OIDC_RSA_KEY_FILE", "%v", err)
+		}
+		cfg.OIDCRSAKeys = keys
+	}
+	if f := e.str("SCANLOGIN_OIDC_CLIENTS_FILE"); f != "" {
+		cfg.OIDCClientsFile = f
+		clients, err := app.LoadOIDCClients(f, cfg.Audience)
+		if err != nil {
+			e.fail("SCANLOGIN_OIDC_CLIENTS_FILE", "%v", err)
+		}
+		cfg.OIDCClients = clients
 	}
 	if v := e.secret("SCANLOGIN_SESSION_KEY_SECRET"); v != "" {
 		b, err := decodeKey(v)

@@ -411,3 +411,57 @@ func TestKeygen(t *testing.T) {
 		t.Fatalf("the server does not load keygen's key: %v", err)
 	}
 }
+
+// keygen rsa makes the ID-token key; with a clients file the server loads
+// it, and without one a clients file is refused by name.
+func TestKeygenRSAAndOIDCConfig(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "keygen", "rsa"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("keygen rsa: %v", err)
+	}
+	dir := t.TempDir()
+	rsaPath, sigPath, clients := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "sig.pem"), filepath.Join(dir, "clients.yaml")
+	var sig bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "keygen"}, func(string) string { return "" }, &sig, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range map[string][]byte{rsaPath: out.Bytes(), sigPath: sig.Bytes(),
+		clients: []byte("clients: [{id: grafana, secret: \"0123456789abcdef0123456789abcdef\", redirect_uris: [\"https://g.example.com/cb\"]}]")} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"SCANLOGIN_SIGNING_KEY_FILE":   sigPath,
+		"SCANLOGIN_WECHAT_APPID":       "wx0000000000000000",
+		"SCANLOGIN_WECHAT_SECRET":      "secret",
+		"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
+		"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
+		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
+		"SCANLOGIN_OIDC_CLIENTS_FILE":  clients,
+		"SCANLOGIN_DATABASE_URL":       "sqlite://" + filepath.Join(dir, "db.sqlite"),
+	}
+	get := func(k string) string { return env[k] }
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_OIDC_RSA_KEY_FILE") {
+		t.Fatalf("clients without an RSA key: %v", err)
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = rsaPath
+	cfg, err := loadConfig(get)
+	if err != nil {
+		t.Fatalf("the server does not load keygen rsa's key: %v", err)
+	}
+	if len(cfg.OIDCRSAKeys) != 1 || len(cfg.OIDCClients) != 1 {
+		t.Fatalf("keys %d clients %d", len(cfg.OIDCRSAKeys), len(cfg.OIDCClients))
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = sigPath // an Ed25519 key
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_OIDC_RSA_KEY_FILE") {
+		t.Fatalf("an Ed25519 key as the RSA key: %v", err)
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = rsaPath
+	if err := os.WriteFile(clients, []byte("clients: [{id: grafana, secret: short, redirect_uris: [\"https://g.example.com/cb\"]}]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), `SCANLOGIN_OIDC_CLIENTS_FILE`) || !strings.Contains(err.Error(), `(id "grafana"): secret`) {
+		t.Fatalf("a bad clients file: %v", err)
+	}
+}

@@ -55,6 +55,8 @@ type Options struct {
 	Limits app.Limits
 	// Logger receives the server's logs; default: discarded.
 	Logger *slog.Logger
+	// Now is the server's clock; default time.Now.
+	Now func() time.Time
 	// Config, when set, is used as the base configuration; the fields above
 	// override its zero values only where they are set.
 	Config *app.Config
@@ -72,6 +74,7 @@ type Instance struct {
 	Fake        *wxfake.Fake      // the fake WeChat the instance talks to
 	Engine      *scanlogin.Engine // the instance's engine
 	Server      *server.Server    // the instance's server
+	App         *app.App          // the whole assembly
 
 	cancel context.CancelFunc
 	done   chan error
@@ -141,14 +144,14 @@ func Start(tb testing.TB, opts Options) *Instance {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Deps{Redis: rdb, Logger: logger, SelfURL: inst.URL})
+	a, err := app.New(ctx, cfg, app.Deps{Redis: rdb, Logger: logger, SelfURL: inst.URL, Now: opts.Now})
 	if err != nil {
 		cancel()
 		_ = ln.Close()
 		_ = rdb.Close()
 		tb.Fatalf("servertest: %v", err)
 	}
-	inst.Server, inst.Engine, inst.Fake, inst.Store = a.Server, a.Engine, a.Fake, a.Store
+	inst.Server, inst.Engine, inst.Fake, inst.Store, inst.App = a.Server, a.Engine, a.Fake, a.Store, a
 	inst.cancel = cancel
 	inst.done = make(chan error, 1)
 	go func() { inst.done <- a.Run(ctx, ln) }()

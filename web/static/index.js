@@ -8,7 +8,13 @@ const ScanLogin = globalThis.ScanLogin;
 
 const locale = pickLang();
 const t = TEXT.page[locale];
+const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
+// An OpenID Connect sign-in (docs/OIDC.md): the provider sent the browser
+// here with its authorization request ID; after the redeem the browser goes
+// back to the provider, which returns it to the application.
+const oidcRequest = params.get('oidc');
+let clientName = '';
 
 let session = null; // {access_token, ...} from redeem; memory only
 let widget = null;
@@ -17,6 +23,7 @@ let siteName = '';
 function applyText() {
   fill(t, locale);
   $('site-name').textContent = siteLabel(siteName, t);
+  if (clientName) $('login-title').textContent = t.signInTo(clientName);
   for (const a of document.querySelectorAll('.langs a')) a.setAttribute('aria-current', String(a.dataset.lang === locale));
   document.title = `${t.title} · ${siteLabel(siteName, t)}`;
 }
@@ -33,6 +40,11 @@ function showLogin(focus) {
     lang: locale,
     baseURL: location.origin,
     onSuccess: async (result) => {
+      if (oidcRequest) {
+        say(t.continuing);
+        location.replace('/oidc/login?id=' + encodeURIComponent(oidcRequest));
+        return;
+      }
       session = result;
       try {
         await showUser(await api('GET', '/api/v1/me', { token: session.access_token }));
@@ -108,8 +120,22 @@ async function main() {
     if (!cfg) return;
     siteName = cfg.site_name || '';
     $('dev-link').hidden = !cfg.dev_mode;
+    $('rp-link').hidden = !cfg.dev_mode || Boolean(oidcRequest);
     applyText();
   }).catch(() => {});
+  if (oidcRequest) {
+    // The provider sends a browser here only when it must scan (no
+    // session, or the application asked for a fresh sign-in).
+    api('GET', '/oidc/login/info?id=' + encodeURIComponent(oidcRequest)).then((info) => {
+      if (info && info.client_name) {
+        clientName = info.client_name;
+        applyText();
+      }
+    }).catch(() => {});
+    document.body.dataset.view = 'login';
+    showLogin(false);
+    return;
+  }
   // A session cookie from an earlier visit: no need to scan again.
   try {
     const me = await api('GET', '/api/v1/me');

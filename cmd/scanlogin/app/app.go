@@ -20,7 +20,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,6 +31,7 @@ import (
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/wxapi"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -53,6 +57,9 @@ type App struct {
 	Engine *scanlogin.Engine
 	Store  *sqlstore.Store // the durable store of users; the App closes it
 	Fake   *wxfake.Fake    // the fake WeChat of dev mode; nil with real credentials
+	// OIDC is the OpenID provider; nil when it is off (no clients file,
+	// real credentials).
+	OIDC *oidcop.Provider
 
 	log       *slog.Logger
 	now       func() time.Time
@@ -184,6 +191,9 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 	if err != nil {
 		return nil, closeFake(fake, err)
 	}
+	// The engine tells the OpenID provider, built after it, of every
+	// session that ends (back-channel logout).
+	var provider atomic.Pointer[oidcop.Provider]
 	engine, err := scanlogin.New(rdb, scanlogin.Config{
 		SceneTTL:      cfg.SceneTTL,
 		ConfirmWindow: cfg.ConfirmWindow,
@@ -200,6 +210,11 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		AppID:            wxcfg.AppID,
 		Now:              now,
 		Logger:           log.With("component", "scanlogin"),
+		OnSessionEnd: func(e scanlogin.SessionEnd) {
+			if p := provider.Load(); p != nil {
+				p.SessionEnded(e)
+			}
+		},
 	})
 	if err != nil {
 		return nil, closeFake(fake, err)
@@ -233,12 +248,101 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 	if fake != nil {
 		opts.DevWeChat = fake
 	}
+	if cfg.OIDCEnabled() {
+		p, err := newOIDC(ctx, cfg, rdb, store, engine, tokens, keys, secret, log, now)
+		if err != nil {
+			_ = engine.Close()
+			return nil, closeFake(fake, err)
+		}
+		provider.Store(p)
+		opts.OIDC = p
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		_ = engine.Close()
+		if p := provider.Load(); p != nil {
+			p.Close()
+		}
 		return nil, closeFake(fake, err)
 	}
-	return &App{Config: cfg, Server: srv, Engine: engine, Store: store, Fake: fake, log: log, now: now}, nil
+	return &App{Config: cfg, Server: srv, Engine: engine, Store: store, Fake: fake, OIDC: provider.Load(), log: log, now: now}, nil
+}
+
+// newOIDC builds the OpenID provider (docs/OIDC.md). In dev mode it gets
+// the demo client and an RSA key kept in the database like the dev
+// signing key.
+func newOIDC(ctx context.Context, cfg Config, rdb redis.UniversalClient, store *sqlstore.Store, engine *scanlogin.Engine,
+	tokens *server.TokenIssuer, keys []server.SigningKey, secret []byte, log *slog.Logger, now func() time.Time) (*oidcop.Provider, error) {
+	rsaKeys := cfg.OIDCRSAKeys
+	clients := cfg.OIDCClients
+	devRP := ""
+	if cfg.DevMode() {
+		if len(rsaKeys) == 0 {
+			k, err := devRSAKey(ctx, store)
+			if err != nil {
+				return nil, fmt.Errorf("app: dev OIDC key: %w", err)
+			}
+			rsaKeys = []oidcop.RSAKey{k}
+		}
+		demo := oidcop.DevClient(cfg.PublicURL, secret)
+		if !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{demo}, clients...)
+		}
+		devRP = demo.ID
+	}
+	ed := make([]oidcop.EdKey, len(keys))
+	for i, k := range keys {
+		ed[i] = oidcop.EdKey{ID: k.ID, Public: k.Public, Private: k.Private}
+	}
+	return oidcop.New(oidcop.Options{
+		Issuer:  cfg.Issuer,
+		Engine:  engine,
+		Redis:   rdb,
+		Clients: clients,
+		RSAKeys: rsaKeys,
+		EdKeys:  ed,
+		Secret:  secret,
+		SessionFromCookie: func(r *http.Request) (string, bool) {
+			ck, err := r.Cookie(server.SessionCookie)
+			if err != nil || ck.Value == "" {
+				return "", false
+			}
+			claims, err := tokens.Verify(ck.Value)
+			if err != nil {
+				return "", false
+			}
+			return claims.SessionID, true
+		},
+		SecureCookies:     server.SecureCookies(cfg.DevMode(), cfg.PublicURL),
+		SessionCookieName: server.SessionCookie,
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		SessionTTL:        cfg.SessionTTL,
+		DevRP:             devRP,
+		Logger:            log,
+		Now:               now,
+	})
+}
+
+// ReloadOIDCClients re-reads SCANLOGIN_OIDC_CLIENTS_FILE (on SIGHUP). A
+// bad file is refused and the clients in force stay; the error names the
+// client and the field. In dev mode the demo client stays registered.
+func (a *App) ReloadOIDCClients() error {
+	if a.OIDC == nil || a.Config.OIDCClientsFile == "" {
+		return errors.New("no SCANLOGIN_OIDC_CLIENTS_FILE to reload")
+	}
+	clients, err := LoadOIDCClients(a.Config.OIDCClientsFile, a.Config.Audience)
+	if err != nil {
+		return fmt.Errorf("SCANLOGIN_OIDC_CLIENTS_FILE: %w", err)
+	}
+	if a.Config.DevMode() {
+		demo := oidcop.DevClient(a.Config.PublicURL, nil)
+		if c, ok := a.OIDC.Client(demo.ID); ok && !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{c}, clients...)
+		}
+	}
+	a.OIDC.SetClients(clients)
+	a.log.Info("oidc: clients reloaded", "clients", len(clients))
+	return nil
 }
 
 // closeFake closes the dev fake, if any, on a failed New.
@@ -289,6 +393,9 @@ func (a *App) sweepAvatars(ctx context.Context, period time.Duration) {
 func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		a.Server.Close()
+		if a.OIDC != nil {
+			a.OIDC.Close()
+		}
 		_ = a.Store.Close()
 		if a.Fake != nil {
 			_ = a.Fake.Close()
@@ -299,19 +406,32 @@ func (a *App) Close() {
 // devSigningKey returns the dev-mode key, kept in the database and shared
 // by every dev instance on it so that their tokens verify on each other.
 func devSigningKey(ctx context.Context, store *sqlstore.Store) (server.SigningKey, error) {
-	fresh, err := server.GenerateSigningKey()
+	return devKey(ctx, store, "dev_signing_key", server.GenerateSigningKey, server.MarshalSigningKeyPEM, server.ParseSigningKeyPEM)
+}
+
+// devRSAKey is dev mode's RSA key for ID tokens, shared the same way.
+func devRSAKey(ctx context.Context, store *sqlstore.Store) (oidcop.RSAKey, error) {
+	return devKey(ctx, store, "dev_oidc_rsa_key", oidcop.GenerateRSAKey, oidcop.MarshalRSAKeyPEM, oidcop.ParseRSAKeyPEM)
+}
+
+// devKey makes a key and keeps it under name unless a dev instance did
+// first, and returns the kept one.
+func devKey[K any](ctx context.Context, store *sqlstore.Store, name string,
+	gen func() (K, error), marshal func(K) ([]byte, error), parse func([]byte) (K, error)) (K, error) {
+	var zero K
+	fresh, err := gen()
 	if err != nil {
-		return server.SigningKey{}, err
+		return zero, err
 	}
-	pemBytes, err := server.MarshalSigningKeyPEM(fresh)
+	pemBytes, err := marshal(fresh)
 	if err != nil {
-		return server.SigningKey{}, err
+		return zero, err
 	}
-	stored, err := store.SharedSetting(ctx, "dev_signing_key", pemBytes)
+	stored, err := store.SharedSetting(ctx, name, pemBytes)
 	if err != nil {
-		return server.SigningKey{}, err
+		return zero, err
 	}
-	return server.ParseSigningKeyPEM(stored)
+	return parse(stored)
 }
 
 // SlowDevQRCodes makes the dev fake answer getwxacodeunlimit after d, as a

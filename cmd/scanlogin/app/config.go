@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // Config is the application's configuration, parsed once from the
@@ -59,6 +60,27 @@ type Config struct {
 	Limits Limits
 
 	ShutdownDelay time.Duration // SCANLOGIN_SHUTDOWN_DELAY: /readyz fails this long before connections drain
+
+	// The OpenID Connect provider (docs/OIDC.md): on in dev mode (with the
+	// demo client) and whenever a clients file is given.
+	OIDCClientsFile string                // SCANLOGIN_OIDC_CLIENTS_FILE, re-read on SIGHUP (App.ReloadOIDCClients)
+	OIDCClients     []oidcop.ClientConfig // its clients, as loaded at start-up
+	OIDCRSAKeys     []oidcop.RSAKey       // SCANLOGIN_OIDC_RSA_KEY_FILE: [0] signs ID tokens; dev mode generates one
+}
+
+// OIDCEnabled reports whether the OpenID provider runs.
+func (c *Config) OIDCEnabled() bool {
+	return c.DevMode() || c.OIDCClientsFile != "" || len(c.OIDCClients) > 0
+}
+
+// LoadOIDCClients reads and checks a clients file; messages name the
+// client and the field. audience (the access tokens' aud) may not be a
+// client ID: an ID token for it would pass for an access token.
+func LoadOIDCClients(path, audience string) ([]oidcop.ClientConfig, error) {
+	if audience == "" {
+		audience = DefaultAudience
+	}
+	return oidcop.LoadClientsFile(path, audience)
 }
 
 // Limits are the rate limits, as events per minute; 0 or LimitOff
@@ -266,6 +288,19 @@ func (c *Config) Validate() error {
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			bad("SCANLOGIN_ALLOWED_ORIGINS", "want origins like https://example.com, got %q", o)
+		}
+	}
+	if c.OIDCEnabled() {
+		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			bad("SCANLOGIN_ISSUER", "the OpenID provider needs an absolute http(s) URL without path (discovery is at {issuer}/.well-known/openid-configuration), got %q", c.Issuer)
+		}
+		if !c.DevMode() && len(c.OIDCRSAKeys) == 0 {
+			bad("SCANLOGIN_OIDC_RSA_KEY_FILE", "required with SCANLOGIN_OIDC_CLIENTS_FILE (make one with `scanlogin keygen rsa`)")
+		}
+		for _, cl := range c.OIDCClients {
+			if cl.ID == c.Audience {
+				bad("SCANLOGIN_OIDC_CLIENTS_FILE", "client %q: id: reserved (it is SCANLOGIN_AUDIENCE)", cl.ID)
+			}
 		}
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
