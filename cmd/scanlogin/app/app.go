@@ -143,6 +143,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		NumberMatch:   cfg.NumberMatch,
 		SessionTTL:    cfg.SessionTTL,
 		MPTokenTTL:    cfg.MPTokenTTL,
+		// Two tabs refreshing at once keep the session.
+		RefreshReuseWindow: cfg.RefreshReuseWindow,
 		// The poll limit is counted by the engine in the same round trip
 		// as the poll's first read.
 		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),

@@ -32,6 +32,11 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	SessionTTL       time.Duration
 	MPTokenTTL       time.Duration
+	// RefreshReuseWindow: how long a rotated refresh token still answers
+	// with its successor (docs/ARCHITECTURE.md#tokens). Not an environment
+	// variable: 0 takes scanlogin.DefaultRefreshReuseWindow (10 s); tests
+	// shorten it.
+	RefreshReuseWindow time.Duration
 
 	SceneTTL      time.Duration // SCANLOGIN_SCENE_TTL, default 120s
 	ConfirmWindow time.Duration
