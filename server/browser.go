@@ -93,58 +93,36 @@ func sceneID(sc *scanlogin.Scene) string {
 }
 
 // sceneImage is GET /api/v1/qr/{scene}/image: the mini-program code, made
-// once per scene (one WeChat call) and cached in Redis for the scene's life.
+// once per scene across all instances (one WeChat call,
+// scanlogin.Engine.SceneImageOf) and kept in Redis for the scene's life;
+// a finished scene has none (409 scene_final, 410 scene_expired).
 func (s *Server) sceneImage(c echo.Context) error {
 	id, err := sceneParam(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	ctype, data, err := s.engine.SceneImage(ctx, id)
-	if errors.Is(err, scanlogin.ErrSceneNotFound) {
-		ctype, data, err = s.makeSceneImage(ctx, id)
-	}
+	// Concurrent requests in this process share one trip to Redis (and to
+	// WeChat); the first one hanging up must not cancel it for the others.
+	res, err := s.qrCalls.Do(c.Request().Context(), id, func() (qrImage, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 30*time.Second)
+		defer cancel()
+		ctype, data, err := s.engine.SceneImageOf(ctx, id, func(ctx context.Context) (string, []byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			// check_path only works against the released version of the
+			// mini-program; trial and develop builds must skip it.
+			checkPath := s.opts.MPEnvVersion == "release"
+			data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.opts.MPPage, s.opts.MPEnvVersion, checkPath, 280)
+			return ctype, data, err
+		})
+		return qrImage{ctype: ctype, data: data}, err
+	})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "private, max-age=300")
 	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
-	return c.Blob(http.StatusOK, ctype, data)
-}
-
-// makeSceneImage asks WeChat for the code of a live scene. Concurrent
-// requests for one scene in this process share one call (instances race
-// only for the first image of a scene: at worst one extra WeChat call).
-func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte, error) {
-	res, err := s.qrCalls.Do(ctx, id, func() (qrImage, error) {
-		// The call serves every waiting request, so the first one hanging
-		// up must not cancel it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		defer cancel()
-		sc, err := s.engine.Scene(ctx, id)
-		if err != nil {
-			return qrImage{}, err
-		}
-		if sc.State.Final() {
-			// No image for a finished scene: say why.
-			if sc.State == scanlogin.StateExpired {
-				return qrImage{}, scanlogin.ErrSceneExpired
-			}
-			return qrImage{}, scanlogin.ErrSceneFinal
-		}
-		// check_path only works against the released version of the
-		// mini-program; trial and develop builds must skip it.
-		checkPath := s.opts.MPEnvVersion == "release"
-		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.opts.MPPage, s.opts.MPEnvVersion, checkPath, 280)
-		if err != nil {
-			return qrImage{}, err
-		}
-		if err := s.engine.PutSceneImage(ctx, id, ctype, data); err != nil {
-			return qrImage{}, err
-		}
-		return qrImage{ctype: ctype, data: data}, nil
-	})
-	return res.ctype, res.data, err
+	return c.Blob(http.StatusOK, res.ctype, res.data)
 }
 
 type qrImage struct {
