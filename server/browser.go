@@ -199,7 +199,7 @@ func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) e
 		u, err := s.engine.User(c.Request().Context(), sc.ScannedBy)
 		switch {
 		case err == nil:
-			resp.ScannedBy = &scannedBy{Nickname: u.Nickname, AvatarURL: u.AvatarURL}
+			resp.ScannedBy = &scannedBy{Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL}
 		case !errors.Is(err, scanlogin.ErrUserNotFound):
 			return err
 		}
@@ -245,7 +245,7 @@ func (s *Server) redeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp.User = &sessionUser{ID: r.User.ID, Nickname: r.User.Nickname, AvatarURL: r.User.AvatarURL}
+	resp.User = &sessionUser{ID: r.User.ID, Nickname: scanlogin.CleanNickname(r.User.Nickname), AvatarURL: r.User.AvatarURL}
 	return c.JSON(http.StatusOK, resp)
 }
 

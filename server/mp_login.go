@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,7 +28,7 @@ type mpUser struct {
 }
 
 func toMPUser(u *scanlogin.User) mpUser {
-	m := mpUser{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, HasPhone: u.HasPhone()}
+	m := mpUser{ID: u.ID, Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL, HasPhone: u.HasPhone()}
 	if u.Phone != "" {
 		m.PhoneNumber = maskPhone(u.Phone)
 	}
@@ -137,8 +135,9 @@ func (s *Server) mpLogin(c echo.Context) error {
 func fillProfile(u *scanlogin.User, p wxProfile) *scanlogin.ProfileUpdate {
 	var upd scanlogin.ProfileUpdate
 	changed := false
-	if u.Nickname == "" && p.NickName != "" && validNickname(p.NickName) == nil {
-		upd.Nickname = &p.NickName
+	// WeChat's nickname is not the person's typing: cleaned, not refused.
+	if nick := scanlogin.CleanNickname(p.NickName); u.Nickname == "" && nick != "" {
+		upd.Nickname = &nick
 		changed = true
 	}
 	if u.AvatarURL == "" && strings.HasPrefix(p.AvatarURL, "https://") && len(p.AvatarURL) <= 1024 {
@@ -205,9 +204,11 @@ func (s *Server) mpUpdateMe(c echo.Context) error {
 		return err
 	}
 	if req.Nickname != nil {
-		if err := validNickname(*req.Nickname); err != nil {
+		nick, err := nicknameParam(*req.Nickname)
+		if err != nil {
 			return err
 		}
+		req.Nickname = &nick
 	}
 	if req.AvatarURL != nil {
 		if err := s.validAvatarURL(*req.AvatarURL); err != nil {
@@ -222,16 +223,10 @@ func (s *Server) mpUpdateMe(c echo.Context) error {
 	return c.JSON(http.StatusOK, toMPUser(u))
 }
 
+// validNickname refuses a nickname nicknameParam refuses.
 func validNickname(n string) error {
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 64 {
-		return invalidRequest("nickname: at most 64 characters of valid UTF-8")
-	}
-	for _, r := range n {
-		if unicode.IsControl(r) {
-			return invalidRequest("nickname: must not contain control characters")
-		}
-	}
-	return nil
+	_, err := nicknameParam(n)
+	return err
 }
 
 // validAvatarURL accepts our own avatar URLs and https URLs (WeChat's
