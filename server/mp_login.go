@@ -282,6 +282,9 @@ func (s *Server) mpAvatar(c echo.Context) error {
 		return errUnsupportedMedia
 	}
 	ctx := c.Request().Context()
+	if ctype, data, err = normalizeAvatar(ctx, ctype, data); err != nil {
+		return err
+	}
 	avatarID, err := s.engine.PutAvatar(ctx, uid, ctype, data)
 	if err != nil {
 		return err
