@@ -313,8 +313,8 @@ func TestAvatar(t *testing.T) {
 			t.Fatalf("the user's avatar_url is %q", me.str("avatar_url"))
 		}
 	}
-	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://example.com/a.png"}).must(t, 200)
-	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://example.com/a.png" {
+	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/a/132"}).must(t, 200)
+	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://thirdwx.qlogo.cn/mmopen/a/132" {
 		t.Fatalf("patch: %s", upd.Body)
 	}
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": 5}).must(t, 400)

@@ -115,6 +115,7 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		RedeemWindow:   e.duration("SCANLOGIN_REDEEM_WINDOW"),
 		NumberMatch:    e.boolean("SCANLOGIN_NUMBER_MATCH"),
 		AllowedOrigins: e.list("SCANLOGIN_ALLOWED_ORIGINS"),
+		AvatarHosts:    e.list("SCANLOGIN_AVATAR_HOSTS"),
 	}
 	switch v := e.str("SCANLOGIN_SHUTDOWN_DELAY"); v {
 	case "", "0", "0s": // no delay is the default, and a valid choice

@@ -175,6 +175,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		MPPage:         cfg.MPPage,
 		MPEnvVersion:   cfg.MPEnvVersion,
 		AllowedOrigins: cfg.AllowedOrigins,
+		AvatarHosts:    cfg.AvatarHosts,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
 	}

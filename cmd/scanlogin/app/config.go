@@ -46,6 +46,7 @@ type Config struct {
 	SiteName      string // SCANLOGIN_SITE_NAME, shown on the confirm page
 
 	AllowedOrigins []string     // SCANLOGIN_ALLOWED_ORIGINS: CORS for the widget, also trusted by the Origin check
+	AvatarHosts    []string     // SCANLOGIN_AVATAR_HOSTS: https hosts an avatar_url may name, default server.DefaultAvatarHosts
 	TrustedProxies []*net.IPNet // SCANLOGIN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
 
 	Limits Limits
@@ -121,6 +122,9 @@ func (c Config) WithDefaults() Config {
 	if c.SiteName == "" {
 		c.SiteName = DefaultSiteName
 	}
+	if c.AvatarHosts == nil {
+		c.AvatarHosts = server.DefaultAvatarHosts
+	}
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
 	}
@@ -193,6 +197,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("SCANLOGIN_ACCESS_TOKEN_TTL", "want between 1m and 24h, got %s", c.AccessTokenTTL)
+	}
+	for _, h := range c.AvatarHosts {
+		if !server.ValidAvatarHost(h) {
+			bad("SCANLOGIN_AVATAR_HOSTS", "want lowercase DNS names of public hosts such as thirdwx.qlogo.cn (no IP addresses, ports or localhost), got %q", h)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
