@@ -130,16 +130,18 @@ type qrImage struct {
 	data  []byte
 }
 
-// pollWait parses the wait parameter: seconds, default 25, clamped to 30.
+// pollWait parses the wait parameter: seconds, default 25, at most 30.
+// More is refused, not clamped, so the answer matches what /openapi.json
+// says (maximum 30) and a client learns its mistake.
 func pollWait(v string) (time.Duration, error) {
 	if v == "" {
 		return defaultPollWait, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, invalidRequest("wait: must be a non-negative number of seconds")
+	if err != nil || n < 0 || time.Duration(n)*time.Second > maxPollWait {
+		return 0, invalidRequest("wait: must be a whole number of seconds from 0 to 30")
 	}
-	return min(time.Duration(n)*time.Second, maxPollWait), nil
+	return time.Duration(n) * time.Second, nil
 }
 
 type scannedBy struct {
