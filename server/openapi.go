@@ -162,8 +162,8 @@ func withParams(o obj, params ...obj) obj {
 // options is the OPTIONS answer every path gives: 204 with Allow (and,
 // for the origins of SCANLOGIN_ALLOWED_ORIGINS, the CORS preflight).
 func options(id string) obj {
-	return obj{"tags": []string{"operations"}, "operationId": id, "summary": "Allowed methods; CORS preflight", "security": noAuth,
-		"responses": obj{"204": obj{"description": "the allowed methods", "headers": obj{"Allow": obj{"schema": obj{"type": "string"}}}}}}
+	return op("operations", id, "Allowed methods; CORS preflight", noAuth, nil,
+		map[string]obj{"204": {"description": "the allowed methods", "headers": obj{"Allow": obj{"schema": obj{"type": "string"}}}}})
 }
 
 // OpenAPIDocument is the document served at /openapi.json for a server at
@@ -205,7 +205,7 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			"get": op("mini-program", "mpMe", "The user (token check)", mpAuth, nil, map[string]obj{"200": ok("the user", ref("User"))}, codes(store, []string{"401"})...),
 			"patch": op("mini-program", "mpUpdateMe", "Update nickname or avatar; an absent member is left as it is", mpAuth,
 				jsonBody(object(nil, obj{
-					"nickname": obj{"type": "string", "maxLength": 256, "description": "at most 64 characters after NFC and trimming; control, invisible formatting (Cf) and line-break characters are refused; \"\" clears it"},
+					"nickname":   obj{"type": "string", "description": "at most 64 characters after NFC normalisation and trimming (so no maxLength here); control, invisible formatting (Cf) and line-break characters are refused; \"\" clears it"},
 					"avatar_url": obj{"type": "string", "maxLength": 1024, "description": "our /api/v1/avatars/{id} (relative or on the public URL), or https on an allowed avatar host (SCANLOGIN_AVATAR_HOSTS); \"\" clears it"},
 				})),
 				map[string]obj{"200": ok("the user", ref("User"))}, codes(store, withJSON, []string{"401"})...),
@@ -258,9 +258,11 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			obj{"name": "scene", "in": "query", "schema": obj{"type": "string"}})}
 	}
 	for p, item := range paths {
+		item := item.(obj)
 		if p != "/dev/wechat/{path}" {
-			item.(obj)["options"] = options("options" + operationSuffix(p))
+			item["options"] = options("options" + operationSuffix(p))
 		}
+		hoistPathParams(item)
 	}
 	sceneState := enum("", "pending", "scanned", "confirmed", "redeemed", "cancelled", "expired")
 	user := answer([]string{"id", "nickname", "avatar_url", "has_phone"}, obj{
@@ -284,10 +286,6 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 				"mpToken":       obj{"type": "http", "scheme": "bearer", "description": "the token of POST /api/v1/mp/login"},
 				"accessToken":   obj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 				"sessionCookie": obj{"type": "apiKey", "in": "cookie", "name": SessionCookie},
-			},
-			"responses": obj{
-				"MethodNotAllowed": obj{"description": "method_not_allowed: a method the path does not list", "headers": obj{"Allow": obj{"required": true, "schema": obj{"type": "string"}}},
-					"content": obj{"application/json": obj{"schema": ref("Error")}}},
 			},
 			"schemas": obj{
 				"Error": answer([]string{"error"}, obj{"error": answer([]string{"code", "message"}, obj{"code": str("machine-readable"), "message": str("human-readable")})}),
@@ -330,6 +328,39 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 				})}}),
 			},
 		},
+	}
+}
+
+// hoistPathParams moves the path parameters of a path item's operations to
+// the item, where they hold for every method (OPTIONS included).
+func hoistPathParams(item obj) {
+	var shared []obj
+	seen := map[string]bool{}
+	for m, o := range item {
+		if m == "parameters" {
+			continue
+		}
+		o := o.(obj)
+		params, _ := o["parameters"].([]obj)
+		var rest []obj
+		for _, p := range params {
+			if p["in"] != "path" {
+				rest = append(rest, p)
+				continue
+			}
+			if name := p["name"].(string); !seen[name] {
+				seen[name] = true
+				shared = append(shared, p)
+			}
+		}
+		if len(rest) > 0 {
+			o["parameters"] = rest
+		} else {
+			delete(o, "parameters")
+		}
+	}
+	if len(shared) > 0 {
+		item["parameters"] = shared
 	}
 }
 

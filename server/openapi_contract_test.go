@@ -247,7 +247,7 @@ func TestOpenAPIContract(t *testing.T) {
 	var missing []string
 	for p, item := range docPaths {
 		for m := range item.(map[string]any) {
-			if !covered[m+" "+p] {
+			if m != "parameters" && !covered[m+" "+p] {
 				missing = append(missing, m+" "+p)
 			}
 		}
@@ -280,7 +280,9 @@ func checkMethodNotAllowed(t *testing.T, docPaths map[string]any, x exchange, wh
 	}
 	var want []string
 	for m := range docPaths[tmpl].(map[string]any) {
-		want = append(want, strings.ToUpper(m))
+		if m != "parameters" {
+			want = append(want, strings.ToUpper(m))
+		}
 	}
 	var got []string
 	for _, m := range strings.Split(x.header.Get("Allow"), ",") {
