@@ -138,7 +138,7 @@ func pollWait(v string) (time.Duration, error) {
 		return defaultPollWait, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || time.Duration(n)*time.Second > maxPollWait {
+	if err != nil || n < 0 || n > int(maxPollWait/time.Second) {
 		return 0, invalidRequest("wait: must be a whole number of seconds from 0 to 30")
 	}
 	return time.Duration(n) * time.Second, nil
