@@ -60,7 +60,7 @@ func readCompose(t *testing.T) compose {
 
 func TestComposeServices(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"redis", "scanlogin-1", "scanlogin-2", "caddy"} {
+	for _, name := range []string{"redis", "postgres", "scanlogin-1", "scanlogin-2", "caddy"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("service %q missing; have %v", name, keys(c.Services))
 		}
@@ -84,8 +84,25 @@ func TestComposeServices(t *testing.T) {
 		t.Errorf("redis data volume %q is not a named volume", vol)
 	}
 
+	pg := c.Services["postgres"]
+	if pg.Healthcheck == nil || !slices.Contains(pg.Healthcheck.Test, "pg_isready") {
+		t.Errorf("postgres has no pg_isready healthcheck")
+	}
+	if len(pg.Volumes) == 0 || !strings.HasSuffix(pg.Volumes[0], ":/var/lib/postgresql/data") {
+		t.Fatalf("postgres keeps its data in no volume: %v", pg.Volumes)
+	}
+	if vol, _, _ := strings.Cut(pg.Volumes[0], ":"); !slices.Contains(keys(c.Volumes), vol) {
+		t.Errorf("postgres data volume %q is not a named volume", vol)
+	}
+
 	for _, name := range []string{"scanlogin-1", "scanlogin-2"} {
 		s := c.Services[name]
+		if s.DependsOn["postgres"].Condition != "service_healthy" {
+			t.Errorf("%s: does not wait for a healthy postgres", name)
+		}
+		if s.Environment["SCANLOGIN_DATABASE_URL_FILE"] == "" {
+			t.Errorf("%s: no SCANLOGIN_DATABASE_URL_FILE", name)
+		}
 		if s.Healthcheck == nil || !slices.Contains(s.Healthcheck.Test, "healthcheck") {
 			t.Errorf("%s: no healthcheck running the binary's own check", name)
 		}
@@ -442,6 +459,11 @@ func TestSetupScript(t *testing.T) {
 	first, _ := os.ReadFile(key)
 	if out, err := exec.Command("openssl", "pkey", "-in", key, "-noout", "-text").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("ED25519")) {
 		t.Fatalf("signing key is not an Ed25519 key: %v\n%s", err, out)
+	}
+	dbURL, _ := os.ReadFile(filepath.Join(dir, "secrets", "database_url"))
+	pgPassword, _ := os.ReadFile(filepath.Join(dir, "secrets", "postgres_password"))
+	if want := "postgres://scanlogin:" + strings.TrimSpace(string(pgPassword)) + "@postgres:5432/scanlogin?sslmode=disable\n"; len(pgPassword) < 32 || string(dbURL) != want {
+		t.Errorf("database_url = %q, want %q", dbURL, want)
 	}
 	hexKey, _ := os.ReadFile(filepath.Join(dir, "secrets", "session_key_secret"))
 	if !regexp.MustCompile(`^[0-9a-f]{64}\n?$`).Match(hexKey) {

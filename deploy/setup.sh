@@ -29,6 +29,17 @@ if [ ! -f secrets/session_key_secret ]; then
   echo "created secrets/session_key_secret"
 fi
 
+if [ ! -f secrets/postgres_password ]; then
+  # Hex: nothing in it needs escaping in the URL below.
+  openssl rand -hex 24 > secrets/postgres_password
+  echo "created secrets/postgres_password"
+fi
+
+if [ ! -f secrets/database_url ]; then
+  echo "postgres://scanlogin:$(cat secrets/postgres_password)@postgres:5432/scanlogin?sslmode=disable" > secrets/database_url
+  echo "created secrets/database_url"
+fi
+
 if [ ! -f secrets/wechat_secret ]; then
   : > secrets/wechat_secret
   echo "created an empty secrets/wechat_secret: paste the mini-program's AppSecret into it"

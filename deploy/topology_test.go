@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/scanlogin/scanlogin/server/servertest"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scanlogin/scanlogin/server/servertest"
+
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore/sqlstoretest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -58,7 +60,7 @@ func scanloginBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := sqlstoretest.Main(m)
 	if binary.path != "" {
 		os.RemoveAll(filepath.Dir(binary.path))
 	}
@@ -84,7 +86,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// sharedEnv is what every instance of one deployment shares: Redis, keys.
+// sharedEnv is what every instance of one deployment shares: Redis, the
+// database (a private PostgreSQL, as deployed), keys.
 func sharedEnv(t *testing.T, redisURL string) []string {
 	t.Helper()
 	dir := t.TempDir()
@@ -96,6 +99,7 @@ func sharedEnv(t *testing.T, redisURL string) []string {
 	_, _ = rand.Read(secret)
 	return []string{
 		"SCANLOGIN_REDIS_URL=" + redisURL,
+		"SCANLOGIN_DATABASE_URL=" + sqlstoretest.Database(t),
 		"SCANLOGIN_SIGNING_KEY_FILE=" + key,
 		"SCANLOGIN_SESSION_KEY_SECRET=" + hex.EncodeToString(secret),
 	}

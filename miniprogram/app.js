@@ -10,6 +10,9 @@ App({
     user: null
   },
 
+  // The launch login, shared by every page (see whenLoggedIn).
+  loginReady: /** @type {Promise<any> | null} */ (null),
+
   onLaunch () {
     privacy.listen()
     this.whenLoggedIn()

@@ -31,7 +31,7 @@ func TestCluster(t *testing.T) {
 	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
 	t.Cleanup(func() { _ = rdb.Close() })
-	e, err := New(rdb, Config{SessionKeySecret: testSecret})
+	e, err := New(rdb, Config{SessionKeySecret: testSecret, Users: testUsers(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,10 +59,19 @@
 //
 // # Users and sessions
 //
-// Users live under sl:user:{<id>}; the index sl:openid:{<openid>} is claimed
-// with one SET NX GET, so two concurrent first logins agree on one user. The
-// WeChat session_key is sealed with AES-256-GCM (Config.SessionKeySecret, the
-// user ID as associated data) and only SessionKey returns it.
+// Users, their profiles, avatars and sign-in history live in the durable
+// store behind the UserStore interface (package sqlstore: PostgreSQL or
+// SQLite), which keeps one user per WeChat identity even when two first
+// logins race; this package does not import it. Redis holds a cache of each
+// user under sl:user:{<id>}:c (a hash, written on login and on every profile
+// change, read by User: the poll and redeem paths cost the database no round
+// trip), expiring after Config.UserCacheTTL; a copy older than the cached
+// one is never written over it. The WeChat session_key stays in Redis under
+// sl:user:{<id>}:sk, sealed with AES-256-GCM (Config.SessionKeySecret, the
+// user ID as associated data), for as long as a mini-program token lasts;
+// only SessionKey returns it. A redeem's sign-in is written to the store's
+// history in the background, so a database outage costs history entries,
+// never a login whose user is cached.
 //
 // Web sessions live under sl:sess:{<id>} with a per-user index. Refresh
 // tokens are "<session id>.<secret>", stored as hashes, and rotate on every

@@ -31,10 +31,39 @@ type Config struct {
 	// SessionKeySecret is the AES-256-GCM key for session_key at rest: 32
 	// bytes, required.
 	SessionKeySecret []byte
-	KeyPrefix        string           // default "sl:"
-	Now              func() time.Time // injected clock; default time.Now
-	Logger           *slog.Logger     // default: discard
+	// OnSessionEnd, when set, is told of every web session that ends
+	// before its time: revoked (logout, remote sign-out from the phone, the
+	// OpenID provider's logout) or killed by a reused refresh token. It runs
+	// on the caller's goroutine after the session is gone and must return at
+	// once (the OpenID provider queues its back-channel logout there; see
+	// docs/OIDC.md#back-channel-logout).
+	OnSessionEnd func(SessionEnd)
+	// Users is the durable store of users, avatars and sign-ins; required.
+	Users UserStore
+	// AppID is the mini-program's AppID: the OpenIDs given to LoginUser are
+	// of that app.
+	AppID string
+	// UserCacheTTL is how long a user stays cached in Redis after it was
+	// last written there (default MPTokenTTL: a phone's token outlives no
+	// cached copy of its user, so its scans never send a poll to the
+	// store).
+	UserCacheTTL time.Duration
+	KeyPrefix    string           // default "sl:"
+	Now          func() time.Time // injected clock; default time.Now
+	Logger       *slog.Logger     // default: discard
 }
+
+// SessionEnd tells Config.OnSessionEnd which session ended and why.
+type SessionEnd struct {
+	SessionID, UserID string
+	Reason            string // SessionRevoked or SessionRefreshReused
+}
+
+// Reasons of a SessionEnd.
+const (
+	SessionRevoked       = "revoked"
+	SessionRefreshReused = "refresh_reused"
+)
 
 const (
 	// gcGrace is how long a scene key outlives its deadline (or its final
@@ -74,6 +103,9 @@ func (c *Config) setDefaults() error {
 	if c.RefreshReuseWindow == 0 {
 		c.RefreshReuseWindow = DefaultRefreshReuseWindow
 	}
+	if c.UserCacheTTL <= 0 {
+		c.UserCacheTTL = c.MPTokenTTL
+	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "sl:"
 	}
@@ -86,17 +118,21 @@ func (c *Config) setDefaults() error {
 	if len(c.SessionKeySecret) != 32 {
 		return errors.New("scanlogin: SessionKeySecret must be 32 bytes")
 	}
+	if c.Users == nil {
+		return errors.New("scanlogin: Users (the user store) is required")
+	}
 	return nil
 }
 
 // Engine is the domain service. It is safe for concurrent use. Create it
 // with New and release it with Close.
 type Engine struct {
-	rdb redis.UniversalClient
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
-	kp  string // key prefix
+	rdb   redis.UniversalClient
+	users UserStore
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	kp    string // key prefix
 
 	sealer  sealer // session_key encryption
 	scripts scripts
@@ -124,6 +160,8 @@ type Engine struct {
 	afterFirstRead func()
 
 	probing atomic.Bool // a health probe is in flight
+
+	signIns signInRecorder
 }
 
 // New returns an Engine on rdb and starts its one wake-up subscription. It
@@ -148,6 +186,7 @@ func newEngine(rdb redis.UniversalClient, cfg Config, tune func(*Engine)) (*Engi
 	}
 	e := &Engine{
 		rdb:       rdb,
+		users:     cfg.Users,
 		cfg:       cfg,
 		log:       cfg.Logger,
 		now:       cfg.Now,
@@ -166,6 +205,7 @@ func newEngine(rdb redis.UniversalClient, cfg Config, tune func(*Engine)) (*Engi
 	ctx, cancel := context.WithCancel(context.Background())
 	e.subCancel = cancel
 	go e.subscribeLoop(ctx)
+	e.signIns.start(e)
 	return e, nil
 }
 
@@ -178,6 +218,7 @@ func (e *Engine) Close() error {
 		e.hub.wakeAll() // sleeping waiters see closed when they wake
 		e.subCancel()
 		<-e.subDone
+		e.signIns.stop()
 	})
 	return nil
 }
@@ -201,7 +242,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 
 // Key layout. Everything of one scene shares the hash tag {<scene id>}, so
 // the scene scripts run on Redis Cluster; a session and its spent refresh
-// tokens share {<session id>}; a user and its session index share {<user id>}.
+// tokens share {<session id>}; a user's cached copy, session key and session
+// index share {<user id>}. (The previous version kept users themselves under
+// <prefix>user:{<id>} and <prefix>openid:{<openid>}; see
+// sqlstore.MigrateRedis.)
 func (e *Engine) sceneKey(id string) string { return e.kp + "{" + id + "}:s" }
 func (e *Engine) imageKey(id string) string { return e.kp + "{" + id + "}:img" }
 
@@ -211,10 +255,9 @@ func (e *Engine) imageKey(id string) string { return e.kp + "{" + id + "}:img" }
 func (e *Engine) pollCountKey(id, tokenHash string) string {
 	return e.kp + "{" + id + "}:p:" + tokenHash[:8]
 }
-func (e *Engine) userKey(id string) string      { return e.kp + "user:{" + id + "}" }
-func (e *Engine) userSessKey(id string) string  { return e.kp + "user:{" + id + "}:sessions" }
-func (e *Engine) openIDKey(oid string) string   { return e.kp + "openid:{" + oid + "}" }
-func (e *Engine) avatarKey(id string) string    { return e.kp + "avatar:{" + id + "}" }
-func (e *Engine) sessKey(id string) string      { return e.kp + "sess:{" + id + "}" }
-func (e *Engine) spentKey(id string) string     { return e.kp + "sess:{" + id + "}:spent" }
-func (e *Engine) mpTokenKey(hash string) string { return e.kp + "mpt:{" + hash + "}" }
+func (e *Engine) userCacheKey(id string) string  { return e.kp + "user:{" + id + "}:c" }
+func (e *Engine) sessionKeyKey(id string) string { return e.kp + "user:{" + id + "}:sk" }
+func (e *Engine) userSessKey(id string) string   { return e.kp + "user:{" + id + "}:sessions" }
+func (e *Engine) sessKey(id string) string       { return e.kp + "sess:{" + id + "}" }
+func (e *Engine) spentKey(id string) string      { return e.kp + "sess:{" + id + "}:spent" }
+func (e *Engine) mpTokenKey(hash string) string  { return e.kp + "mpt:{" + hash + "}" }

@@ -41,6 +41,9 @@ func newTestEngine(t testing.TB, s *scanlogintest.Server, cfg Config, tune func(
 	if cfg.SessionKeySecret == nil {
 		cfg.SessionKeySecret = testSecret
 	}
+	if cfg.Users == nil {
+		cfg.Users = testUsers(t)
+	}
 	e, err := newEngine(rdb, cfg, tune)
 	if err != nil {
 		t.Fatalf("new engine: %v", err)

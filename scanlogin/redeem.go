@@ -18,7 +18,8 @@ type Redemption struct {
 // every call presenting the scene's poll token, at most one ever gets a
 // session, even when a Redis failover lost the scene's "redeemed" write
 // (the session's ID is derived from the scene; see CreateSessionForScene).
-// ip and userAgent describe the browser, for the user's session list. The
+// ip and userAgent describe the browser, for the user's session list and
+// sign-in history (written in the background: see RecordSignIn). The
 // browser's redeem endpoint and the OpenID Connect provider both finish a
 // login through it.
 //
@@ -76,6 +77,7 @@ func (e *Engine) RedeemScene(ctx context.Context, id, pollToken, ip, userAgent s
 	if err != nil {
 		return &Redemption{Scene: sc, User: u}, err // the scene's session exists: a replay after a failover
 	}
+	e.RecordSignIn(SignIn{UserID: u.ID, Kind: SignInRedeem, Client: id, SessionID: sess.ID, IP: ip, UserAgent: userAgent})
 	return &Redemption{Scene: sc, User: u, Session: sess, RefreshToken: refresh}, nil
 }
 

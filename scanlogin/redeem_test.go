@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
 
 // confirmedBy returns a scene confirmed by a real user (RedeemScene reads
@@ -87,7 +89,7 @@ func TestRedeemSceneFailures(t *testing.T) {
 	ctx := t.Context()
 
 	id, tok, u := f.confirmedBy("oid-unreadable")
-	key := f.e.userKey(u.ID)
+	key := f.e.userCacheKey(u.ID)
 	f.rdb.Rename(ctx, key, key+":saved")
 	f.rdb.Set(ctx, key, "x", time.Minute) // a wrong type fails the read as an outage would
 	if r, err := f.e.RedeemScene(ctx, id, tok, "", ""); !errors.Is(err, ErrUnavailable) || r == nil || r.Scene.ScannedBy != u.ID {
@@ -115,5 +117,45 @@ func TestRedeemSceneFailures(t *testing.T) {
 	}
 	if _, err := f.e.RedeemScene(ctx, pending, "wrong", "", ""); !errors.Is(err, ErrInvalidPollToken) {
 		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+// TestRedeemSceneRecordsSignIn: a redeem adds one entry to the user's
+// sign-in history in the store, in the background; a refused redeem adds
+// none.
+func TestRedeemSceneRecordsSignIn(t *testing.T) {
+	srv := scanlogintest.Start(t)
+	clk := newClock()
+	got := make(chan SignIn, 4)
+	e, rdb := newTestEngine(t, srv, Config{Now: clk.Now}, func(e *Engine) {
+		e.signIns.recorded = func(in SignIn, err error) {
+			if err != nil {
+				t.Errorf("record: %v", err)
+			}
+			got <- in
+		}
+	})
+	f := &sceneFixture{t: t, e: e, rdb: rdb, srv: srv, clk: clk}
+	id, tok, u := f.confirmedBy("oid-history")
+	r, err := e.RedeemScene(t.Context(), id, tok, "192.0.2.7", "Firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RedeemScene(t.Context(), id, tok, "192.0.2.7", "Firefox"); !errors.Is(err, ErrAlreadyRedeemed) {
+		t.Fatalf("replay: %v", err)
+	}
+	select {
+	case in := <-got:
+		want := SignIn{UserID: u.ID, At: clk.Now(), Kind: SignInRedeem, Client: id, SessionID: r.Session.ID, IP: "192.0.2.7", UserAgent: "Firefox"}
+		if in != want {
+			t.Fatalf("recorded %+v, want %+v", in, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sign-in recorded")
+	}
+	select {
+	case in := <-got:
+		t.Fatalf("a refused redeem was recorded: %+v", in)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

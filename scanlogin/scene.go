@@ -448,8 +448,7 @@ func unpackBlob(b []byte) (string, []byte) {
 type scripts struct {
 	transition *redis.Script
 	putImage   *redis.Script
-	loginUser  *redis.Script
-	updateUser *redis.Script
+	putUser    *redis.Script // the user cache
 	refresh    *redis.Script
 	revoke     *redis.Script
 	// createSession is CreateSessionForScene's create-if-absent.
@@ -465,8 +464,7 @@ func newScripts() scripts {
 	return scripts{
 		transition:    redis.NewScript(transitionLua),
 		putImage:      redis.NewScript(putImageLua),
-		loginUser:     redis.NewScript(loginUserLua),
-		updateUser:    redis.NewScript(updateUserLua),
+		putUser:       redis.NewScript(putUserLua),
 		refresh:       redis.NewScript(refreshLua),
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),

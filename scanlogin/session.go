@@ -173,9 +173,14 @@ func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Sess
 		return e.successorAgain(sid, refreshToken, res[1], res[2:])
 	case "reused":
 		e.log.Warn("scanlogin: spent refresh token reused; session revoked", "session", sid)
-		if len(res) > 1 && res[1] != "" {
-			_ = e.rdb.ZRem(ctx, e.userSessKey(res[1]), sid).Err()
+		uid := ""
+		if len(res) > 1 {
+			uid = res[1]
 		}
+		if uid != "" {
+			_ = e.rdb.ZRem(ctx, e.userSessKey(uid), sid).Err()
+		}
+		e.sessionEnded(sid, uid, SessionRefreshReused)
 		return nil, "", fmt.Errorf("scanlogin: refresh session %s: %w", sid, ErrRefreshReused)
 	default:
 		return nil, "", fmt.Errorf("scanlogin: refresh session: %w", ErrInvalidToken)
@@ -248,7 +253,15 @@ func (e *Engine) RevokeSession(ctx context.Context, sessionID string) error {
 		// UserSessions.
 		e.log.Warn("scanlogin: unindex revoked session", "session", sessionID, "err", err)
 	}
+	e.sessionEnded(sessionID, uid, SessionRevoked)
 	return nil
+}
+
+// sessionEnded tells Config.OnSessionEnd, if any.
+func (e *Engine) sessionEnded(sessionID, userID, reason string) {
+	if e.cfg.OnSessionEnd != nil {
+		e.cfg.OnSessionEnd(SessionEnd{SessionID: sessionID, UserID: userID, Reason: reason})
+	}
 }
 
 const revokeLua = `

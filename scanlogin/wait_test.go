@@ -287,7 +287,7 @@ func TestWaitRedisDown(t *testing.T) {
 		"scene":   func() error { _, err := e.Scene(ctx, newID()); return err },
 		"scan":    func() error { _, err := e.Scan(ctx, newID(), userA); return err },
 		"redeem":  func() error { _, err := e.Redeem(ctx, newID(), "t"); return err },
-		"login":   func() error { _, _, err := e.LoginUser(ctx, LoginInfo{OpenID: "o"}); return err },
+		"login":   func() error { _, _, err := e.LoginUser(ctx, LoginInfo{OpenID: "o", SessionKey: "k"}); return err },
 		"user":    func() error { _, err := e.User(ctx, userA); return err },
 		"session": func() error { _, _, err := e.CreateSession(ctx, userA, "", ""); return err },
 		"alive":   func() error { _, err := e.SessionAlive(ctx, userA); return err },
@@ -470,7 +470,7 @@ func TestOverloadIsNotAnOutage(t *testing.T) {
 	srv := scanlogintest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 1, PoolTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	e, err := newEngine(rdb, Config{SessionKeySecret: testSecret}, nil)
+	e, err := newEngine(rdb, Config{SessionKeySecret: testSecret, Users: testUsers(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

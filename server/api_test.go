@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +136,8 @@ func TestImportArrows(t *testing.T) {
 }
 
 // TestJWKSVerifiesOffline: a backend that knows only /.well-known/jwks.json
-// verifies an access token, pinned to EdDSA.
+// verifies an access token, pinned to EdDSA. The set also holds the RSA
+// keys of RS256 ID tokens.
 func TestJWKSVerifiesOffline(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
@@ -149,6 +152,9 @@ func TestJWKSVerifiesOffline(t *testing.T) {
 	}
 	keys := map[string]ed25519.PublicKey{}
 	for _, k := range set.Keys {
+		if k.Kty == "RSA" && k.Alg == "RS256" && k.Kid != "" {
+			continue // the OpenID provider's ID-token keys (docs/OIDC.md#keys)
+		}
 		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || k.Kid == "" {
 			t.Fatalf("key %+v", k)
 		}
@@ -283,7 +289,10 @@ func TestLegacyLogin(t *testing.T) {
 }
 
 // TestAvatar: upload by content type sniffing, served back from our URL
-// (re-encoded: TestAvatarReencoded).
+// (re-encoded: TestAvatarReencoded)
+// out of the database with a strong ETag, cached for good, 304 on a match;
+// an upload is the user's avatar once a profile save claims it, and only
+// the uploader can claim it.
 func TestAvatar(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
@@ -305,18 +314,46 @@ func TestAvatar(t *testing.T) {
 		if !strings.HasPrefix(u, inst.URL+"/api/v1/avatars/") {
 			t.Fatalf("avatar_url %q", u)
 		}
-		got := c.req("GET", strings.TrimPrefix(u, inst.URL), "", nil).must(t, 200)
+		path := strings.TrimPrefix(u, inst.URL)
+		got := c.req("GET", path, "", nil).must(t, 200)
 		if _, _, err := image.Decode(bytes.NewReader(got.Body)); err != nil || got.Header.Get("Content-Type") != img.ctype || got.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("served %s %d bytes", got.Header.Get("Content-Type"), len(got.Body))
 		}
+		sum := sha256.Sum256(got.Body) // the stored, re-encoded image
+		etag := `"` + hex.EncodeToString(sum[:]) + `"`
+		if got.Header.Get("ETag") != etag || got.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Fatalf("cache headers: ETag %q, Cache-Control %q", got.Header.Get("ETag"), got.Header.Get("Cache-Control"))
+		}
+		for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+			if nm := c.req("GET", path, "", nil, "If-None-Match", inm); nm.Status != 304 || len(nm.Body) != 0 || nm.Header.Get("ETag") != etag {
+				t.Fatalf("If-None-Match %s: %d %q", inm, nm.Status, nm.Body)
+			}
+		}
+		c.req("GET", path, "", nil, "If-None-Match", `"other"`).must(t, 200)
+		// Not the avatar until the profile is saved with it.
+		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") == u {
+			t.Fatal("an unsaved upload became the avatar")
+		}
+		c.req("PUT", "/api/v1/mp/me", tok, map[string]any{"avatar_url": u}).must(t, 200)
 		if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != u {
 			t.Fatalf("the user's avatar_url is %q", me.str("avatar_url"))
 		}
 	}
+	// Someone else's upload, or one that does not exist, cannot be claimed.
+	other, _ := c.login(inst, "")
+	theirs := upload(t, c, other, encodePNG(t, testImage(4, 4))).must(t, 200).str("avatar_url")
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": theirs}).must(t, 400)
+	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": inst.URL + "/api/v1/avatars/" + strings.Repeat("0", 32)}).must(t, 400)
+	c.req("GET", "/api/v1/avatars/"+strings.Repeat("0", 32), "", nil).must(t, 404)
+	c.req("GET", "/api/v1/avatars/nope", "", nil).must(t, 404)
+
+	saved := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200).str("avatar_url")
 	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/a/132"}).must(t, 200)
 	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://thirdwx.qlogo.cn/mmopen/a/132" {
 		t.Fatalf("patch: %s", upd.Body)
 	}
+	// The upload it replaced is gone.
+	c.req("GET", strings.TrimPrefix(saved, inst.URL), "", nil).must(t, 404)
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": 5}).must(t, 400)
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": strings.Repeat("长", 65)}).must(t, 400)
 }
@@ -392,6 +429,7 @@ func TestProductionMode(t *testing.T) {
 	a, err := app.New(t.Context(), app.Config{
 		PublicURL:        "https://login.example.com",
 		RedisURL:         rs.URL(),
+		DatabaseURL:      "sqlite://" + filepath.Join(t.TempDir(), "users.db"),
 		WeChatAppID:      "wx1234567890abcdef",
 		WeChatSecret:     "prod-secret",
 		WeChatBaseURL:    wx.URL,

@@ -101,6 +101,9 @@ func (s *Server) sceneImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.QRMode == QRModeLink {
+		return s.linkModeImage(c, id)
+	}
 	// Concurrent requests in this process share one trip to Redis (and to
 	// WeChat); the first one hanging up must not cancel it for the others.
 	res, err := s.qrCalls.Do(c.Request().Context(), id, func() (qrImage, error) {
@@ -202,8 +205,14 @@ func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) e
 		switch {
 		case err == nil:
 			resp.ScannedBy = &scannedBy{Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL}
-		case !errors.Is(err, scanlogin.ErrUserNotFound):
-			return err
+		case errors.Is(err, context.Canceled), errors.Is(err, scanlogin.ErrUserNotFound):
+		case errors.Is(err, scanlogin.ErrOverloaded):
+			return err // this instance is the trouble: the browser retries elsewhere
+		default:
+			// The scanner's name is a courtesy: a store that cannot say it
+			// (the database down and the user not cached) must not stop the
+			// login, which needs only the scene.
+			s.log.Warn("poll: scanner unknown for now", "scene", sc.ID, "err", err)
 		}
 	}
 	noStore(c)

@@ -16,8 +16,8 @@ import (
 func TestErrorCodes(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	// Same Redis, other settings: number match, and scenes that expire fast.
-	nm := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), NumberMatch: true})
-	short := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), SceneTTL: time.Second})
+	nm := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), DatabaseURL: inst.DatabaseURL, NumberMatch: true})
+	short := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), DatabaseURL: inst.DatabaseURL, SceneTTL: time.Second})
 	c, cnm, cshort := newClient(t, inst), newClient(t, nm), newClient(t, short)
 	unknown := strings.Repeat("ab", 16)
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore/sqlstoretest"
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
@@ -175,10 +176,11 @@ func sessionCookie(t *testing.T, h http.Header) *http.Cookie {
 }
 
 // TestTwoInstances: a poll on one instance wakes when the scene is
-// confirmed on another sharing the Redis; tokens from one work on the other.
+// confirmed on another sharing the Redis (and the PostgreSQL database, as
+// deployed); tokens from one work on the other.
 func TestTwoInstances(t *testing.T) {
-	a := servertest.Start(t, servertest.Options{})
-	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL()})
+	a := servertest.Start(t, servertest.Options{DatabaseURL: sqlstoretest.Database(t)})
+	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL(), DatabaseURL: a.DatabaseURL})
 	ca, cb := newClient(t, a), newClient(t, b)
 
 	sc := ca.create()

@@ -9,11 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // maxTokenLen bounds the size of an access token we are willing to parse.
@@ -92,39 +92,11 @@ func ParseSigningKeyPEM(data []byte) (SigningKey, error) {
 // SCANLOGIN_SIGNING_KEY_FILE. The first file must hold a private key: it
 // signs; the others only verify.
 func LoadSigningKeys(paths string) ([]SigningKey, error) {
-	var keys []SigningKey
-	for _, p := range strings.Split(paths, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		k, err := ParseSigningKeyPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("no key file given")
-	}
-	if keys[0].Private == nil {
-		return nil, errors.New("the first key must be a private key: it signs")
-	}
-	return keys, nil
+	return oidcop.LoadKeyFiles(paths, ParseSigningKeyPEM, func(k SigningKey) bool { return k.Private != nil })
 }
 
 // MarshalSigningKeyPEM encodes a private key as PKCS#8 PEM.
-func MarshalSigningKeyPEM(k SigningKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
+func MarshalSigningKeyPEM(k SigningKey) ([]byte, error) { return oidcop.MarshalPKCS8PEM(k.Private) }
 
 // accessClaims are the claims of a web access token (SPEC §4).
 type accessClaims struct {

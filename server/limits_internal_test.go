@@ -3,17 +3,24 @@ package server
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 )
 
 // TestLimiterClientGone: a client that hangs up during the limiter call is
 // a 499, not a Redis outage (503, logged as an error).
 func TestLimiterClientGone(t *testing.T) {
 	rdb := scanlogintest.Start(t).Client(t)
-	engine, err := scanlogin.New(rdb, scanlogin.Config{SessionKeySecret: make([]byte, 32)})
+	users, err := sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "users.db"), sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	engine, err := scanlogin.New(rdb, scanlogin.Config{SessionKeySecret: make([]byte, 32), Users: users})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ type Metrics struct {
 	transitions  *prometheus.CounterVec
 	wechatCalls  *prometheus.CounterVec
 	overloaded   *prometheus.CounterVec
+	db           dbMetrics
 }
 
 // NewMetrics returns a fresh registry with every series of the server.
@@ -59,7 +60,8 @@ func NewMetrics() *Metrics {
 			Help: "Requests answered 503 overloaded by route pattern: this instance could not get to a healthy Redis in time (its calls queued for a connection or the CPU). Redis being down is 503 unavailable instead.",
 		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.waitingPolls, m.transitions, m.wechatCalls, m.overloaded,
+	m.db = newDBMetrics()
+	m.registry.MustRegister(m.requests, m.latency, m.waitingPolls, m.transitions, m.wechatCalls, m.overloaded, m.db.calls, m.db.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -197,7 +197,9 @@ type profilePatch struct {
 	AvatarURL *string `json:"avatar_url"`
 }
 
-// mpUpdateMe is PATCH /api/v1/mp/me.
+// mpUpdateMe is PUT (and PATCH) /api/v1/mp/me. An avatar_url returned by the upload
+// endpoint claims that upload (uploads nobody claims are collected); any
+// other avatar_url releases the uploaded avatar the user had.
 func (s *Server) mpUpdateMe(c echo.Context) error {
 	var req profilePatch
 	if err := decodeJSON(c, &req); err != nil {
@@ -214,19 +216,37 @@ func (s *Server) mpUpdateMe(c echo.Context) error {
 		}
 		req.Nickname = &nick
 	}
+	upd := scanlogin.ProfileUpdate{Nickname: req.Nickname, AvatarURL: req.AvatarURL}
 	if req.AvatarURL != nil {
-		u, err := s.avatarURLParam(*req.AvatarURL)
+		au, err := s.avatarURLParam(*req.AvatarURL)
 		if err != nil {
 			return err
 		}
-		req.AvatarURL = &u
+		upd.AvatarURL = &au
+		id := s.uploadedAvatarID(au)
+		upd.AvatarID = &id
 	}
-	u, err := s.engine.UpdateUser(c.Request().Context(), uid, scanlogin.ProfileUpdate{Nickname: req.Nickname, AvatarURL: req.AvatarURL})
+	u, err := s.engine.UpdateUser(c.Request().Context(), uid, upd)
+	if errors.Is(err, scanlogin.ErrAvatarNotFound) {
+		return invalidRequest("avatar_url: no such upload of yours; upload the image again")
+	}
 	if err != nil {
 		return err
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, toMPUser(u))
+}
+
+// avatarPath is where uploaded avatars are served, under the public URL.
+const avatarPath = "/api/v1/avatars/"
+
+// uploadedAvatarID is the upload an avatar URL of ours names, or "".
+func (s *Server) uploadedAvatarID(avatarURL string) string {
+	id, _ := strings.CutPrefix(avatarURL, s.opts.PublicURL+avatarPath)
+	if id == avatarURL {
+		return ""
+	}
+	return id
 }
 
 // validNickname refuses a nickname nicknameParam refuses.
@@ -241,7 +261,10 @@ func (s *Server) validAvatarURL(raw string) error {
 	return err
 }
 
-// mpAvatar is POST /api/v1/mp/me/avatar (multipart "file", <= 2 MiB).
+// mpAvatar is POST /api/v1/mp/me/avatar (multipart "file", <= 2 MiB). The
+// upload is kept unclaimed until a profile save (PATCH /api/v1/mp/me) sets
+// avatar_url to the URL it answers; one nobody claims within
+// UnclaimedAvatarGrace is deleted.
 func (s *Server) mpAvatar(c echo.Context) error {
 	uid, err := s.phoneUser(c, "")
 	if err != nil {
@@ -278,15 +301,12 @@ func (s *Server) mpAvatar(c echo.Context) error {
 	if ctype, data, err = normalizeAvatar(ctx, ctype, data); err != nil {
 		return err
 	}
-	avatarID, err := s.engine.PutAvatar(ctx, uid, ctype, data)
+	a, err := s.engine.PutAvatar(ctx, uid, ctype, data)
 	if err != nil {
 		return err
 	}
-	avatarURL := s.opts.PublicURL + "/api/v1/avatars/" + avatarID
-	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{AvatarURL: &avatarURL}); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]string{"avatar_url": avatarURL})
+	noStore(c)
+	return c.JSON(http.StatusOK, map[string]string{"avatar_url": s.opts.PublicURL + avatarPath + a.ID})
 }
 
 // sniffImage returns the type of a PNG, JPEG or WebP image from its bytes,
@@ -303,20 +323,39 @@ func sniffImage(data []byte) string {
 	return ""
 }
 
-// avatar is GET /api/v1/avatars/{id}.
+// avatar is GET /api/v1/avatars/{id}, from the database. An ID names one
+// upload whose bytes never change, so the answer may be cached for good
+// (immutable) and its SHA-256 is a strong ETag.
 func (s *Server) avatar(c echo.Context) error {
-	ctype, data, err := s.engine.Avatar(c.Request().Context(), c.Param("id"))
+	a, err := s.engine.Avatar(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, scanlogin.ErrAvatarNotFound) {
 		return errNoAvatar
 	}
 	if err != nil {
 		return err
 	}
+	etag := `"` + a.SHA256 + `"`
 	h := c.Response().Header()
-	h.Set(echo.HeaderCacheControl, "public, max-age=86400")
+	h.Set(echo.HeaderCacheControl, "public, max-age=31536000, immutable")
+	h.Set("ETag", etag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'")
-	return c.Blob(http.StatusOK, ctype, data)
+	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(http.StatusOK, a.ContentType, a.Data)
+}
+
+// etagMatches applies If-None-Match (RFC 9110 §13.1.2: a weak comparison,
+// a list, or *) to our strong ETag.
+func etagMatches(header, etag string) bool {
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == "*" || v == etag {
+			return true
+		}
+	}
+	return false
 }
 
 type phoneRequest struct {
@@ -345,7 +384,7 @@ func (s *Server) mpPhone(c echo.Context) error {
 	if phone == "" {
 		phone = info.PurePhoneNumber
 	}
-	if _, err := s.engine.UpdateUser(ctx, uid, scanlogin.ProfileUpdate{Phone: &phone}); err != nil {
+	if _, err := s.engine.SetPhone(ctx, uid, phone); err != nil {
 		return err
 	}
 	noStore(c)

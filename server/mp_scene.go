@@ -12,6 +12,9 @@ import (
 type phoneAuth struct {
 	Code      string `json:"code"`
 	MatchCode string `json:"match_code"`
+	// ScancodeTime is the scancode_time WeChat gives a page opened by a
+	// plain-link code (scan only; checkScancodeTime).
+	ScancodeTime int64 `json:"scancode_time"`
 }
 
 // phoneSceneRequest reads what scan, confirm and cancel share: the scene ID
@@ -51,12 +54,15 @@ type scanResponse struct {
 
 // scan is POST /api/v1/qr/{scene}/scan.
 func (s *Server) scan(c echo.Context) error {
-	id, uid, _, err := s.phoneSceneRequest(c)
+	id, uid, req, err := s.phoneSceneRequest(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	if err := s.limits.scan(ctx, uid); err != nil {
+		return err
+	}
+	if err := s.checkScancodeTime(ctx, id, req.ScancodeTime); err != nil {
 		return err
 	}
 	sc, err := s.engine.Scan(ctx, id, uid)

@@ -2,8 +2,11 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // The OpenAPI 3.1 description of the API, written by hand next to the
@@ -167,9 +170,14 @@ func options(id string) obj {
 }
 
 // OpenAPIDocument is the document served at /openapi.json for a server at
-// publicURL; dev adds the dev-mode routes.
-func OpenAPIDocument(publicURL string, dev bool) map[string]any {
+// publicURL; dev adds the dev-mode routes, oidc the OpenID provider's
+// (described by the OpenID Connect and OAuth 2.0 standards, not here).
+func OpenAPIDocument(publicURL string, dev bool, oidc []oidcop.Route) map[string]any {
 	phoneBody := jsonBody(object(nil, obj{"code": str("a fresh wx.login code, instead of the mp token")}))
+	profileBody := jsonBody(object(nil, obj{
+		"nickname":   obj{"type": "string", "description": "at most 64 characters after NFC normalisation and trimming (so no maxLength here); control, invisible formatting (Cf) and line-break characters are refused; \"\" clears it"},
+		"avatar_url": obj{"type": "string", "maxLength": 1024, "description": "an upload of this user (POST /api/v1/mp/me/avatar; relative or on the public URL), which the save makes permanent, or https on an allowed avatar host (SCANLOGIN_AVATAR_HOSTS); \"\" clears it"},
+	}))
 	scene := sceneParamDoc()
 	stateCodes := codes(store, []string{"400", "401", "404", "409", "410"})
 	phoneCodes := codes(store, withJSON, []string{"401", "403", "404", "409", "410", "429", "502"})
@@ -180,6 +188,11 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			map[string]obj{"200": ok("cancelled", ref("SceneResult"))}, stateCodes...), scene)},
 		"/api/v1/qr/{scene}/image": obj{"get": withParams(op("browser", "sceneImage", "The mini-program code of a live scene (one WeChat call per scene); a final scene has none", noAuth, nil,
 			map[string]obj{"200": content("the code", "image/png", "image/jpeg")}, codes(store, []string{"400", "404", "409", "410", "429", "502"})...), scene)},
+		"/api/v1/qr/{scene}/link": obj{"get": withParams(linkErrorsAsPages(op("browser", "sceneLink", "Open in WeChat: the scene's URL Link (wxa/generate_urllink, one WeChat call per scene, cached for its life; rate-limited per IP like creation). JSON when Accept asks for application/json, otherwise a 302 to the link; a browser navigating (Accept: text/html) gets errors as a page", noAuth, nil,
+			map[string]obj{
+				"200": ok("the link", answer([]string{"scene", "url_link"}, obj{"scene": obj{"type": "string", "pattern": "^[0-9a-f]{32}$"}, "url_link": str("https://wxaurl.cn/...; opens the confirm page with scene=<scene>")})),
+				"302": {"description": "Location: the URL Link", "headers": obj{"Location": obj{"required": true, "schema": obj{"type": "string"}}}},
+			}, codes(store, []string{"400", "404", "409", "410", "429", "502"})...)), scene)},
 		"/api/v1/qr/{scene}/state": obj{"get": withParams(op("browser", "sceneState", "Long-poll the scene state", pollAuth, nil,
 			map[string]obj{"200": ok("the state (Cache-Control: no-store)", ref("SceneState"))}, codes(store, []string{"400", "401", "404", "429"})...),
 			scene,
@@ -203,16 +216,14 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			map[string]obj{"200": ok("the mini-program token", ref("MPLogin"))}, codes(store, withJSON, []string{"401", "403", "429", "502"})...)},
 		"/api/v1/mp/me": obj{
 			"get": op("mini-program", "mpMe", "The user (token check)", mpAuth, nil, map[string]obj{"200": ok("the user", ref("User"))}, codes(store, []string{"401"})...),
-			"patch": op("mini-program", "mpUpdateMe", "Update nickname or avatar; an absent member is left as it is", mpAuth,
-				jsonBody(object(nil, obj{
-					"nickname":   obj{"type": "string", "description": "at most 64 characters after NFC normalisation and trimming (so no maxLength here); control, invisible formatting (Cf) and line-break characters are refused; \"\" clears it"},
-					"avatar_url": obj{"type": "string", "maxLength": 1024, "description": "our /api/v1/avatars/{id} (relative or on the public URL), or https on an allowed avatar host (SCANLOGIN_AVATAR_HOSTS); \"\" clears it"},
-				})),
-				map[string]obj{"200": ok("the user", ref("User"))}, codes(store, withJSON, []string{"401"})...),
+			"put": op("mini-program", "mpPutMe", "Update nickname or avatar (the mini-program's method: wx.request cannot send PATCH); an absent member is left as it is", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, codes(store, withJSON, []string{"401"})...),
+			"patch": op("mini-program", "mpUpdateMe", "Update nickname or avatar (as PUT, for other clients); an absent member is left as it is", mpAuth,
+				profileBody, map[string]obj{"200": ok("the user", ref("User"))}, codes(store, withJSON, []string{"401"})...),
 		},
 		"/api/v1/mp/me/avatar": obj{"post": op("mini-program", "mpAvatar", "Upload an avatar: PNG, JPEG or WebP by content, at most 2 MiB and 4096×4096; stored re-encoded (PNG or JPEG, at most 512 px, no metadata)", mpAuth,
 			obj{"required": true, "content": obj{"multipart/form-data": obj{"schema": object([]string{"file"}, obj{"file": obj{"type": "string", "format": "binary"}})}}},
-			map[string]obj{"200": ok("its URL", answer([]string{"avatar_url"}, obj{"avatar_url": str("absolute, served at /api/v1/avatars/{id}")}))}, codes(store, []string{"400", "401", "415"})...)},
+			map[string]obj{"200": ok("its URL", answer([]string{"avatar_url"}, obj{"avatar_url": str("absolute, served at /api/v1/avatars/{id}; deleted unless a profile save (PUT /api/v1/mp/me) names it within an hour")}))}, codes(store, []string{"400", "401", "415"})...)},
 		"/api/v1/mp/me/phone": obj{"post": op("mini-program", "mpPhone", "Attach the phone number (getPhoneNumber code)", mpAuth,
 			jsonBody(object([]string{"code"}, obj{"code": obj{"type": "string", "minLength": 1, "description": "from the getPhoneNumber button"}})),
 			map[string]obj{"200": ok("masked number", answer([]string{"phone_number"}, obj{"phone_number": str("masked except the last 4")}))}, codes(store, withJSON, []string{"401", "403", "429", "502"})...)},
@@ -221,7 +232,8 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 		"/api/v1/mp/sessions/{id}": obj{"delete": withParams(op("mini-program", "mpRevokeSession", "Revoke a web session", mpAuth, nil,
 			map[string]obj{"204": {"description": "revoked"}}, codes(store, []string{"401", "404"})...), idParam("the session ID"))},
 		"/api/v1/avatars/{id}": obj{"get": withParams(op("mini-program", "avatar", "An uploaded avatar", noAuth, nil,
-			map[string]obj{"200": content("image", "image/png", "image/jpeg", "image/webp")}, codes(store, []string{"404"})...), idParam("the avatar ID"))},
+			map[string]obj{"200": withETag(content("image (ETag: its SHA-256; Cache-Control: public, max-age=31536000, immutable)", "image/png", "image/jpeg", "image/webp")),
+				"304": withETag(obj{"description": "not modified (If-None-Match)"})}, codes(store, []string{"404"})...), idParam("the avatar ID"))},
 		"/api/v1/me": obj{"get": op("web session", "me", "The signed-in user; the session must be alive", sessionAuth, nil,
 			map[string]obj{"200": ok("the user", ref("User"))}, codes(store, []string{"401", "403"})...)},
 		"/api/v1/session/refresh": obj{"post": op("web session", "refreshSession", "Rotate the refresh token", noAuth,
@@ -230,16 +242,16 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			map[string]obj{"200": ok("new tokens (Cache-Control: no-store)", ref("Tokens"))}, codes(store, withJSON, []string{"401", "403"})...)},
 		"/api/v1/session/logout": obj{"post": op("web session", "logout", "End the session", sessionAuth, nil,
 			map[string]obj{"204": {"description": "logged out"}}, codes(store, []string{"401", "403"})...)},
-		"/.well-known/jwks.json": obj{"get": op("web session", "jwks", "Public keys of access tokens (Ed25519, OKP)", noAuth, nil,
+		"/.well-known/jwks.json": obj{"get": op("web session", "jwks", "Public keys: Ed25519 (OKP) of access tokens and EdDSA ID tokens, RSA of RS256 ID tokens", noAuth, nil,
 			map[string]obj{"200": ok("JWKS", ref("JWKS"))})},
 		"/api/v1/config": obj{"get": op("pages", "publicConfig", "Public settings for the pages", noAuth, nil,
 			map[string]obj{"200": ok("settings", answer([]string{"site_name", "number_match", "dev_mode"}, obj{"site_name": str(""), "number_match": boolean(""), "dev_mode": boolean("")}))})},
 		"/healthz": obj{"get": op("operations", "healthz", "The process is alive", noAuth, nil,
 			map[string]obj{"200": ok("alive", answer([]string{"status"}, obj{"status": enum("", "ok")}))})},
-		"/readyz": obj{"get": op("operations", "readyz", "Redis reachable and not shutting down", noAuth, nil, map[string]obj{
+		"/readyz": obj{"get": op("operations", "readyz", "Redis and the database reachable and not shutting down", noAuth, nil, map[string]obj{
 			"200": ok("ready", answer([]string{"status"}, obj{"status": enum("", "ready")})),
 			"503": {"description": "not ready", "headers": obj{"Retry-After": obj{"description": "seconds; absent while shutting down", "schema": obj{"type": "integer", "minimum": 1}}},
-				"content": obj{"application/json": obj{"schema": answer([]string{"status"}, obj{"status": enum("", "redis unavailable", "overloaded", "shutting down")})}}},
+				"content": obj{"application/json": obj{"schema": answer([]string{"status"}, obj{"status": enum("", "redis unavailable", "database unavailable", "overloaded", "shutting down")})}}},
 		})},
 		"/metrics":      obj{"get": op("operations", "metrics", "Prometheus metrics", noAuth, nil, map[string]obj{"200": content("text exposition format", "text/plain")})},
 		"/openapi.json": obj{"get": op("operations", "openapi", "This document", noAuth, nil, map[string]obj{"200": ok("OpenAPI 3.1", obj{"type": "object"})})},
@@ -263,6 +275,9 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 			item["options"] = options("options" + operationSuffix(p))
 		}
 		hoistPathParams(item)
+	}
+	if oidc != nil {
+		addOIDCPaths(paths, oidc)
 	}
 	sceneState := enum("", "pending", "scanned", "confirmed", "redeemed", "cancelled", "expired")
 	user := answer([]string{"id", "nickname", "avatar_url", "has_phone"}, obj{
@@ -323,8 +338,9 @@ func OpenAPIDocument(publicURL string, dev bool) map[string]any {
 					"id": str(""), "created_at": dateTime(""), "last_seen_at": dateTime(""),
 					"ip": str(""), "user_agent": str(""), "label": str(`what to show a person, e.g. "Safari 17 · iOS 17"; "" when unknown`),
 				})}}),
-				"JWKS": answer([]string{"keys"}, obj{"keys": obj{"type": "array", "items": answer([]string{"kty", "crv", "x", "kid", "use", "alg"}, obj{
-					"kty": enum("", "OKP"), "crv": enum("", "Ed25519"), "x": str(""), "kid": str(""), "use": enum("", "sig"), "alg": enum("", "EdDSA"),
+				"JWKS": answer([]string{"keys"}, obj{"keys": obj{"type": "array", "items": answer([]string{"kty", "kid", "use", "alg"}, obj{
+					"kty": enum("OKP (Ed25519) or RSA", "OKP", "RSA"), "crv": enum("OKP only", "Ed25519"), "x": str("OKP only"), "n": str("RSA only"), "e": str("RSA only"),
+					"kid": str(""), "use": enum("", "sig"), "alg": enum("", "EdDSA", "RS256"),
 				})}}),
 			},
 		},
@@ -392,5 +408,62 @@ func operationSuffix(p string) string {
 
 // openAPI is GET /openapi.json.
 func (s *Server) openAPI(c echo.Context) error {
-	return c.JSON(http.StatusOK, OpenAPIDocument(s.opts.PublicURL, s.opts.DevWeChat != nil))
+	var oidc []oidcop.Route
+	if s.opts.OIDC != nil {
+		oidc = s.opts.OIDC.Routes()
+	}
+	return c.JSON(http.StatusOK, OpenAPIDocument(s.opts.PublicURL, s.opts.DevWeChat != nil, oidc))
+}
+
+// withETag adds the ETag header to an avatar answer.
+func withETag(r obj) obj {
+	r["headers"] = obj{"ETag": obj{"required": true, "description": "the image's SHA-256", "schema": obj{"type": "string"}}}
+	return r
+}
+
+// linkErrorsAsPages: the link endpoint answers a navigating browser
+// (Accept: text/html) with an error page instead of the Error body.
+func linkErrorsAsPages(o obj) obj {
+	for code, r := range o["responses"].(obj) {
+		if code[0] == '4' || code[0] == '5' {
+			r.(obj)["content"].(obj)["text/html"] = obj{"schema": obj{"type": "string"}}
+		}
+	}
+	return o
+}
+
+// oidcSummaries describe the OpenID provider's endpoints (docs/OIDC.md);
+// they speak OAuth 2.0 and OpenID Connect, whose error shape
+// ({"error", "error_description"}) and redirects their standards fix.
+var oidcSummaries = map[string]string{
+	oidcop.PathDiscovery:          "OpenID Connect discovery: every endpoint, algorithm and claim",
+	oidcop.PathAuthorize:          "Authorization endpoint (response_type=code, PKCE S256); sends the browser to the scan page unless it has a session",
+	oidcop.PathCallback:           "Where a completed sign-in returns the browser to the client's redirect_uri with code and state",
+	oidcop.PathToken:              "Token endpoint: authorization_code (PKCE) and refresh_token (rotating; reuse ends the session)",
+	oidcop.PathUserinfo:           "UserInfo: the claims of the access token's scopes",
+	oidcop.PathRevoke:             "Token revocation (RFC 7009)",
+	oidcop.PathIntrospect:         "Token introspection (RFC 7662) for clients",
+	oidcop.PathEndSession:         "RP-initiated logout: id_token_hint, registered post_logout_redirect_uri, state; tells every client (back-channel)",
+	oidcop.PathLogin:              "The login step of an authorization request: single sign-on, or the scan page",
+	oidcop.PathLoginInfo:          "For the scan page: the application an authorization request signs in to",
+	oidcop.PathLoggedOut:          "Signed-out page",
+	oidcop.PathDevRP:              "Dev mode: the demo OpenID Connect client",
+	oidcop.PathDevRP + "callback": "Dev mode: the demo client's redirect URI",
+}
+
+func addOIDCPaths(paths obj, routes []oidcop.Route) {
+	for _, r := range routes {
+		item, _ := paths[r.Path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[r.Path] = item
+		}
+		tag := "openid connect"
+		if strings.HasPrefix(r.Path, "/dev/") {
+			tag = "dev"
+		}
+		item[strings.ToLower(r.Method)] = obj{"tags": []string{tag}, "summary": oidcSummaries[r.Path],
+			"responses": obj{"200": obj{"description": "as OpenID Connect specifies"}, "302": obj{"description": "a redirect"},
+				"400": obj{"description": "an OAuth 2.0 error, or a page when no registered redirect URI can take it"}}}
+	}
 }

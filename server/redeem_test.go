@@ -27,8 +27,9 @@ func TestRedeemStoreTrouble(t *testing.T) {
 
 	t.Run("user unreadable before redeem", func(t *testing.T) {
 		sc, uid := confirmed()
-		key := "sl:user:{" + uid + "}"
-		// A wrong-type key makes the read fail like an unreachable Redis.
+		key := "sl:user:{" + uid + "}:c"
+		// A wrong-type key in place of the cached user makes the read fail
+		// like an unreachable Redis.
 		rdb.Rename(ctx, key, key+":saved")
 		rdb.Set(ctx, key, "x", time.Minute)
 		r := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil)

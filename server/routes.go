@@ -9,6 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // routeAvatarUpload gets the larger body limit.
@@ -19,6 +21,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Browser: scenes and their long poll (auth: the poll token).
 	e.POST("/api/v1/qr", s.createScene)
 	e.GET("/api/v1/qr/:scene/image", s.sceneImage)
+	e.GET("/api/v1/qr/:scene/link", s.sceneLink)
 	e.GET("/api/v1/qr/:scene/state", s.sceneState)
 	e.POST("/api/v1/qr/:scene/redeem", s.redeem)
 	e.DELETE("/api/v1/qr/:scene", s.cancelByBrowser)
@@ -26,6 +29,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Mini-program (auth: the mp token, or a body code on scan/confirm/cancel).
 	e.POST("/api/v1/mp/login", s.mpLogin)
 	e.GET("/api/v1/mp/me", s.mpMe)
+	e.PUT("/api/v1/mp/me", s.mpUpdateMe) // wx.request has no PATCH
 	e.PATCH("/api/v1/mp/me", s.mpUpdateMe)
 	e.POST(routeAvatarUpload, s.mpAvatar)
 	e.POST("/api/v1/mp/me/phone", s.mpPhone)
@@ -43,6 +47,15 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/api/v1/config", s.publicConfig)
 
+	// The OpenID Connect provider (docs/OIDC.md): discovery, authorize and
+	// its scan-page hand-off, token, UserInfo, revocation, logout; in dev
+	// mode also the demo relying party at /dev/rp/.
+	if s.opts.OIDC != nil {
+		for _, r := range s.opts.OIDC.Routes() {
+			e.Add(r.Method, r.Path, s.oidc)
+		}
+	}
+
 	// Operations.
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -53,12 +66,21 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/", s.webFile("index.html"))
 	e.GET("/scanlogin.js", s.webFile("scanlogin.js"))
 	e.GET("/static/*", s.staticFile)
+	s.phonePathRoutes(e) // link mode's landing page, WeChat's verification files
 
 	// Dev mode only: the fake WeChat and the phone simulator.
 	if s.opts.DevWeChat != nil {
 		e.Any("/dev/wechat/*", echo.WrapHandler(http.StripPrefix("/dev/wechat", s.opts.DevWeChat)))
 		e.GET("/dev/phone", s.webFile("phone.html"))
 	}
+}
+
+// oidc hands a request to the OpenID provider with the client IP worked
+// out here (trusted proxies applied).
+func (s *Server) oidc(c echo.Context) error {
+	r := c.Request()
+	s.opts.OIDC.ServeHTTP(c.Response(), r.WithContext(oidcop.WithClientIP(r.Context(), c.RealIP())))
+	return nil
 }
 
 // newEcho sets up Echo: error handler, client IP, middleware, routes.
@@ -108,6 +130,7 @@ func (s *Server) middleware(e *echo.Echo) {
 		// be framed (the widget is a script, not an iframe).
 		XFrameOptions: "DENY",
 	}))
+	e.Use(s.refusedOrigins)
 	if len(s.opts.AllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.opts.AllowedOrigins,
@@ -143,17 +166,23 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: Redis answers and we are not shutting down.
+// readyz: Redis and the database answer and we are not shutting down.
 func (s *Server) readyz(c echo.Context) error {
 	noStore(c)
 	if s.draining.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 	}
-	if err := s.engine.Ping(c.Request().Context()); err != nil {
-		s.log.Warn("not ready", "err", err)
+	ctx := c.Request().Context()
+	status := "redis unavailable"
+	err := s.engine.Ping(ctx)
+	if err == nil {
+		status = "database unavailable"
+		err = s.engine.PingUsers(ctx)
+	}
+	if err != nil {
+		s.log.Warn("not ready", "status", status, "err", err)
 		e := errorFor(err)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(retryAfterSeconds(e.RetryAfter), 1)))
-		status := "redis unavailable"
 		if e.Code == codeOverloaded {
 			// Redis is fine; this instance is too busy to ask it in time.
 			// Failing readiness sends new browsers to the others.

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/web"
 	"github.com/scanlogin/scanlogin/wxapi"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	// DevWeChat is dev mode: the fake WeChat, mounted at /dev/wechat/ beside
 	// the phone simulator at /dev/phone. Nil with real WeChat credentials.
 	DevWeChat http.Handler
+	// OIDC is the OpenID Connect provider (docs/OIDC.md), mounted at its
+	// Paths; its RSA keys join /.well-known/jwks.json. Nil: no provider.
+	OIDC *oidcop.Provider
 
 	PublicURL      string // absolute base URL browsers and phones use; required
 	SiteName       string // shown on the confirm page
@@ -70,6 +74,15 @@ type Options struct {
 	AvatarHosts    []string
 	TrustedProxies []*net.IPNet
 	ShutdownDelay  time.Duration // /readyz fails this long before Run stops serving
+
+	// QR codes and the phone path (README.md, "QR modes"): QRMode "link"
+	// makes the code locally from QRLinkPrefix + scene; "" or "wxacode"
+	// asks WeChat (getwxacodeunlimit). VerifyFiles are WeChat's
+	// verification files (name -> content), served at the host's root and
+	// under the prefix's directory.
+	QRMode       string
+	QRLinkPrefix string
+	VerifyFiles  map[string][]byte
 }
 
 // Server is the HTTP layer: an http.Handler serving the whole API. Create it
@@ -91,6 +104,8 @@ type Server struct {
 	pageCSP       string // Content-Security-Policy of every HTML page
 	secureCookies bool
 	qrCalls       flight[qrImage]
+	linkCalls     flight[string]
+	origins       originLog
 	draining      atomic.Bool
 	closeOnce     sync.Once
 }
@@ -106,6 +121,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MPPage == "" || opts.MPEnvVersion == "" {
 		return nil, errors.New("server: MPPage and MPEnvVersion are required")
+	}
+	if err := checkQROptions(opts); err != nil {
+		return nil, err
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	if opts.Logger == nil {

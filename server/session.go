@@ -47,6 +47,10 @@ func (s *Server) setSessionCookie(c echo.Context, value string, ttl time.Duratio
 	c.SetCookie(ck)
 }
 
+// SecureCookies tells whether cookies get the Secure attribute: the rule
+// below, for the other cookie setters (the OpenID provider).
+func SecureCookies(devMode bool, publicURL string) bool { return secureCookies(devMode, publicURL) }
+
 // secureCookies: Secure everywhere except the plain-HTTP localhost demo,
 // where the browser would otherwise drop the cookie (SPEC §7). With real
 // WeChat credentials a cookie is always Secure, whatever the URL.
@@ -200,5 +204,16 @@ func (s *Server) logout(c echo.Context) error {
 // jwks is GET /.well-known/jwks.json.
 func (s *Server) jwks(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
-	return c.JSON(http.StatusOK, s.tokens.JWKS())
+	keys := make([]any, 0, 4)
+	for _, k := range s.tokens.JWKS()["keys"] {
+		keys = append(keys, k)
+	}
+	if s.opts.OIDC != nil {
+		// The ID tokens' RSA keys; the Ed25519 ones above sign EdDSA ID
+		// tokens too (docs/OIDC.md#keys).
+		for _, k := range s.opts.OIDC.RSAJWKs() {
+			keys = append(keys, k)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string][]any{"keys": keys})
 }

@@ -100,6 +100,13 @@ type tab struct {
 // its first tab. Everything ends with the test.
 func newBrowser(t *testing.T) *tab {
 	t.Helper()
+	return newBrowserLang(t, "en-US")
+}
+
+// newBrowserLang is newBrowser with the browser's language set (its
+// navigator.languages and Accept-Language).
+func newBrowserLang(t *testing.T, lang string) *tab {
+	t.Helper()
 	exe := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
@@ -113,7 +120,8 @@ func newBrowser(t *testing.T) *tab {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang), // navigator.languages in headless mode
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
@@ -304,7 +312,8 @@ func (p *phone) call(method, path string, body any, want int, out any) {
 	}
 }
 
-// avatar uploads a small generated PNG as the user's profile picture.
+// avatar uploads a small generated PNG and saves it as the user's profile
+// picture.
 func (p *phone) avatar() {
 	p.t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 96, 96))
@@ -334,10 +343,19 @@ func (p *phone) avatar() {
 		p.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(res.Body)
 		p.t.Fatalf("avatar upload: status %d: %s", res.StatusCode, data)
 	}
+	// An upload is the avatar once the profile is saved with it, as the
+	// mini-program does.
+	var up struct {
+		AvatarURL string `json:"avatar_url"`
+	}
+	if err := json.Unmarshal(data, &up); err != nil || up.AvatarURL == "" {
+		p.t.Fatalf("avatar upload answer %s: %v", data, err)
+	}
+	p.call("PUT", "/api/v1/mp/me", map[string]any{"avatar_url": up.AvatarURL}, http.StatusOK, nil)
 }
 
 func (p *phone) scan(scene string) {
@@ -489,7 +507,11 @@ func TestExpiry(t *testing.T) {
 	if scenes != "4" {
 		t.Errorf("saw %s scenes before the overlay stayed, want 4 (the first and 3 automatic renewals)", scenes)
 	}
-	if got := b.shadowText("#scanlogin", "[data-action=refresh]"); !strings.Contains(got, "Code expired — click to refresh") {
+	// The instructions say what happened; the overlay is the button.
+	if got := b.shadowText("#scanlogin", ".title"); got != "The code expired" {
+		t.Errorf("expired instructions say %q", got)
+	}
+	if got := b.shadowText("#scanlogin", "[data-action=refresh]"); !strings.Contains(got, "Click to refresh") {
 		t.Errorf("expired overlay says %q", got)
 	}
 	b.shot("expiry-1-overlay")
@@ -519,7 +541,15 @@ func TestCancel(t *testing.T) {
 	b.widgetState("#scanlogin", "scanned", 10*time.Second)
 	bob.cancel(scene)
 	b.widgetState("#scanlogin", "cancelled", 10*time.Second)
-	if got := b.shadowText("#scanlogin", ".overlay"); !strings.Contains(got, "Login cancelled on the phone") {
+	// Said once: in the instructions (as WeChat's own page does) and to
+	// screen readers, not again over the code.
+	if got := b.shadowText("#scanlogin", ".title"); got != "You cancelled this login" {
+		t.Errorf("cancelled instructions say %q", got)
+	}
+	if got := b.shadowText("#scanlogin", ".status"); !strings.Contains(got, "Login cancelled on the phone") {
+		t.Errorf("cancelled status says %q", got)
+	}
+	if got := b.shadowText("#scanlogin", ".overlay"); got != "Get a new code" {
 		t.Errorf("cancelled overlay says %q", got)
 	}
 	b.shot("cancel-1-cancelled")
@@ -784,7 +814,7 @@ func TestPhoneDecline(t *testing.T) {
 	ph.do(chromedp.SendKeys(chromedp.ID("openid"), "e2e-lei"), chromedp.SendKeys(chromedp.ID("nickname"), "小雷"),
 		chromedp.Click(chromedp.ID("scan-button")))
 	ph.wait("confirm step", `document.body.dataset.step === 'confirm'`, 10*time.Second)
-	if got := ph.str(`document.getElementById('warning-text').textContent`); !strings.Contains(got, "绝不会通过短信或邮件发送登录码") {
+	if got := ph.str(`document.getElementById('warning-text').textContent`); !strings.Contains(got, "不会通过短信或邮件发送登录码") {
 		t.Errorf("zh warning = %q", got)
 	}
 	ph.shot("decline-1-phone-confirm-zh")
@@ -798,8 +828,8 @@ func TestPhoneDecline(t *testing.T) {
 	ph.wait("declined", `document.body.dataset.result === 'declined'`, 10*time.Second)
 	ph.shot("decline-3-phone-declined-zh")
 	desk.widgetState("#scanlogin", "cancelled", 10*time.Second)
-	if got := desk.shadowText("#scanlogin", ".overlay"); !strings.Contains(got, "已在手机上取消登录") {
-		t.Errorf("zh cancelled overlay says %q", got)
+	if got := desk.shadowText("#scanlogin", ".title"); got != "你已取消此次登录" {
+		t.Errorf("zh cancelled instructions say %q", got)
 	}
 	desk.shot("decline-4-desktop-cancelled-zh")
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,8 @@ type ticket struct {
 	PollToken string `json:"poll_token"`
 	MatchCode string `json:"match_code"`
 	Version   int64  `json:"version"`
+
+	flow *oidcFlow // -mode oidc: the authorization request it belongs to
 
 	confirmStart atomic.Int64 // unix ns when the phone sent confirm
 	confirmed    atomic.Bool  // the phone's confirm succeeded
@@ -105,7 +108,7 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	ramp := time.Duration(0)
 	switch {
 	case cfg.create:
-	case cfg.mode == "longpoll":
+	case cfg.mode == "longpoll" || cfg.mode == "oidc":
 		ramp = time.Duration(cfg.wait) * time.Second
 	case cfg.mode == "shortpoll":
 		ramp = shortPollEvery
@@ -259,6 +262,7 @@ type response struct {
 	status     int
 	retryAfter time.Duration
 	body       []byte
+	cookie     string // the session cookie a redeem sets, as a Cookie header
 }
 
 func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, body any) (*response, error) {
@@ -293,7 +297,7 @@ func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, bod
 	if err != nil {
 		return nil, err
 	}
-	out := &response{status: resp.StatusCode, body: b}
+	out := &response{status: resp.StatusCode, body: b, cookie: sessionCookie(resp.Header)}
 	if s := resp.Header.Get("Retry-After"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil {
 			out.retryAfter = time.Duration(n) * time.Second
@@ -363,6 +367,20 @@ func (l *load) browser(ctx context.Context, i int) {
 			seq++
 			ip = browserIP(i*4096 + seq) // creation is limited per IP: spread it
 		}
+		var flow *oidcFlow
+		if l.cfg.mode == "oidc" {
+			f, err := l.oidcAuthorize(ctx, base, ip)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				l.st.fail("oidc "+strings.SplitN(err.Error(), ":", 2)[0], err.Error())
+				attempt++
+				backoff(ctx, nil, attempt)
+				continue
+			}
+			flow = f
+		}
 		r, err := l.do(ctx, "browser", "POST", base+"/api/v1/qr", ip, "", map[string]any{})
 		if err != nil || r.status != http.StatusCreated {
 			if ctx.Err() != nil {
@@ -378,7 +396,7 @@ func (l *load) browser(ctx context.Context, i int) {
 		if l.cfg.create {
 			continue
 		}
-		t := &ticket{}
+		t := &ticket{flow: flow}
 		if err := json.Unmarshal(r.body, t); err != nil || t.Scene == "" {
 			l.st.fail("create: bad body", "")
 			continue
@@ -402,7 +420,7 @@ func (l *load) follow(ctx context.Context, i int, ip string, t *ticket) {
 	for attempt := 0; ctx.Err() == nil; {
 		base := l.target(l.cfg.browserTargets, i)
 		url := base + "/api/v1/qr/" + t.Scene + "/state"
-		if l.cfg.mode == "longpoll" {
+		if l.cfg.mode != "shortpoll" {
 			url += "?since=" + strconv.FormatInt(since, 10) + "&wait=" + strconv.Itoa(l.cfg.wait)
 		}
 		r, err := l.do(ctx, "browser", "GET", url, ip, t.PollToken, nil)
@@ -451,6 +469,10 @@ func (l *load) redeem(ctx context.Context, i int, ip string, t *ticket) {
 			if t.redeemed.Swap(true) {
 				l.st.fail("redeem: twice", t.Scene)
 			}
+			if t.flow != nil {
+				l.oidcComplete(ctx, i, ip, t, r.cookie)
+				return
+			}
 			l.st.login()
 			return
 		case err == nil && r.status == http.StatusConflict:
@@ -460,6 +482,26 @@ func (l *load) redeem(ctx context.Context, i int, ip string, t *ticket) {
 		l.failure("redeem", r, err)
 		backoff(ctx, r, attempt)
 	}
+}
+
+// oidcComplete takes a redeemed scene's browser back through the provider
+// to the client, whose back end exchanges the code on the phones' instance.
+func (l *load) oidcComplete(ctx context.Context, i int, ip string, t *ticket, cookie string) {
+	if cookie == "" {
+		l.st.fail("oidc redeem", errNoCookie.Error())
+		return
+	}
+	err := l.oidcFinish(ctx, l.target(l.cfg.browserTargets, i), l.target(l.cfg.phoneTargets, i), ip, cookie, t.flow)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.st.fail("oidc "+strings.SplitN(err.Error(), ":", 2)[0], err.Error())
+		}
+		return
+	}
+	if start := t.confirmStart.Load(); start > 0 {
+		l.st.oidcDone(time.Since(time.Unix(0, start)), time.Unix(0, start))
+	}
+	l.st.login()
 }
 
 // dispatchPhones starts logins at the configured rate whether or not earlier

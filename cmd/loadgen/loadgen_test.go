@@ -25,6 +25,7 @@ func TestFlagsRefuseWhatIsNotLocalOrBounded(t *testing.T) {
 		{"too many browsers", []string{"-browsers", "50000"}, "-browsers"},
 		{"unbounded duration", []string{"-duration", "2h"}, "-duration"},
 		{"bad mode", []string{"-mode", "websocket"}, "-mode"},
+		{"oidc with a fault", []string{"-mode", "oidc", "-fault", "pubsub-kill"}, "-mode oidc"},
 		{"fault needs own servers", []string{"-browser-targets", "http://127.0.0.1:1", "-fault", "sigterm"}, "needs the servers started here"},
 	}
 	for _, tt := range tests {
@@ -96,6 +97,9 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 		{"kept tokens", nil, 2},
 		{"relogin", []string{"-relogin"}, 4},
 		{"h2c", []string{"-h2c", "-phones-h2c"}, 2},
+		// An OpenID Connect sign-in around each login: the client's code
+		// exchange is counted beside the phone's scan and confirm.
+		{"oidc", []string{"-mode", "oidc"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shortRun(t, bin, tc.args, tc.phoneReqs)
@@ -166,11 +170,29 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	if s.Latency.N == 0 || s.Latency.P50 <= 0 {
 		t.Errorf("no delivery latency measured: %+v", s.Latency)
 	}
+	if s.Mode == "oidc" && (s.OIDCLatency == nil || s.OIDCLatency.N == 0 || s.OIDCLatency.P50 < s.Latency.P50) {
+		t.Errorf("no OIDC confirm -> tokens latency: %+v", s.OIDCLatency)
+	}
 	if s.RedisCmdsPerLogin <= 0 || s.CPUPerLoginMs <= 0 || len(s.PeakRSSMB) != 2 {
 		t.Errorf("costs not measured: redis %v cpu %v rss %v", s.RedisCmdsPerLogin, s.CPUPerLoginMs, s.PeakRSSMB)
 	}
 	if s.RedisCPUPerLoginMs == nil || *s.RedisCPUPerLoginMs <= 0 || s.LoadgenCPUPerLoginMs <= 0 {
 		t.Errorf("the rest of the machine not measured: redis %v loadgen %v", s.RedisCPUPerLoginMs, s.LoadgenCPUPerLoginMs)
+	}
+	// The database as deployed: its CPU counted, one sign-in written per
+	// login (two with OpenID Connect: the redeem and the client's), and no
+	// user read (the poll and redeem paths use the cache).
+	if s.Database == "postgres" {
+		if s.DBCPUPerLoginMs == nil || *s.DBCPUPerLoginMs <= 0 {
+			t.Errorf("database CPU not measured: %v", s.DBCPUPerLoginMs)
+		}
+		want := 1.0
+		if s.Mode == "oidc" {
+			want = 2
+		}
+		if n := s.DBCallsByOpPerLogin["record_sign_in"]; n < want*0.8 || n > want*1.2 || s.DBCallsByOpPerLogin["user"] != 0 {
+			t.Errorf("database calls per login %v, want record_sign_in about %v and no user read", s.DBCallsByOpPerLogin, want)
+		}
 	}
 	// Phones that start in the window and finish after it blur the ratio a
 	// little; a kept token must still save the code and the login.

@@ -6,8 +6,8 @@
 // their ratios); phones scan and confirm at a fixed
 // open-loop rate, each phone user logging in once and keeping its token as
 // the mini-program does (-relogin: before every scan). With no
-// -browser-targets it starts its own private redis-server and two server
-// instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
+// -browser-targets it starts its own private redis-server, PostgreSQL
+// (-db) and two server instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
 package main
 
 import (
@@ -58,9 +58,17 @@ type config struct {
 
 	serverBin   string
 	serverProcs int
-	sceneTTL    time.Duration
+	db          string
+	// dbPIDs are the processes of the database started here, read at each
+	// snapshot (PostgreSQL starts a process per connection).
+	dbPIDs   func() []int
+	sceneTTL time.Duration
+
+	wechatLatency time.Duration // -mode qrmodes: the fake WeChat's getwxacodeunlimit latency
 
 	cpuProfile string
+
+	oidcClient, oidcSecret, oidcRedirect string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -76,7 +84,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 100, "logins per second the phones start (open loop)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured window after warm-up")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "warm-up before the window")
-	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios)")
+	fs.StringVar(&c.mode, "mode", "longpoll", "longpoll | shortpoll (poll every 1 s without waiting) | compare (both, one after the other at the same load, with their ratios) | oidc (long polls inside an OpenID Connect sign-in: authorize -> scan -> confirm -> code -> token) | qrmodes (time to code of SCANLOGIN_QR_MODE wxacode and link, side by side; -browsers concurrent)")
+	fs.DurationVar(&c.wechatLatency, "wechat-latency", 100*time.Millisecond, "-mode qrmodes: how long the fake WeChat takes to answer getwxacodeunlimit")
+	fs.StringVar(&c.oidcClient, "oidc-client", oidcClientID, "-mode oidc: client ID (servers started here register it)")
+	fs.StringVar(&c.oidcSecret, "oidc-secret", oidcSecret, "-mode oidc: client secret")
+	fs.StringVar(&c.oidcRedirect, "oidc-redirect", oidcRedirect, "-mode oidc: the client's registered redirect URI (never fetched)")
 	fs.IntVar(&c.wait, "wait", 25, "long-poll wait in seconds")
 	fs.IntVar(&c.phones, "phones", 10000, "distinct phone users (scans are rate-limited per user)")
 	fs.BoolVar(&c.relogin, "relogin", false, "phones get a wx.login code and log in before every scan, as after a fresh install (default: each phone user logs in once and keeps its token, as the mini-program does)")
@@ -87,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.phonesH2C, "phones-h2c", false, "phones speak HTTP/2 with prior knowledge too, all of them over a few connections")
 	fs.DurationVar(&c.sample, "sample", 0, "every this often, record Redis keys and each server's heap and goroutines (for soak runs; 0: at start and end only)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "scanlogin binary to start (default: go build ./cmd/scanlogin)")
+	fs.StringVar(&c.db, "db", "postgres", "database of the servers started here: postgres (a private PostgreSQL with its crash-safe defaults, as deployed), sqlite (one file both share) or none (no SCANLOGIN_DATABASE_URL: for a -server-bin of a Redis-only version, the before-run)")
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
@@ -106,8 +119,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.pids = append(c.pids, pid)
 	}
 	switch {
-	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare":
-		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll or compare", c.mode)
+	case c.mode != "longpoll" && c.mode != "shortpoll" && c.mode != "compare" && c.mode != "oidc" && c.mode != "qrmodes":
+		return nil, fmt.Errorf("-mode: %q is not longpoll, shortpoll, compare, oidc or qrmodes", c.mode)
+	case c.mode == "oidc" && (c.create || c.fault != ""):
+		return nil, errors.New("-mode oidc: not with -create or -fault")
+	case c.mode == "qrmodes" && (c.create || c.fault != "" || len(c.browserTargets) > 0):
+		return nil, errors.New("-mode qrmodes: starts its own servers; not with -create, -fault or -browser-targets")
+	case c.wechatLatency < 0 || c.wechatLatency > 10*time.Second:
+		return nil, errors.New("-wechat-latency: 0 to 10s")
 	case c.mode == "compare" && (c.create || c.fault != ""):
 		return nil, errors.New("-mode compare: not with -create or -fault")
 	case c.browsers < 1 || c.browsers > 15000:
@@ -118,6 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-duration: above 0 and at most 30m")
 	case c.serverProcs < 0 || c.serverProcs > 64:
 		return nil, errors.New("-server-gomaxprocs: 0 to 64")
+	case c.db != "postgres" && c.db != "sqlite" && c.db != "none":
+		return nil, fmt.Errorf("-db: %q is not postgres, sqlite or none", c.db)
 	case c.wait < 1 || c.wait > 30:
 		return nil, errors.New("-wait: 1 to 30 seconds")
 	case c.fault != "" && c.fault != "redis-restart" && c.fault != "pubsub-kill" && c.fault != "sigterm":
@@ -151,6 +172,7 @@ func runOnce(ctx context.Context, cfg *config, stderr io.Writer) (*summary, erro
 		}
 		cfg.redisAddr = cl.redis.addr
 		cfg.pids = cl.pids()
+		cfg.dbPIDs = cl.dbPIDs
 		return runLoad(ctx, cfg, cl, stderr)
 	}
 	return runLoad(ctx, cfg, nil, stderr)
@@ -193,7 +215,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var out any
-	if cfg.mode == "compare" {
+	if cfg.mode == "qrmodes" {
+		sum, err := runQRModes(ctx, cfg, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		out = sum
+	} else if cfg.mode == "compare" {
 		// The baseline in the same run: the same load, long polls first,
 		// then 1 s short polls, each on servers of its own.
 		var c comparison

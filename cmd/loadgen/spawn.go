@@ -20,13 +20,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore/sqlstoretest"
 )
 
-// cluster is what loadgen started itself: one redis-server and two server
-// instances sharing it and one signing key.
+// cluster is what loadgen started itself: one redis-server, a PostgreSQL
+// (unless -db none) and two server instances sharing them and one signing
+// key.
 type cluster struct {
 	dir       string
 	redis     *redisProc
+	pg        *sqlstoretest.Postgres // nil unless -db postgres
 	instances []*serverProc
 }
 
@@ -97,10 +101,23 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 		return nil, err
 	}
 
+	dbEnv, err := c.startDatabase(ctx, cfg, logs)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+
 	keyFile := filepath.Join(dir, "signing.pem")
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	der, _ := x509.MarshalPKCS8PrivateKey(priv)
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		c.close()
+		return nil, err
+	}
+	// The OpenID client of -mode oidc (registered in every mode: it costs
+	// nothing when unused).
+	clientsFile := filepath.Join(dir, "oidc-clients.yaml")
+	if err := os.WriteFile(clientsFile, []byte(oidcClientYAML), 0o600); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -124,8 +141,10 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			"SCANLOGIN_SIGNING_KEY_FILE="+keyFile,
 			"SCANLOGIN_SESSION_KEY_SECRET="+hex.EncodeToString(secret),
 			"SCANLOGIN_SCENE_TTL="+cfg.sceneTTL.String(),
+			"SCANLOGIN_OIDC_CLIENTS_FILE="+clientsFile,
 			"SCANLOGIN_LOG_LEVEL=warn",
 		)
+		s.cmd.Env = append(s.cmd.Env, dbEnv...)
 		if cfg.serverProcs > 0 {
 			// As a container with that many CPUs would get it.
 			s.cmd.Env = append(s.cmd.Env, "GOMAXPROCS="+strconv.Itoa(cfg.serverProcs))
@@ -149,8 +168,44 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			return nil, fmt.Errorf("%s: %v (logs in %s)", s.url, err, dir)
 		}
 	}
-	fmt.Fprintf(logs, "loadgen: redis %s, servers %s and %s (logs in %s)\n", c.redis.addr, c.instances[0].url, c.instances[1].url, dir)
+	fmt.Fprintf(logs, "loadgen: redis %s, database %s, servers %s and %s (logs in %s)\n", c.redis.addr, cfg.db, c.instances[0].url, c.instances[1].url, dir)
 	return c, nil
+}
+
+// startDatabase starts what -db names and returns the servers' environment
+// for it: a PostgreSQL with its crash-safe defaults, as deployed; a SQLite
+// file both servers share; or none, for a -server-bin of a version before
+// the database (the Redis-only before-run).
+func (c *cluster) startDatabase(ctx context.Context, cfg *config, logs io.Writer) ([]string, error) {
+	// Without SCANLOGIN_DATABASE_URL a server of this version in dev mode
+	// keeps users in the data directory: never the working directory here.
+	env := []string{"SCANLOGIN_DATA_DIR=" + filepath.Join(c.dir, "data")}
+	switch cfg.db {
+	case "postgres":
+		pg, err := sqlstoretest.StartServer(sqlstoretest.ServerOptions{Durable: true})
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		c.pg = pg
+		url, err := pg.NewDatabase(ctx, "scanlogin")
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		fmt.Fprintf(logs, "loadgen: postgres on %s\n", pg.Dir())
+		return append(env, "SCANLOGIN_DATABASE_URL="+url), nil
+	case "sqlite":
+		return append(env, "SCANLOGIN_DATABASE_URL=sqlite://"+filepath.Join(c.dir, "scanlogin.db")), nil
+	}
+	return env, nil
+}
+
+// dbPIDs are the database's processes, for its CPU (none for SQLite, which
+// runs inside the servers).
+func (c *cluster) dbPIDs() []int {
+	if c.pg == nil {
+		return nil
+	}
+	return c.pg.PIDs()
 }
 
 func moduleRoot() string {
@@ -257,6 +312,9 @@ func (c *cluster) close() {
 	}
 	if c.redis != nil && c.redis.cmd != nil && c.redis.cmd.Process != nil {
 		_ = c.redis.cmd.Process.Kill()
+	}
+	if c.pg != nil {
+		c.pg.Close()
 	}
 	if os.Getenv("LOADGEN_KEEP") == "" {
 		os.RemoveAll(c.dir)

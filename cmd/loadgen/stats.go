@@ -35,6 +35,7 @@ type stats struct {
 	mu        sync.Mutex
 	latencies []time.Duration
 	latAt     []time.Time
+	oidcLat   []time.Duration // -mode oidc: confirm -> tokens
 	errors    map[string]int64
 	samples   map[string]string // one detail per error kind
 }
@@ -85,11 +86,16 @@ func (s *stats) login() {
 func (s *stats) delivered(d time.Duration, confirmedAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started.IsZero() || confirmedAt.Before(s.started) || (!s.stopped.IsZero() && confirmedAt.After(s.stopped)) {
+	if !s.inWindow(confirmedAt) {
 		return
 	}
 	s.latencies = append(s.latencies, d)
 	s.latAt = append(s.latAt, confirmedAt)
+}
+
+// inWindow: t is inside the measured window. Call with s.mu held.
+func (s *stats) inWindow(t time.Time) bool {
+	return !s.started.IsZero() && !t.Before(s.started) && (s.stopped.IsZero() || !t.After(s.stopped))
 }
 
 func (s *stats) unavailable(withRetryAfter bool) {
@@ -148,6 +154,10 @@ type snapshot struct {
 	// The rest of the machine's share, to tell how much of it the servers
 	// got: Redis (from its INFO, -1 if unknown) and the load generator.
 	redisCPU, selfCPU float64
+	// dbCPU is the database's processes' CPU, -1 with none started here;
+	// dbCalls the servers' database calls by operation (from /metrics).
+	dbCPU   float64
+	dbCalls map[string]float64
 }
 
 func (p *probe) snapshot(ctx context.Context) snapshot {
@@ -161,7 +171,49 @@ func (p *probe) snapshot(ctx context.Context) snapshot {
 	for _, pid := range p.cfg.pids {
 		s.cpu = append(s.cpu, cpuSeconds(pid))
 	}
+	s.dbCPU = -1
+	if p.cfg.dbPIDs != nil {
+		if pids := p.cfg.dbPIDs(); len(pids) > 0 {
+			s.dbCPU = 0
+			for _, pid := range pids {
+				s.dbCPU += max(cpuSeconds(pid), 0)
+			}
+		}
+	}
+	s.dbCalls = map[string]float64{}
+	seen := map[string]bool{}
+	for _, base := range append(append([]string{}, p.cfg.browserTargets...), p.cfg.phoneTargets...) {
+		if !seen[base] {
+			seen[base] = true
+			for op, n := range dbCalls(ctx, http.DefaultClient, base) {
+				s.dbCalls[op] += n
+			}
+		}
+	}
 	return s
+}
+
+// dbCalls reads a server's database calls by operation from /metrics
+// (scanlogin_db_call_duration_seconds_count{op}).
+func dbCalls(ctx context.Context, c *http.Client, base string) map[string]float64 {
+	out := map[string]float64{}
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, `scanlogin_db_call_duration_seconds_count{op="`)
+		if !ok {
+			continue
+		}
+		op, v, _ := strings.Cut(rest, `"} `)
+		f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		out[op] = f
+	}
+	return out
 }
 
 // redisCPUSeconds is used_cpu_sys + used_cpu_user of an INFO reply, -1 if
@@ -288,6 +340,7 @@ type summary struct {
 	ScenesCreated     int64              `json:"scenes_created"`
 	ScenesPerS        float64            `json:"scenes_created_per_s"`
 	Latency           latency            `json:"confirm_to_delivery"`
+	OIDCLatency       *latency           `json:"oidc_confirm_to_tokens,omitempty"`
 	Errors            map[string]int64   `json:"errors"`
 	ErrorSamples      map[string]string  `json:"error_samples,omitempty"`
 	BrowserReqsPerLog float64            `json:"browser_requests_per_login"`
@@ -301,10 +354,16 @@ type summary struct {
 	CPUPartial bool `json:"server_cpu_partial,omitempty"`
 	// Where the rest of the machine went (all share its cores): Redis
 	// (absent when it restarted in the window) and the load generator.
-	RedisCPUPerLoginMs   *float64  `json:"redis_cpu_ms_per_login,omitempty"`
-	LoadgenCPUPerLoginMs float64   `json:"loadgen_cpu_ms_per_login"`
-	PeakRSSMB            []float64 `json:"peak_rss_mb_by_instance"`
-	RSSPerIdleWaiterKB   float64   `json:"rss_per_idle_waiter_kb"`
+	RedisCPUPerLoginMs *float64 `json:"redis_cpu_ms_per_login,omitempty"`
+	// The database: its processes' CPU (PostgreSQL started here; SQLite
+	// is inside the servers), and the servers' calls to it by operation.
+	Database             string             `json:"database,omitempty"`
+	DBCPUPerLoginMs      *float64           `json:"db_cpu_ms_per_login,omitempty"`
+	DBCallsPerLogin      float64            `json:"db_calls_per_login"`
+	DBCallsByOpPerLogin  map[string]float64 `json:"db_calls_by_op_per_login,omitempty"`
+	LoadgenCPUPerLoginMs float64            `json:"loadgen_cpu_ms_per_login"`
+	PeakRSSMB            []float64          `json:"peak_rss_mb_by_instance"`
+	RSSPerIdleWaiterKB   float64            `json:"rss_per_idle_waiter_kb"`
 	Unavailable503       struct {
 		WithRetryAfter    int64 `json:"with_retry_after"`
 		WithoutRetryAfter int64 `json:"without_retry_after"`
@@ -322,6 +381,9 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 		Mode: l.cfg.mode, Browsers: l.cfg.browsers, TargetRate: l.cfg.rate, WindowS: window, Fault: l.cfg.fault,
 		Relogin: l.cfg.relogin, H2C: l.cfg.h2c, PhonesH2C: l.cfg.phonesH2C, ServerProcs: l.cfg.serverProcs, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
 	}
+	if l.cfg.dbPIDs != nil { // servers started here
+		s.Database = l.cfg.db
+	}
 	if l.cfg.create {
 		s.Mode = "create"
 	}
@@ -329,6 +391,10 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	s.ScenesPerS = float64(s.ScenesCreated) / window
 	st.mu.Lock()
 	s.Latency = percentiles(st.latencies)
+	if l.cfg.mode == "oidc" {
+		ol := percentiles(st.oidcLat)
+		s.OIDCLatency = &ol
+	}
 	s.Errors = map[string]int64{}
 	s.ErrorSamples = map[string]string{}
 	for k, v := range st.errors {
@@ -386,6 +452,19 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 			s.RedisCPUPerLoginMs = &ms
 		}
 		s.LoadgenCPUPerLoginMs = (after.selfCPU - before.selfCPU) * 1000 / per
+		if d := after.dbCPU - before.dbCPU; before.dbCPU >= 0 && after.dbCPU >= 0 && d >= 0 {
+			ms := d * 1000 / per
+			s.DBCPUPerLoginMs = &ms
+		}
+		for op, n := range after.dbCalls {
+			if d := n - before.dbCalls[op]; d > 0 {
+				if s.DBCallsByOpPerLogin == nil {
+					s.DBCallsByOpPerLogin = map[string]float64{}
+				}
+				s.DBCallsByOpPerLogin[op] = d / per
+				s.DBCallsPerLogin += d / per
+			}
+		}
 	}
 	for _, pid := range l.cfg.pids {
 		s.PeakRSSMB = append(s.PeakRSSMB, float64(procStatusKB(pid, "VmHWM"))/1024)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // env reads variables, each once; every error names its variable.
@@ -97,6 +98,8 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		Addr:          e.str("SCANLOGIN_ADDR"),
 		PublicURL:     e.str("SCANLOGIN_PUBLIC_URL"),
 		RedisURL:      e.secret("SCANLOGIN_REDIS_URL"),
+		DatabaseURL:   e.secret("SCANLOGIN_DATABASE_URL"),
+		DataDir:       e.str("SCANLOGIN_DATA_DIR"),
 		WeChatAppID:   e.str("SCANLOGIN_WECHAT_APPID"),
 		WeChatSecret:  e.secret("SCANLOGIN_WECHAT_SECRET"),
 		WeChatBaseURL: e.str("SCANLOGIN_WECHAT_BASE_URL"),
@@ -116,6 +119,9 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		NumberMatch:    e.boolean("SCANLOGIN_NUMBER_MATCH"),
 		AllowedOrigins: e.list("SCANLOGIN_ALLOWED_ORIGINS"),
 		AvatarHosts:    e.list("SCANLOGIN_AVATAR_HOSTS"),
+		QRMode:         e.str("SCANLOGIN_QR_MODE"),
+		QRLinkPrefix:   e.str("SCANLOGIN_QR_LINK_PREFIX"),
+		VerifyFiles:    verifyFiles(e, "SCANLOGIN_WECHAT_VERIFY_FILE"),
 	}
 	switch v := e.str("SCANLOGIN_SHUTDOWN_DELAY"); v {
 	case "", "0", "0s": // no delay is the default, and a valid choice
@@ -128,6 +134,21 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 			e.fail("SCANLOGIN_SIGNING_KEY_FILE", "%v", err)
 		}
 		cfg.SigningKeys = keys
+	}
+	if files := e.str("SCANLOGIN_OIDC_RSA_KEY_FILE"); files != "" {
+		keys, err := oidcop.LoadRSAKeys(files)
+		if err != nil {
+			e.fail("SCANLOGIN_OIDC_RSA_KEY_FILE", "%v", err)
+		}
+		cfg.OIDCRSAKeys = keys
+	}
+	if f := e.str("SCANLOGIN_OIDC_CLIENTS_FILE"); f != "" {
+		cfg.OIDCClientsFile = f
+		clients, err := app.LoadOIDCClients(f, cfg.Audience)
+		if err != nil {
+			e.fail("SCANLOGIN_OIDC_CLIENTS_FILE", "%v", err)
+		}
+		cfg.OIDCClients = clients
 	}
 	if v := e.secret("SCANLOGIN_SESSION_KEY_SECRET"); v != "" {
 		b, err := decodeKey(v)

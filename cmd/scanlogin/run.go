@@ -9,7 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // run is the whole program: configuration, logger, Redis, the listener,
@@ -34,7 +39,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stdout)
 		case "keygen":
-			return keygen(stdout)
+			return keygen(args[2:], stdout)
+		case "migrate-redis":
+			if len(args) > 2 {
+				return fmt.Errorf("migrate-redis takes no arguments: configuration is by environment (see -h)")
+			}
+			return migrateRedis(ctx, getenv, stdout)
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
@@ -46,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: SCANLOGIN_LOG_LEVEL: %w", err)
 	}
+
+	// The OpenID library logs through slog's default logger: make it ours
+	// (JSON, redacted).
+	slog.SetDefault(log)
 
 	// go-redis logs through a package-level logger; send it to ours so
 	// its lines are JSON and filtered like every other.
@@ -76,17 +90,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg = a.Config
+	log.Info("database ready", "database", app.DescribeDatabase(cfg.DatabaseURL))
 	if cfg.DevMode() {
 		log.Warn("dev mode: no WeChat credentials; the fake WeChat is mounted at /dev/wechat/ and the signing key is generated")
-		log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
-		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n", cfg.PublicURL)
-		if hint := phoneHint(cfg.PublicURL, cfg.Addr, port); hint != "" {
+		hint := phoneHint(cfg.PublicURL, cfg.Addr, port)
+		if loopbackOnly(cfg.Addr) {
+			// No phone can reach a loopback listener: say what to set.
+			log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and use the phone simulator; this address is reachable from this computer only", "url", cfg.PublicURL+"/")
+			hint = "only this computer can reach it; for a phone on your network set SCANLOGIN_ADDR=:" + strconv.Itoa(port) + " and SCANLOGIN_PUBLIC_URL=http://<this computer's LAN IP>:" + strconv.Itoa(port)
+		} else {
+			log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
+		}
+		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n  users are kept in %s\n", cfg.PublicURL, app.DescribeDatabase(cfg.DatabaseURL))
+		if hint != "" {
 			fmt.Fprintf(stdout, "  %s\n", hint)
 		}
 		fmt.Fprintln(stdout)
 	} else {
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
+	// SIGHUP re-reads the OpenID clients; a bad file keeps the old ones.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := a.ReloadOIDCClients(); err != nil {
+					log.Error("oidc: clients not reloaded; the previous ones stay", "err", err)
+				}
+			}
+		}
+	}()
 	err = a.Run(ctx, ln)
 	log.Info("stopped")
 	return err
@@ -109,6 +147,19 @@ func phoneHint(publicURL, addr string, port int) string {
 		}
 	}
 	return ""
+}
+
+// loopbackOnly: the listener accepts connections from this computer only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // healthcheck is the container's HEALTHCHECK (the image has no curl): GET
@@ -143,14 +194,30 @@ func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writ
 	return nil
 }
 
-// keygen writes a fresh Ed25519 signing key as PKCS#8 PEM, the format
-// SCANLOGIN_SIGNING_KEY_FILE reads.
-func keygen(stdout io.Writer) error {
-	k, err := server.GenerateSigningKey()
-	if err != nil {
-		return fmt.Errorf("keygen: %w", err)
+// keygen writes a fresh key as PKCS#8 PEM: `keygen` (or `keygen ed25519`)
+// the Ed25519 signing key SCANLOGIN_SIGNING_KEY_FILE reads, `keygen rsa`
+// the RSA key for ID tokens SCANLOGIN_OIDC_RSA_KEY_FILE reads.
+func keygen(args []string, stdout io.Writer) error {
+	kind := "ed25519"
+	if len(args) > 0 {
+		kind = args[0]
 	}
-	b, err := server.MarshalSigningKeyPEM(k)
+	var b []byte
+	var err error
+	switch kind {
+	case "ed25519":
+		var k server.SigningKey
+		if k, err = server.GenerateSigningKey(); err == nil {
+			b, err = server.MarshalSigningKeyPEM(k)
+		}
+	case "rsa":
+		var k oidcop.RSAKey
+		if k, err = oidcop.GenerateRSAKey(); err == nil {
+			b, err = oidcop.MarshalRSAKeyPEM(k)
+		}
+	default:
+		return fmt.Errorf("keygen: want ed25519 (default) or rsa, got %q", kind)
+	}
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
@@ -230,12 +297,19 @@ Run with no configuration for the demo (embedded Redis, fake WeChat).
 "scanlogin version" prints the version; "scanlogin healthcheck" checks the
 server at SCANLOGIN_ADDR on this machine (for container health checks);
 "scanlogin keygen" prints a new Ed25519 signing key (PEM) for
-SCANLOGIN_SIGNING_KEY_FILE.
+SCANLOGIN_SIGNING_KEY_FILE, "scanlogin keygen rsa" an RSA key for
+SCANLOGIN_OIDC_RSA_KEY_FILE; "scanlogin migrate-redis" copies the users of a
+previous version's Redis (SCANLOGIN_REDIS_URL, SCANLOGIN_WECHAT_APPID) into
+the database (SCANLOGIN_DATABASE_URL), idempotently, and prints counts.
+SIGHUP re-reads SCANLOGIN_OIDC_CLIENTS_FILE.
 Configuration is by environment variables (secrets also as NAME_FILE):
 
   SCANLOGIN_ADDR                listen address (default :8080)
   SCANLOGIN_PUBLIC_URL          absolute URL browsers and phones use (default from the address)
   SCANLOGIN_REDIS_URL           redis://, rediss://, unix://, redis+sentinel://, redis+cluster://
+  SCANLOGIN_DATABASE_URL        users: postgres://user:pass@host/db or sqlite:///path/file.db
+                                (required with WeChat credentials; dev mode: SQLite in the data dir)
+  SCANLOGIN_DATA_DIR            dev mode's data directory (default .scanlogin)
   SCANLOGIN_WECHAT_APPID        with SCANLOGIN_WECHAT_SECRET: talk to WeChat (no dev mode)
   SCANLOGIN_WECHAT_SECRET       the AppSecret
   SCANLOGIN_WECHAT_BASE_URL     default https://api.weixin.qq.com
@@ -243,6 +317,8 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_MP_ENV_VERSION      release | trial | develop
   SCANLOGIN_SIGNING_KEY_FILE    Ed25519 PEM files, comma-separated; the first signs
   SCANLOGIN_SESSION_KEY_SECRET  32 bytes (64 hex or base64): encrypts session_key at rest
+  SCANLOGIN_OIDC_CLIENTS_FILE   OpenID Connect clients (YAML, docs/OIDC.md); turns the provider on
+  SCANLOGIN_OIDC_RSA_KEY_FILE   RSA PEM files for ID tokens, comma-separated; the first signs
   SCANLOGIN_SCENE_TTL           pending scene lifetime (default 120s)
   SCANLOGIN_NUMBER_MATCH        on | off
   SCANLOGIN_SITE_NAME           shown on the confirm page

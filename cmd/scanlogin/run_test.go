@@ -111,6 +111,7 @@ func TestRunShutsDownCleanly(t *testing.T) {
 	base, stderr, cancel, done := startRun(t, map[string]string{
 		"SCANLOGIN_ADDR":      "127.0.0.1:0",
 		"SCANLOGIN_REDIS_URL": rs.URL(),
+		"SCANLOGIN_DATA_DIR":  t.TempDir(),
 		"SCANLOGIN_LOG_LEVEL": "debug",
 	})
 	if code, _ := get(t, base+"/readyz", ""); code != 200 {
@@ -174,6 +175,7 @@ func TestRunReadyzFailsFirst(t *testing.T) {
 	base, _, cancel, done := startRun(t, map[string]string{
 		"SCANLOGIN_ADDR":           "127.0.0.1:0",
 		"SCANLOGIN_REDIS_URL":      rs.URL(),
+		"SCANLOGIN_DATA_DIR":       t.TempDir(),
 		"SCANLOGIN_SHUTDOWN_DELAY": "1s",
 	})
 	cancel()
@@ -189,13 +191,23 @@ func TestRunReadyzFailsFirst(t *testing.T) {
 	}
 }
 
-// TestRunDemo: nothing configured but the address: the embedded Redis, the
-// fake WeChat at /dev/wechat/, a QR that encodes /dev/phone, the whole
-// login.
+// TestRunDemo: nothing configured but the address (and, not to write into
+// the source tree, the data directory): the embedded Redis, users in a
+// SQLite file whose absolute path the log prints, the fake WeChat at
+// /dev/wechat/, a QR that encodes /dev/phone, the whole login.
 func TestRunDemo(t *testing.T) {
-	base, stderr, _, _ := startRun(t, map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:0"})
+	dataDir := t.TempDir()
+	t.Chdir(dataDir)
+	base, stderr, _, _ := startRun(t, map[string]string{"SCANLOGIN_ADDR": "127.0.0.1:0", "SCANLOGIN_DATA_DIR": "demo-data"})
 	if !strings.Contains(stderr.String(), "not durable") {
 		t.Errorf("no warning about the embedded Redis: %s", stderr.String())
+	}
+	dbFile := filepath.Join(dataDir, "demo-data", "scanlogin.db")
+	if !strings.Contains(stderr.String(), `"database":"sqlite `+dbFile+`"`) {
+		t.Errorf("the log does not name the database file %s: %s", dbFile, stderr.String())
+	}
+	if _, err := os.Stat(dbFile); err != nil {
+		t.Errorf("no database file: %v", err)
 	}
 	_, created := post(t, base+"/api/v1/qr", "", "")
 	scene, poll := created["scene"].(string), created["poll_token"].(string)
@@ -260,6 +272,7 @@ func TestLoadConfig(t *testing.T) {
 		"SCANLOGIN_WECHAT_APPID":       "wx1234567890abcdef",
 		"SCANLOGIN_WECHAT_SECRET_FILE": secretFile,
 		"SCANLOGIN_REDIS_URL":          "redis://redis:6379/0",
+		"SCANLOGIN_DATABASE_URL":       "postgres://scanlogin:pw@postgres:5432/scanlogin",
 		"SCANLOGIN_SIGNING_KEY_FILE":   keyFile,
 		"SCANLOGIN_SESSION_KEY_SECRET": hexKey,
 		"SCANLOGIN_SCENE_TTL":          "90s",
@@ -300,6 +313,8 @@ func TestLoadConfig(t *testing.T) {
 		{"avatar host with port", "SCANLOGIN_AVATAR_HOSTS", "cdn.example.com:8443", "SCANLOGIN_AVATAR_HOSTS"},
 		{"avatar host url", "SCANLOGIN_AVATAR_HOSTS", "https://cdn.example.com", "SCANLOGIN_AVATAR_HOSTS"},
 		{"no redis", "SCANLOGIN_REDIS_URL", "", "SCANLOGIN_REDIS_URL"},
+		{"no database", "SCANLOGIN_DATABASE_URL", "", "SCANLOGIN_DATABASE_URL"},
+		{"bad database", "SCANLOGIN_DATABASE_URL", "mysql://u@h/db", "SCANLOGIN_DATABASE_URL"},
 		{"bad public url", "SCANLOGIN_PUBLIC_URL", "login.example.com", "SCANLOGIN_PUBLIC_URL"},
 		{"negative seconds", "SCANLOGIN_SESSION_TTL", "-5", "SCANLOGIN_SESSION_TTL"},
 		{"zero seconds", "SCANLOGIN_SCENE_TTL", "0", "SCANLOGIN_SCENE_TTL"},
@@ -394,10 +409,65 @@ func TestKeygen(t *testing.T) {
 			"SCANLOGIN_WECHAT_APPID":       "wx0000000000000000",
 			"SCANLOGIN_WECHAT_SECRET":      "secret",
 			"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
+			"SCANLOGIN_DATABASE_URL":       "sqlite:///var/lib/scanlogin/users.db",
 			"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
 			"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 		}[k]
 	}); err != nil {
 		t.Fatalf("the server does not load keygen's key: %v", err)
+	}
+}
+
+// keygen rsa makes the ID-token key; with a clients file the server loads
+// it, and without one a clients file is refused by name.
+func TestKeygenRSAAndOIDCConfig(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "keygen", "rsa"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("keygen rsa: %v", err)
+	}
+	dir := t.TempDir()
+	rsaPath, sigPath, clients := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "sig.pem"), filepath.Join(dir, "clients.yaml")
+	var sig bytes.Buffer
+	if err := run(context.Background(), []string{"scanlogin", "keygen"}, func(string) string { return "" }, &sig, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range map[string][]byte{rsaPath: out.Bytes(), sigPath: sig.Bytes(),
+		clients: []byte("clients: [{id: grafana, secret: \"0123456789abcdef0123456789abcdef\", redirect_uris: [\"https://g.example.com/cb\"]}]")} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"SCANLOGIN_SIGNING_KEY_FILE":   sigPath,
+		"SCANLOGIN_WECHAT_APPID":       "wx0000000000000000",
+		"SCANLOGIN_WECHAT_SECRET":      "secret",
+		"SCANLOGIN_REDIS_URL":          "redis://127.0.0.1:1/0",
+		"SCANLOGIN_SESSION_KEY_SECRET": strings.Repeat("ab", 32),
+		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
+		"SCANLOGIN_OIDC_CLIENTS_FILE":  clients,
+		"SCANLOGIN_DATABASE_URL":       "sqlite://" + filepath.Join(dir, "db.sqlite"),
+	}
+	get := func(k string) string { return env[k] }
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_OIDC_RSA_KEY_FILE") {
+		t.Fatalf("clients without an RSA key: %v", err)
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = rsaPath
+	cfg, err := loadConfig(get)
+	if err != nil {
+		t.Fatalf("the server does not load keygen rsa's key: %v", err)
+	}
+	if len(cfg.OIDCRSAKeys) != 1 || len(cfg.OIDCClients) != 1 {
+		t.Fatalf("keys %d clients %d", len(cfg.OIDCRSAKeys), len(cfg.OIDCClients))
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = sigPath // an Ed25519 key
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_OIDC_RSA_KEY_FILE") {
+		t.Fatalf("an Ed25519 key as the RSA key: %v", err)
+	}
+	env["SCANLOGIN_OIDC_RSA_KEY_FILE"] = rsaPath
+	if err := os.WriteFile(clients, []byte("clients: [{id: grafana, secret: short, redirect_uris: [\"https://g.example.com/cb\"]}]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), `SCANLOGIN_OIDC_CLIENTS_FILE`) || !strings.Contains(err.Error(), `(id "grafana"): secret`) {
+		t.Fatalf("a bad clients file: %v", err)
 	}
 }

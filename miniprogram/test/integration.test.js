@@ -11,9 +11,10 @@ const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
 const stackHelper = require('./helpers/stack.js')
-const { newPhone } = require('./helpers/phone.js')
+const { newPhone, ROOT } = require('./helpers/phone.js')
 const { call, createScene, pollState, waitState, mpLogin, CHROME_WINDOWS } = require('./helpers/http.js')
 const redis = require('./helpers/redis.js')
+const { failOnViolations } = require('./helpers/strict.js')
 
 const SITE = 'Acme Test Shop'
 // A real 8x8 PNG (the server sniffs the bytes).
@@ -54,6 +55,37 @@ async function deadURL () {
   return url
 }
 
+// shownLabel is what the pages must show for a browser: the server's label
+// ("Chrome 131 · Windows 10/11"), never the raw User-Agent. The server labels
+// every browser it knows, and these tests sign in as Chrome on Windows.
+function shownLabel (browser) {
+  assert.ok(browser && /^Chrome \d+ · Windows/.test(browser.label), 'the server labels the browser: ' + JSON.stringify(browser))
+  return browser.label
+}
+
+// answerOf is the parsed body of the mini-program's last call to a URL ending
+// in suffix, as the harness recorded it.
+function answerOf (p, suffix) {
+  const r = p.env.requests.filter(q => q.url.endsWith(suffix)).pop()
+  assert.ok(r, 'no request to ' + suffix)
+  return r.body
+}
+
+// signedInBrowser signs a Chrome on Windows in as p's user (scan, confirm,
+// redeem over HTTP) and returns the browser's tokens.
+async function signedInBrowser (p) {
+  const scene = await createScene(server, CHROME_WINDOWS)
+  for (const step of ['scan', 'confirm']) {
+    const r = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/' + step, { token: token(p) })
+    assert.equal(r.status, 200, step + ': ' + JSON.stringify(r.body))
+  }
+  // The same browser redeems: its User-Agent is the session's.
+  const web = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token, headers: { 'User-Agent': CHROME_WINDOWS } })
+  assert.equal(web.status, 200, JSON.stringify(web.body))
+  assert.equal((await call(server, 'GET', '/api/v1/me', { token: web.body.access_token })).status, 200)
+  return web.body
+}
+
 // openScan opens the confirm page the way a scan does: options.scene is the
 // URL-encoded scene.
 function openScan (p, scene) {
@@ -64,6 +96,8 @@ before(async () => {
   stack = await stackHelper.start({ SCANLOGIN_SITE_NAME: SITE })
   server = stack.url
 }, { timeout: 600000 })
+
+failOnViolations(phones)
 
 after(async () => {
   for (const p of phones) for (const pg of [...p.mp.stack]) pg.close()
@@ -148,19 +182,23 @@ describe('confirm page', () => {
     const page = openScan(p, scene.scene)
     await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
 
-    assert.equal(page.textOf(page.get('#browser')), 'Chrome 124')
-    assert.equal(page.textOf(page.get('#os')), 'Windows 10/11')
+    const scanAnswer = answerOf(p, '/scan')
+    const browserText = page.textOf(page.get('#browser'))
+    assert.equal(browserText, shownLabel(scanAnswer.browser))
+    assert.ok(!page.text().includes('Mozilla') && !page.text().includes(CHROME_WINDOWS), 'never the raw User-Agent')
     assert.equal(page.textOf(page.get('#ip')), '127.0.0.1')
     assert.equal(page.textOf(page.get('#site')), SITE)
     assert.match(page.textOf(page.get('#time')), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+    assert.equal(page.textOf(page.get('#heading')), '确认在电脑上登录 ' + SITE + '？')
     const warning = page.textOf(page.get('#warning'))
-    assert.match(warning, /Only confirm a code you are looking at right now/)
-    assert.match(warning, /on a screen in front of you/)
-    assert.match(warning, new RegExp(SITE + ' never sends sign-in codes by message or email'))
+    assert.match(warning, /只确认你眼前屏幕上的二维码/)
+    assert.match(warning, /显示在你面前的屏幕上/)
+    assert.match(warning, new RegExp(SITE + ' 不会通过短信、邮件或聊天发送登录二维码'))
+    assert.equal(p.env.title, '登录确认')
     assert.equal(page.query('#match'), null, 'no number choices when number matching is off')
 
-    const decline = page.button('Decline')
-    const confirm = page.button('Confirm')
+    const decline = page.button('取消登录')
+    const confirm = page.button('确认登录')
     assert.ok(!decline.attrs.disabled && !confirm.attrs.disabled)
     assert.equal(decline.attrs.size, confirm.attrs.size)
 
@@ -169,7 +207,7 @@ describe('confirm page', () => {
 
     await page.tap(confirm)
     await page.waitFor(() => page.data.state === 'confirmed', { what: 'confirmed' })
-    assert.match(page.text(), /Signed in on your computer/)
+    assert.match(page.text(), /已在电脑上登录/)
 
     const polled = await waitState(server, scene.scene, scene.poll_token, 'confirmed')
     assert.equal(polled.status, 200)
@@ -190,7 +228,7 @@ describe('confirm page', () => {
     await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
     await page.tap(page.get('button#decline'))
     await page.waitFor(() => page.data.state === 'declined', { what: 'declined' })
-    assert.match(page.text(), /Sign-in declined/)
+    assert.match(page.text(), /已取消登录/)
     const polled = await waitState(server, scene.scene, scene.poll_token, 'cancelled')
     assert.equal(polled.body.state, 'cancelled')
     const redeem = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token })
@@ -207,7 +245,7 @@ describe('confirm page', () => {
     const p = await launched()
     const page = openScan(p, scene.scene)
     await page.waitFor(() => page.data.state === 'taken', { what: 'taken' })
-    assert.match(page.text(), /Already scanned by someone else/)
+    assert.match(page.text(), /二维码已被其他微信扫描/)
     assert.equal(page.query('button#confirm'), null, 'nothing to confirm')
     assert.ok(page.query('button#done'))
     const polled = await pollState(server, scene.scene, scene.poll_token)
@@ -226,7 +264,7 @@ describe('confirm page', () => {
     // The same code scanned a second time, before the browser redeemed ...
     const again = openScan(p, scene.scene)
     await again.waitFor(() => again.data.state === 'again', { what: 'already confirmed' })
-    assert.match(again.text(), /already confirmed this sign-in/)
+    assert.match(again.text(), /你已确认过这次登录/)
     assert.equal(again.query('button#confirm'), null)
     again.close()
     // ... and after.
@@ -234,7 +272,7 @@ describe('confirm page', () => {
     assert.equal(redeemed.status, 200)
     const late = openScan(p, scene.scene)
     await late.waitFor(() => late.data.state === 'used', { what: 'used' })
-    assert.match(late.text(), /already used/)
+    assert.match(late.text(), /二维码已失效/)
     late.close()
   })
 
@@ -245,8 +283,8 @@ describe('confirm page', () => {
     await new Promise(resolve => setTimeout(resolve, Math.max(1500, scene.expires_in * 1000 + 300)))
     const page = openScan(p, scene.scene)
     await page.waitFor(() => page.data.state === 'expired', { what: 'expired' })
-    assert.match(page.text(), /This code has expired/)
-    assert.match(page.text(), /Refresh the code on your computer/)
+    assert.match(page.text(), /登录确认已过期/)
+    assert.match(page.text(), /刷新二维码后重新扫码/)
     const polled = await pollState(short.url, scene.scene, scene.poll_token)
     assert.equal(polled.body.state, 'expired')
     page.close()
@@ -270,10 +308,10 @@ describe('confirm page', () => {
     p.launch()
     const page = openScan(p, scene.scene)
     await page.waitFor(() => page.data.state === 'error', { what: 'network error' })
-    assert.match(page.text(), /Could not reach the server/)
-    assert.ok(p.env.toasts.some(t => /Network error/.test(t.title)), 'toast: ' + JSON.stringify(p.env.toasts))
+    assert.match(page.text(), /无法连接服务器/)
+    assert.ok(p.env.toasts.some(t => /网络不给力/.test(t.title)), 'toast: ' + JSON.stringify(p.env.toasts))
     p.config.apiBase = server // the network is back
-    await page.tap(page.button('Try again'))
+    await page.tap(page.button('重试'))
     await page.waitFor(() => page.data.state === 'ready', { what: 'scan after retry' })
     await page.tap('#decline')
     await page.waitFor(() => page.data.state === 'declined')
@@ -305,7 +343,7 @@ describe('confirm page', () => {
     await page2.tap(bad)
     await page2.tap('#confirm')
     await page2.waitFor(() => page2.data.state === 'mismatch', { what: 'mismatch' })
-    assert.match(page2.text(), /did not match/)
+    assert.match(page2.text(), /数字不一致/)
     assert.equal((await pollState(nm.url, wrong.scene, wrong.poll_token)).body.state, 'cancelled')
     page2.close()
   })
@@ -343,16 +381,16 @@ describe('rate limits (429 with Retry-After, from the real limiter)', () => {
     const second = await createScene(strict.url)
     const page2 = openScan(p, second.scene)
     await page2.waitFor(() => page2.data.state === 'error', { what: 'rate limited' })
-    assert.match(page2.text(), /Too many attempts. Wait \d+ seconds/)
+    assert.match(page2.text(), /操作太频繁，请 \d+ 秒后再试。/)
     assert.ok(page2.query('button#retry'))
-    assert.match(p.env.lastToast().title, /Too many attempts. Try again in \d+ s/)
+    assert.match(p.env.lastToast().title, /^操作太频繁，请 \d+ 秒后再试$/)
     assert.deepEqual(p.env.requests.filter(q => q.url.endsWith('/scan')).map(q => q.status), [200, 429])
     page2.close()
   })
 })
 
 describe('profile page', () => {
-  it('asks for privacy consent, then uploads the avatar and saves nickname and phone', async () => {
+  it('asks for privacy consent, then uploads the avatar and saves it and the nickname with PUT, and links the phone', async () => {
     const p = await launched({ privacyAgreed: false })
     const page = p.open('pages/profile/profile')
     await page.waitFor(() => page.data.sessionsState === 'ready', { what: 'profile loaded' })
@@ -363,12 +401,16 @@ describe('profile page', () => {
     p.env.avatarFile = file
     const tapping = page.tap('#avatar-btn')
     await page.waitFor(() => page.query('#agree-btn'), { what: 'privacy popup' })
-    assert.match(page.text(), /Before you continue/)
+    assert.match(page.text(), /用户隐私保护提示/)
+    assert.match(page.text(), /《扫码登录小程序隐私保护指引》/, 'the contract name WeChat gives')
     await page.tap('#agree-btn')
     await tapping
     await page.waitFor(() => page.data.user.avatar && !page.data.uploading, { what: 'avatar uploaded' })
     assert.equal(page.query('#agree-btn'), null, 'popup closed')
     assert.deepEqual(p.env.privacy.prompts, ['chooseAvatar'])
+    assert.deepEqual(p.env.toasts.map(t => t.title), ['头像已更新'])
+    const saves = p.env.requests.filter(r => r.url.endsWith('/api/v1/mp/me') && r.method !== 'GET')
+    assert.deepEqual(saves.map(r => [r.method, r.status]), [['PUT', 200]], 'the avatar is saved with PUT')
 
     let me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
     assert.equal(me.status, 200)
@@ -388,6 +430,9 @@ describe('profile page', () => {
     await page.waitFor(() => page.data.user.nickname === 'Ada Lovelace' && !page.data.saving, { what: 'nickname saved' })
     me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
     assert.equal(me.body.nickname, 'Ada Lovelace')
+    assert.equal(p.env.lastToast().title, '昵称已保存')
+    assert.deepEqual(p.env.requests.filter(r => r.url.endsWith('/api/v1/mp/me') && r.method !== 'GET').map(r => [r.method, r.status]),
+      [['PUT', 200], ['PUT', 200]], 'the nickname is saved with PUT')
 
     const code = await call(server, 'POST', '/dev/wechat/phonecode', { json: { openid: p.openid, phone_number: '13800138000' } })
     assert.equal(code.status, 200, JSON.stringify(code.body))
@@ -397,6 +442,8 @@ describe('profile page', () => {
     assert.match(page.data.phone, /8000$/)
     assert.ok(!page.data.phone.includes('13800138000'), 'masked')
     assert.equal(page.textOf(page.get('#phone')), page.data.phone)
+    assert.equal(p.env.lastToast().title, '手机号已绑定')
+    assert.match(page.textOf(page.get('#phone-purpose')), /登录的网站在需要时可以获得这个经微信验证的手机号/, 'says why it asks')
     me = await call(server, 'GET', '/api/v1/mp/me', { token: token(p) })
     assert.equal(me.body.has_phone, true)
     page.close()
@@ -426,7 +473,7 @@ describe('profile page', () => {
     await page.tap('#avatar-btn')
     await page.waitFor(() => !page.data.uploading && p.env.calls.uploadFile === 1, { what: 'upload answered' })
     await page.waitFor(() => p.env.lastToast(), { what: 'a toast' })
-    assert.match(p.env.lastToast().title, /Could not use that picture/)
+    assert.equal(p.env.lastToast().title, '无法使用这张图片，请换一张')
     const upload = p.env.requests.find(r => r.url.endsWith('/api/v1/mp/me/avatar'))
     assert.equal(upload.status, 415)
     assert.equal(page.query('#avatar'), null, 'no avatar set')
@@ -435,32 +482,41 @@ describe('profile page', () => {
 
   it('lists the signed-in browser and signs it out remotely', async () => {
     const p = await launched()
-    const scene = await createScene(server, CHROME_WINDOWS)
-    for (const step of ['scan', 'confirm']) {
-      const r = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/' + step, { token: token(p) })
-      assert.equal(r.status, 200, step + ': ' + JSON.stringify(r.body))
-    }
-    // The same browser redeems: its User-Agent is the session's.
-    const web = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token, headers: { 'User-Agent': CHROME_WINDOWS } })
-    assert.equal(web.status, 200, JSON.stringify(web.body))
-    assert.equal((await call(server, 'GET', '/api/v1/me', { token: web.body.access_token })).status, 200)
-
+    const web = await signedInBrowser(p)
     const page = p.open('pages/profile/profile')
     await page.waitFor(() => page.data.sessions.length === 1, { what: 'one session' })
     const id = page.data.sessions[0].id
     const row = page.get('#session-' + id)
-    assert.match(page.textOf(row), /Chrome 124 on Windows 10\/11/)
-    assert.match(page.textOf(row), /IP 127\.0\.0\.1/)
+    const listed = answerOf(p, '/api/v1/mp/sessions').sessions[0]
+    assert.equal(page.textOf(page.get('.session-name')), shownLabel(listed))
+    assert.ok(!page.textOf(row).includes('Mozilla'), 'never the raw User-Agent')
+    assert.match(page.textOf(row), /IP 127\.0\.0\.1 · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d 登录 · 刚刚活跃/)
 
     await page.tap(page.get('button[data-id=' + id + ']'))
-    assert.equal(p.env.modals.length, 1, 'asks before signing out')
+    assert.equal(p.env.modals.length, 1, 'asks before signing out: ' + JSON.stringify(p.env.violations))
+    assert.deepEqual(p.env.modals[0], { title: '让这个浏览器退出登录？', content: shownLabel(listed) + '（IP 127.0.0.1）会立即退出登录。', confirmText: '退出登录', cancelText: undefined })
     await page.waitFor(() => page.data.sessions.length === 0 && !page.data.signingOut, { what: 'signed out' })
     assert.ok(page.query('#no-sessions'))
 
-    const me = await call(server, 'GET', '/api/v1/me', { token: web.body.access_token })
+    const me = await call(server, 'GET', '/api/v1/me', { token: web.access_token })
     assert.equal(me.status, 401, 'the web token is dead: ' + JSON.stringify(me.body))
     const list = await call(server, 'GET', '/api/v1/mp/sessions', { token: token(p) })
     assert.deepEqual(list.body.sessions, [])
+    assert.equal(p.env.lastToast().title, '已退出登录')
+    page.close()
+  })
+
+  it('says so when WeChat cannot show the sign-out question', async () => {
+    const p = await launched()
+    const web = await signedInBrowser(p)
+    const page = p.open('pages/profile/profile')
+    await page.waitFor(() => page.data.sessions.length === 1, { what: 'one session' })
+    p.env.modalFails = 'showModal:fail another modal is showing' // WeChat can fail a modal for reasons of its own
+    await page.tap(page.get('button.sign-out'))
+    await page.waitFor(() => p.env.lastToast(), { what: 'a toast' })
+    assert.equal(p.env.lastToast().title, '无法打开确认框，请重试')
+    assert.equal(page.data.sessions.length, 1, 'nothing signed out')
+    assert.equal((await call(server, 'GET', '/api/v1/me', { token: web.access_token })).status, 200)
     page.close()
   })
 })
@@ -470,7 +526,8 @@ describe('home page', () => {
     const p = await launched()
     const page = p.open('pages/index/index')
     await page.waitFor(() => page.data.signedIn, { what: 'signed in' })
-    assert.match(page.text(), /Hello/)
+    assert.match(page.text(), /你好/)
+    assert.equal(p.env.title, '扫码登录')
     const scene = '0123456789abcdef0123456789abcdef'
     p.env.scanResult = { path: 'pages/scan/scan?scene=' + scene, result: '', scanType: 'WX_CODE' }
     await page.tap('#scan-btn')
@@ -482,12 +539,99 @@ describe('home page', () => {
   })
 })
 
+describe('language', () => {
+  it('the same flow in English when WeChat is in English', async () => {
+    const p = await launched({ language: 'en' })
+    const home = p.open('pages/index/index')
+    await home.waitFor(() => home.data.signedIn)
+    assert.match(home.text(), /Hello/)
+    assert.equal(p.env.title, 'Sign in')
+    home.close()
+
+    const scene = await createScene(server, CHROME_WINDOWS)
+    const page = openScan(p, scene.scene)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+    assert.equal(p.env.title, 'Confirm sign-in')
+    assert.equal(page.textOf(page.get('#heading')), 'Sign in to ' + SITE + ' on a computer?')
+    assert.equal(page.textOf(page.get('#browser')), shownLabel(answerOf(p, '/scan').browser))
+    assert.match(page.textOf(page.get('#warning')), new RegExp(SITE + ' never sends sign-in codes by message or email'))
+    await page.tap(page.button('Confirm'))
+    await page.waitFor(() => page.data.state === 'confirmed')
+    assert.match(page.text(), /Signed in on your computer/)
+    page.close()
+    const redeemed = await call(server, 'POST', '/api/v1/qr/' + scene.scene + '/redeem', { token: scene.poll_token, headers: { 'User-Agent': CHROME_WINDOWS } })
+    assert.equal(redeemed.status, 200)
+
+    const profile = p.open('pages/profile/profile')
+    await profile.waitFor(() => profile.data.sessions.length === 1, { what: 'one session' })
+    assert.equal(p.env.title, 'My account')
+    assert.match(profile.textOf(profile.get('.session')), /IP 127\.0\.0\.1 · signed in \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · active just now/)
+    assert.match(profile.textOf(profile.get('#phone-purpose')), /Websites you sign in to with this account can receive this WeChat-verified number/)
+    await profile.tap(profile.button('Sign out'))
+    assert.deepEqual(p.env.modals[0], {
+      title: 'Sign out this browser?',
+      content: shownLabel(answerOf(p, '/api/v1/mp/sessions').sessions[0]) + ' (IP 127.0.0.1) will be signed out at once.',
+      confirmText: 'Yes',
+      cancelText: undefined
+    })
+    await profile.waitFor(() => profile.data.sessions.length === 0 && !profile.data.signingOut)
+    assert.equal(p.env.lastToast().title, 'Signed out')
+    assert.equal((await call(server, 'GET', '/api/v1/me', { token: redeemed.body.access_token })).status, 401)
+    profile.close()
+  })
+
+  it('relative times read naturally in both languages', () => {
+    const now = Date.parse('2024-05-01T12:00:00Z')
+    const cases = [[10, '刚刚', 'just now'], [180, '3 分钟前', '3 min ago'], [7200, '2 小时前', '2 h ago'], [3 * 86400, '3 天前', '3 d ago']]
+    for (const [lang, col] of [['zh_CN', 1], ['en', 2]]) {
+      const p = phone({ language: lang })
+      const format = p.mp.load(path.join(ROOT, 'utils', 'format.js'))
+      for (const c of cases) assert.equal(format.ago(new Date(now - c[0] * 1000).toISOString(), now), c[col], lang + ' ' + c[0] + ' s')
+    }
+  })
+})
+
 describe('whole run', () => {
-  it('no page called a deprecated API or threw', () => {
+  it('no page called a deprecated API or threw, and WeChat refused nothing', () => {
     assert.ok(phones.length > 10)
     for (const p of phones) {
       assert.deepEqual(p.env.deprecated, [])
       assert.deepEqual(p.mp.errors.map(String), [])
+      assert.deepEqual(p.env.violations, [])
     }
+  })
+
+  // Every text any zh_CN page showed during the whole run (each state the
+  // tests reached: confirm page in every outcome, profile with its popup,
+  // home), every toast, modal and navigation bar title, with the data that
+  // is not ours to translate taken out (the site's name, the server's
+  // browser label, the nickname the test typed), must have no English left.
+  it('no English left in what the zh_CN pages showed', () => {
+    const ALLOWED = /\bIP\b/g
+    const dynamic = [SITE, 'Ada Lovelace']
+    const texts = []
+    let pages = 0
+    for (const p of phones) {
+      if (p.env.language !== 'zh_CN') continue
+      for (const r of p.env.requests) {
+        if (r.body && r.body.browser && r.body.browser.label) dynamic.push(r.body.browser.label)
+        for (const s of (r.body && r.body.sessions) || []) if (s.label) dynamic.push(s.label)
+      }
+      texts.push(...p.mp.shown)
+      texts.push(...p.env.toasts.map(t => t.title))
+      for (const m of p.env.modals) texts.push(m.title, m.content, m.confirmText || '', m.cancelText || '')
+      if (p.env.title) texts.push(p.env.title)
+      pages += p.mp.shown.size ? 1 : 0
+    }
+    assert.ok(pages > 10 && texts.length > 100, 'the run showed ' + texts.length + ' texts on ' + pages + ' phones')
+    dynamic.sort((a, b) => b.length - a.length)
+    const english = []
+    for (const text of new Set(texts)) {
+      let rest = text
+      for (const d of dynamic) rest = rest.split(d).join('')
+      rest = rest.replace(ALLOWED, '')
+      if (/[A-Za-z]{2,}/.test(rest)) english.push(text)
+    }
+    assert.deepEqual(english, [], 'untranslated text in the zh_CN UI')
   })
 })

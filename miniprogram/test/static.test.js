@@ -9,6 +9,9 @@ const http = require('node:http')
 const path = require('node:path')
 const { ROOT, newPhone } = require('./helpers/phone.js')
 const { parse: parseWXML } = require('./harness/wxml.js')
+const { textWidth, charCount, TOAST_ICON_MAX, TOAST_TEXT_MAX, MODAL_BUTTON_MAX } = require('./harness/wx.js')
+const zh = require('../utils/locales/zh.js')
+const en = require('../utils/locales/en.js')
 
 // Source files of the mini-program itself (not its tests or node_modules).
 function sourceFiles (dir = ROOT) {
@@ -56,20 +59,57 @@ test('every JSON file parses', () => {
   }
 })
 
-test('app.json opts into the privacy check; project files are complete', () => {
-  assert.equal(appJSON.__usePrivacyCheck__, true)
+test('project files are complete and current', () => {
+  // Obsolete since WeChat enforces the privacy check for everyone (2023-10-17).
+  assert.ok(!('__usePrivacyCheck__' in appJSON), 'drop __usePrivacyCheck__')
   assert.ok(fs.existsSync(path.join(ROOT, appJSON.sitemapLocation)), 'sitemap.json')
   const project = JSON.parse(fs.readFileSync(path.join(ROOT, 'project.config.json'), 'utf8'))
   assert.equal(project.compileType, 'miniprogram')
+  // "./" breaks miniprogram-ci's unused-file analysis; the project root is the default.
+  assert.ok(!('miniprogramRoot' in project), 'no miniprogramRoot')
   assert.ok(project.appid, 'project.config.json needs a (placeholder) appid')
   assert.ok(fs.existsSync(path.join(ROOT, 'README.md')))
   assert.ok(fs.existsSync(path.join(ROOT, 'app.wxss')))
 })
 
-test('every WXML file parses and its bindings compile', () => {
-  const files = sourceFiles().filter(f => f.endsWith('.wxml'))
-  assert.ok(files.length >= 4)
-  for (const f of files) parseWXML(fs.readFileSync(f, 'utf8'), rel(f))
+test('dark mode: every @variable of app.json is in both themes of theme.json', () => {
+  assert.equal(appJSON.darkmode, true)
+  const theme = JSON.parse(fs.readFileSync(path.join(ROOT, appJSON.themeLocation), 'utf8'))
+  const vars = JSON.stringify(appJSON.window).match(/@\w+/g)
+  assert.ok(vars.length >= 3)
+  for (const v of vars) for (const mode of ['light', 'dark']) assert.ok(v.slice(1) in theme[mode], v + ' in ' + mode)
+})
+
+test('the string tables: same keys and placeholders in zh and en, no English in zh, within WeChat\'s limits', () => {
+  const placeholders = s => (s.match(/\{\w+\}/g) || []).sort().join()
+  assert.deepEqual(Object.keys(zh), Object.keys(en))
+  for (const section of Object.keys(zh)) {
+    assert.deepEqual(Object.keys(zh[section]).sort(), Object.keys(en[section]).sort(), section)
+    for (const [k, v] of Object.entries(zh[section])) {
+      assert.equal(placeholders(v), placeholders(en[section][k]), section + '.' + k)
+      assert.ok(!/[A-Za-z]{2,}/.test(v.replace(/\bIP\b/g, '').replace(/\{\w+\}/g, '')), 'English in zh ' + section + '.' + k + ': ' + v)
+    }
+  }
+  // Success toasts carry an icon: 7 Chinese characters' width. The others
+  // are icon "none": two lines. The modal's button: 4 characters.
+  for (const t of [zh, en]) {
+    for (const k of ['avatarSaved', 'nicknameSaved', 'phoneLinked', 'signedOut']) assert.ok(textWidth(t.profile[k]) <= TOAST_ICON_MAX, k + ': ' + t.profile[k])
+    for (const k of ['tooLarge', 'badPicture', 'nicknameEmpty', 'nicknameRejected', 'phoneUnavailable', 'phoneFailed', 'phoneLinkFailed', 'signOutFailed', 'modalFailed']) assert.ok(textWidth(t.profile[k]) <= TOAST_TEXT_MAX, k)
+    for (const k of ['networkError', 'serverError', 'wxLoginFailed']) assert.ok(textWidth(t.common[k]) <= TOAST_TEXT_MAX, k)
+    for (const k of ['tooMany', 'serverBusy']) assert.ok(textWidth(t.common[k].replace('{s}', '3600')) <= TOAST_TEXT_MAX, k)
+    assert.ok(textWidth(t.scan.pickFirst) <= TOAST_TEXT_MAX && textWidth(t.index.notACode) <= TOAST_TEXT_MAX)
+    assert.ok(charCount(t.profile.signOutConfirm) <= MODAL_BUTTON_MAX, t.profile.signOutConfirm)
+  }
+  assert.equal(zh.scan.confirm, '确认登录')
+  assert.equal(zh.scan.decline, '取消登录')
+  assert.equal(zh.scan.expiredTitle, '登录确认已过期')
+})
+
+test('no page shows a raw User-Agent: there is no client-side parser', () => {
+  assert.ok(!fs.existsSync(path.join(ROOT, 'utils/ua.js')))
+  for (const f of sourceFiles().filter(f => /\.(js|wxml)$/.test(f))) {
+    assert.ok(!/user_agent|userAgent/.test(fs.readFileSync(f, 'utf8')), rel(f) + ' reads the User-Agent')
+  }
 })
 
 test('no deprecated login or profile API is used', () => {
@@ -109,27 +149,16 @@ test('the confirm page treats Decline at least as prominently as Confirm (WXML a
   assert.ok(!/\.(decline|confirm)\s*\{/.test(css), 'no per-button size overrides')
 })
 
-test('the user-agent parser names browsers and systems people recognise', () => {
-  const phone = newPhone({ server: 'http://127.0.0.1:9' })
-  const ua = phone.mp.load(path.join(ROOT, 'utils/ua.js'))
-  const cases = [
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36', 'Chrome 124', 'Windows 10/11'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51', 'Edge 124', 'Windows 10/11'],
-    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15', 'Safari 17', 'macOS 10.15'],
-    ['Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0', 'Firefox 125', 'Linux'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1', 'Safari 17', 'iOS 17'],
-    ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36', 'Chrome 124', 'Android 14'],
-    ['', 'Unknown browser', 'Unknown system']
-  ]
-  for (const [s, browser, os] of cases) assert.deepEqual(ua.parse(s), { browser, os }, s)
-})
-
 test('scene is read from options.scene (URL-encoded), a scene= query, or a QR URL', async () => {
   const scene = '0123456789abcdef0123456789abcdef'
   const cases = [
     [{ scene }, 'loading'],
     [{ scene: encodeURIComponent('scene=' + scene) }, 'loading'],
     [{ q: encodeURIComponent('https://login.example.com/dev/phone?scene=' + scene) }, 'loading'],
+    // Link mode: the prefix ends in / or =, the scene follows it.
+    [{ q: encodeURIComponent('https://login.example.com/s/' + scene), scancode_time: '1767225600' }, 'loading'],
+    [{ q: encodeURIComponent('https://login.example.com/l?s=' + scene), scancode_time: '1767225600' }, 'loading'],
+    [{ q: encodeURIComponent('https://login.example.com/s/' + scene + 'ff') }, 'invalid'],
     [{ scene: 'not-a-scene' }, 'invalid'],
     [{}, 'invalid']
   ]
@@ -139,7 +168,7 @@ test('scene is read from options.scene (URL-encoded), a scene= query, or a QR UR
     const page = phone.open('pages/scan/scan', options)
     assert.equal(page.data.state, want, JSON.stringify(options))
     if (want === 'invalid') {
-      assert.match(page.text(), /not a valid sign-in code/)
+      assert.match(page.text(), /不是有效的登录二维码/)
       assert.ok(page.query('button#done'), 'a way out')
     } else {
       assert.equal(page.instance.scene, scene)
@@ -180,7 +209,7 @@ test('request helper: 429 waits for Retry-After then retries; long waits are rep
     assert.ok(hits[1] - hits[0] >= 950, 'waited ' + (hits[1] - hits[0]) + ' ms for Retry-After: 1')
 
     await assert.rejects(api.request({ path: '/long' }), e => e.status === 429 && e.retryAfter === 120 && e.code === 'rate_limited')
-    assert.match(phone.env.lastToast().title, /Try again in 120 s/)
+    assert.equal(phone.env.lastToast().title, '操作太频繁，请 120 秒后再试')
   } finally {
     await s.close()
   }
@@ -192,14 +221,41 @@ test('request helper: 5xx and network failures show a clear toast', async () => 
     const phone = newPhone({ server: s.url })
     phone.env.storage.set('scanlogin_token', JSON.stringify('t1'))
     await assert.rejects(phone.api.request({ path: '/x' }), e => e.status === 503)
-    assert.match(phone.env.lastToast().title, /server is busy. Try again in 7 s/)
+    assert.equal(phone.env.lastToast().title, '服务繁忙，请 7 秒后再试')
   } finally {
     await s.close()
   }
   const dead = newPhone({ server: s.url }) // closed now: connection refused
   dead.env.storage.set('scanlogin_token', JSON.stringify('t1'))
   await assert.rejects(dead.api.request({ path: '/x' }), e => e.kind === 'network')
-  assert.match(dead.env.lastToast().title, /Network error/)
+  assert.equal(dead.env.lastToast().title, '网络不给力，请稍后重试')
+  const english = newPhone({ server: s.url, language: 'en' })
+  english.env.storage.set('scanlogin_token', JSON.stringify('t1'))
+  await assert.rejects(english.api.request({ path: '/x' }), e => e.kind === 'network')
+  assert.equal(english.env.lastToast().title, 'Network error. Try again.')
+})
+
+test('request helper: an upload\'s 429 has no readable Retry-After (uploadFile gives no header), so the default 1 s wait applies', async () => {
+  const hits = []
+  const s = await stub((req, res) => {
+    hits.push(Date.now())
+    req.resume()
+    if (hits.length === 1) return json(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'Retry-After': '120' })
+    json(res, 200, { avatar_url: '/api/v1/avatars/x' })
+  })
+  try {
+    const phone = newPhone({ server: s.url })
+    phone.env.storage.set('scanlogin_token', JSON.stringify('t1'))
+    const file = path.join(require('node:os').tmpdir(), 'scanlogin-upload-' + process.pid + '.png')
+    fs.writeFileSync(file, 'x')
+    const body = await phone.api.uploadFile({ path: '/up', filePath: file })
+    fs.rmSync(file)
+    assert.deepEqual(body, { avatar_url: '/api/v1/avatars/x' })
+    assert.equal(hits.length, 2, 'retried once')
+    assert.ok(hits[1] - hits[0] >= 950 && hits[1] - hits[0] < 5000, 'waited the default second, not the unreadable 120 s: ' + (hits[1] - hits[0]))
+  } finally {
+    await s.close()
+  }
 })
 
 test('request helper: adds the Bearer token and builds URLs from config.js only', async () => {

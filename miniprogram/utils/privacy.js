@@ -1,6 +1,6 @@
 // Privacy authorization (required for chooseAvatar, the nickname input,
-// getPhoneNumber and scanCode since base library 2.32.3; app.json opts in with
-// "__usePrivacyCheck__": true).
+// getPhoneNumber and scanCode since base library 2.32.3, enforced by WeChat
+// for every mini-program since 2023-10-17: no app.json flag is needed).
 //
 // When the user first touches a protected component, WeChat calls the
 // listener registered with wx.onNeedPrivacyAuthorization and waits for

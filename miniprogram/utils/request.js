@@ -10,14 +10,49 @@
 //   longer ones are reported.
 // - Any other non-2xx rejects with an ApiError carrying the server's error code
 //   ({"error":{"code","message"}}) for the page to explain.
+//
+// The JSDoc types below are checked by `tsc --checkJs` against WeChat's own
+// API typings (npm test, "types"): a method wx.request cannot send, such as
+// PATCH, is a type error.
 const config = require('../config.js')
+const i18n = require('./i18n.js')
+
+/**
+ * What wx.request can send (WeChat's list; no PATCH).
+ * @typedef {'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT'} Method
+ */
+
+/**
+ * One call: a JSON request, or (with filePath) a multipart upload.
+ * @typedef {object} RequestOptions
+ * @property {string} path an API path such as "/api/v1/mp/me"
+ * @property {Method} [method] default GET (uploads: POST)
+ * @property {string | Record<string, any> | ArrayBuffer} [data] the JSON body (or query for GET)
+ * @property {Record<string, string>} [header]
+ * @property {boolean} [auth] send the token (default true)
+ * @property {boolean} [toast] toast network errors, 429 and 5xx (default true)
+ * @property {string} [filePath] a local file: makes the call a wx.uploadFile
+ * @property {string} [name] the multipart field (default "file")
+ * @property {Record<string, string>} [formData]
+ */
+
+/**
+ * What once() resolves: uploads have no header (wx.uploadFile gives none).
+ * @typedef {{statusCode: number, data: any, header: Record<string, string>}} Exchange
+ */
 
 const TOKEN_KEY = 'scanlogin_token'
 const USER_KEY = 'scanlogin_user'
 
 class ApiError extends Error {
-  // kind: 'network' (no HTTP answer), 'http' (a non-2xx answer) or 'wechat'
-  // (wx.login itself failed).
+  /**
+   * @param {'network' | 'http' | 'wechat'} kind no HTTP answer, a non-2xx
+   *   answer, or wx.login itself failed
+   * @param {number} status
+   * @param {string} code
+   * @param {string} [message]
+   * @param {number} [retryAfter] seconds
+   */
   constructor (kind, status, code, message, retryAfter) {
     super(message || code || kind)
     this.name = 'ApiError'
@@ -28,18 +63,23 @@ class ApiError extends Error {
   }
 }
 
+/** @param {string} path */
 function apiURL (path) {
   return config.apiBase.replace(/\/+$/, '') + path
 }
 
-// absoluteURL turns a server-relative URL (such as an uploaded avatar's
-// "/api/v1/avatars/ID") into one an <image> can load.
+/**
+ * absoluteURL turns a server-relative URL (such as an uploaded avatar's
+ * "/api/v1/avatars/ID") into one an <image> can load.
+ * @param {string} url
+ */
 function absoluteURL (url) {
   if (!url) return ''
   if (/^(https?:)?\/\//.test(url) || /^wxfile:|^data:/.test(url)) return url
   return apiURL(url.charAt(0) === '/' ? url : '/' + url)
 }
 
+/** @returns {string} */
 function getToken () {
   return wx.getStorageSync(TOKEN_KEY) || ''
 }
@@ -48,6 +88,10 @@ function getUser () {
   return wx.getStorageSync(USER_KEY) || null
 }
 
+/**
+ * @param {Record<string, string> | undefined} header
+ * @param {string} name
+ */
 function headerValue (header, name) {
   if (!header) return undefined
   const want = name.toLowerCase()
@@ -57,6 +101,7 @@ function headerValue (header, name) {
   return undefined
 }
 
+/** @param {Record<string, string> | undefined} header */
 function retryAfterSeconds (header) {
   const v = headerValue(header, 'Retry-After')
   if (v === undefined || v === null || v === '') return 1
@@ -66,25 +111,39 @@ function retryAfterSeconds (header) {
   return isNaN(at) ? 1 : Math.max(0, Math.ceil((at - Date.now()) / 1000))
 }
 
+/** @param {number} ms */
 function sleep (ms) {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
 
-function toast (title) {
-  wx.showToast({ title, icon: 'none', duration: 3000 })
+/**
+ * toast shows one line from the common string table.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ */
+function toast (key, params) {
+  wx.showToast({ title: i18n.t('common.' + key, params), icon: 'none', duration: 3000 })
 }
 
+/** @param {any} data */
 function parseBody (data) {
   if (typeof data !== 'string') return data
   try { return JSON.parse(data) } catch (e) { return data }
 }
 
-// once performs one HTTP exchange and resolves {statusCode, data, header}, or
-// rejects with a network ApiError. wx.request calls success for any status.
+/**
+ * once performs one HTTP exchange, or rejects with a network ApiError.
+ * wx.request calls success for any status.
+ * @param {RequestOptions} opts
+ * @param {string} token
+ * @returns {Promise<Exchange>}
+ */
 function once (opts, token) {
   return new Promise((resolve, reject) => {
+    /** @type {Record<string, string>} */
     const header = Object.assign({}, opts.header)
     if (token) header.Authorization = 'Bearer ' + token
+    /** @param {{errMsg?: string}} err */
     const fail = err => reject(new ApiError('network', 0, 'network', (err && err.errMsg) || 'network error'))
     if (opts.filePath) {
       wx.uploadFile({
@@ -94,8 +153,10 @@ function once (opts, token) {
         formData: opts.formData,
         header,
         timeout: config.timeout,
-        // uploadFile gives the body as a string whatever its type.
-        success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: res.header || {} }),
+        // uploadFile gives the body as a string whatever its type, and no
+        // response header: a 429's Retry-After cannot be read (the default
+        // wait applies).
+        success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: {} }),
         fail
       })
       return
@@ -109,14 +170,19 @@ function once (opts, token) {
       data: opts.data,
       header,
       timeout: config.timeout,
-      success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: res.header || {} }),
+      success: res => resolve({ statusCode: res.statusCode, data: parseBody(res.data), header: /** @type {Record<string, string>} */ (res.header || {}) }),
       fail
     })
   })
 }
 
-// exchange is once() plus the transport policy shared by every call,
-// including login: network errors and 5xx toast, 429 waits for Retry-After.
+/**
+ * exchange is once() plus the transport policy shared by every call,
+ * including login: network errors and 5xx toast, 429 waits for Retry-After.
+ * @param {RequestOptions} opts
+ * @param {string} token
+ * @returns {Promise<Exchange>}
+ */
 async function exchange (opts, token) {
   let waited = false
   for (;;) {
@@ -124,7 +190,7 @@ async function exchange (opts, token) {
     try {
       res = await once(opts, token)
     } catch (err) {
-      if (opts.toast !== false) toast('Network error. Check your connection and try again.')
+      if (opts.toast !== false) toast('networkError')
       throw err
     }
     const status = res.statusCode
@@ -135,13 +201,14 @@ async function exchange (opts, token) {
         await sleep(secs * 1000)
         continue
       }
-      if (opts.toast !== false) toast('Too many attempts. Try again in ' + secs + ' s.')
+      if (opts.toast !== false) toast('tooMany', { s: secs })
       throw errorFrom(res, secs)
     }
     if (status >= 500) {
       const secs = headerValue(res.header, 'Retry-After') ? retryAfterSeconds(res.header) : 0
       if (opts.toast !== false) {
-        toast(secs ? 'The server is busy. Try again in ' + secs + ' s.' : 'The server had a problem. Please try again.')
+        if (secs) toast('serverBusy', { s: secs })
+        else toast('serverError')
       }
       throw errorFrom(res, secs)
     }
@@ -149,12 +216,17 @@ async function exchange (opts, token) {
   }
 }
 
+/**
+ * @param {Exchange} res
+ * @param {number} retryAfter
+ */
 function errorFrom (res, retryAfter) {
   const body = res.data && typeof res.data === 'object' ? res.data : {}
   const e = body.error || {}
   return new ApiError('http', res.statusCode, e.code || 'http_' + res.statusCode, e.message || '', retryAfter)
 }
 
+/** @returns {Promise<string>} */
 function wxLogin () {
   return new Promise((resolve, reject) => {
     wx.login({
@@ -164,10 +236,14 @@ function wxLogin () {
   })
 }
 
+/** @type {Promise<any> | null} */
 let loginInFlight = null
 
-// login runs wx.login -> POST /api/v1/mp/login and stores the token. Callers
-// arriving while a login is running share it.
+/**
+ * login runs wx.login -> POST /api/v1/mp/login and stores the token. Callers
+ * arriving while a login is running share it.
+ * @returns {Promise<{token: string, user: any, is_new_user: boolean}>}
+ */
 function login () {
   if (!loginInFlight) {
     loginInFlight = doLogin().then(
@@ -182,13 +258,13 @@ async function doLogin () {
   try {
     code = await wxLogin()
   } catch (err) {
-    toast('WeChat login failed. Please try again.')
+    toast('wxLoginFailed')
     throw err
   }
   const res = await exchange({ path: '/api/v1/mp/login', method: 'POST', data: { code } }, '')
   if (res.statusCode !== 200 || !res.data || !res.data.token) {
     const err = errorFrom(res, 0)
-    toast('Could not sign you in (' + err.code + ').')
+    toast('signInFailed', { code: err.code })
     throw err
   }
   wx.setStorageSync(TOKEN_KEY, res.data.token)
@@ -207,9 +283,12 @@ function ensureLogin () {
   }).then(valid => valid ? { token, user: getUser(), is_new_user: false } : login())
 }
 
-// request calls the API. opts: {path, method, data, auth (default true),
-// toast (default true)} or, for uploads, {path, filePath, name, formData}.
-// Resolves the parsed body of a 2xx answer (null for 204).
+/**
+ * request calls the API and resolves the parsed body of a 2xx answer (null
+ * for 204).
+ * @param {RequestOptions} opts
+ * @returns {Promise<any>}
+ */
 async function request (opts) {
   const auth = opts.auth !== false
   let token = ''
@@ -230,11 +309,18 @@ async function request (opts) {
   throw errorFrom(res, 0)
 }
 
+/**
+ * uploadFile posts a local file as multipart (default field "file").
+ * @param {RequestOptions & {filePath: string}} opts
+ */
 function uploadFile (opts) {
   return request(Object.assign({ method: 'POST', name: 'file' }, opts))
 }
 
-// rememberUser keeps the latest profile (after an edit) for pages that show it.
+/**
+ * rememberUser keeps the latest profile (after an edit) for pages that show it.
+ * @param {any} user
+ */
 function rememberUser (user) {
   if (user) wx.setStorageSync(USER_KEY, user)
 }

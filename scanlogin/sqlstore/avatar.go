@@ -12,17 +12,8 @@ import (
 	"github.com/scanlogin/scanlogin/scanlogin"
 )
 
-// Avatar is an uploaded avatar image.
-type Avatar struct {
-	ID, UserID, ContentType string
-	// SHA256 is the image's hash, hex: a strong ETag.
-	SHA256 string
-	Data   []byte // only from Store.Avatar
-	Size   int
-	// ClaimedAt is when a profile save made it the user's avatar; zero
-	// while unclaimed.
-	CreatedAt, ClaimedAt time.Time
-}
+// Avatar is an uploaded avatar image (Data only from Store.Avatar).
+type Avatar = scanlogin.Avatar
 
 // PutAvatar stores an image the user uploaded, unclaimed, and returns it
 // without its data. A profile save claims it (ProfileUpdate.AvatarID);

@@ -10,29 +10,17 @@ import (
 	"github.com/scanlogin/scanlogin/scanlogin"
 )
 
-// SignInKind says how a user signed in.
-type SignInKind string
-
-const (
-	// SignInRedeem: a browser redeemed a confirmed scene; Client is the
-	// scene ID.
-	SignInRedeem SignInKind = "redeem"
-	// SignInOIDC: an OpenID Connect client received tokens; Client is its
-	// client ID.
-	SignInOIDC SignInKind = "oidc"
+// SignInKind says how a user signed in; SignIn is one entry of the
+// sign-in history.
+type (
+	SignInKind = scanlogin.SignInKind
+	SignIn     = scanlogin.SignIn
 )
 
-// SignIn is one entry of the sign-in history.
-type SignIn struct {
-	ID        string // set by RecordSignIn
-	UserID    string
-	At        time.Time // zero: now
-	Kind      SignInKind
-	Client    string // scene ID or OIDC client ID
-	SessionID string // the web session it started, if any
-	IP        string
-	UserAgent string
-}
+const (
+	SignInRedeem = scanlogin.SignInRedeem
+	SignInOIDC   = scanlogin.SignInOIDC
+)
 
 // maxUserAgent bounds what a client can make us store.
 const maxUserAgent = 512

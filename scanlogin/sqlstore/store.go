@@ -69,6 +69,7 @@ const (
 	OpCounts                 = "counts"
 	OpPing                   = "ping"
 	OpImportUser             = "import_user"
+	OpSetting                = "setting"
 )
 
 // Store is the durable store. It is safe for concurrent use.

@@ -7,40 +7,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
 )
 
-// Identity is a WeChat account: an OpenID is unique per AppID; the
-// UnionID, when WeChat gives one, is the same across a developer's apps.
-type Identity struct{ AppID, OpenID, UnionID string }
+// The store speaks the engine's types: it is the engine's
+// scanlogin.UserStore.
+type (
+	Identity      = scanlogin.Identity
+	User          = scanlogin.User
+	ProfileUpdate = scanlogin.ProfileUpdate
+)
 
-// User is a person with their profile and the identity they were found by
-// (for User: their first identity).
-type User struct {
-	ID string
-	Identity
-	Nickname  string
-	AvatarURL string
-	// AvatarID is the uploaded avatar the profile claimed, or "".
-	AvatarID string
-	// Phone is the number as WeChat verified it; PhoneVerifiedAt is when
-	// (zero when there is no phone).
-	Phone           string
-	PhoneVerifiedAt time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-}
-
-// ProfileUpdate changes the non-nil fields.
-type ProfileUpdate struct {
-	Nickname, AvatarURL *string
-	// AvatarID, when set, claims that upload of the user's as their avatar
-	// ("" releases the current one); the previously claimed upload is
-	// deleted. The caller sets AvatarURL to match.
-	AvatarID *string
-}
+var _ scanlogin.UserStore = (*Store)(nil)
 
 // newID returns 128 random bits as 32 lowercase hex characters, the
 // engine's ID format.

@@ -1,8 +1,10 @@
 // Package servertest starts complete dev-mode scanlogin servers for tests:
 // the real HTTP server on a loopback port, a private real redis-server (or
-// a given Redis URL, so several instances can share one), the fake WeChat
-// mounted at /dev/wechat/, all assembled by cmd/scanlogin/app exactly as
-// `go run ./cmd/scanlogin` assembles them.
+// a given Redis URL, so several instances can share one), a database of
+// users (a SQLite file in a temporary directory, or a given database URL:
+// a private PostgreSQL from sqlstoretest for tests about several instances
+// or durability), the fake WeChat mounted at /dev/wechat/, all assembled by
+// cmd/scanlogin/app exactly as `go run ./cmd/scanlogin` assembles them.
 //
 // Browser, mini-program and multi-instance tests use it to talk HTTP to the
 // real thing.
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 	"github.com/scanlogin/scanlogin/server"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -32,6 +36,10 @@ type Options struct {
 	// RedisURL: use this Redis (for example another Instance's
 	// Redis.URL()) instead of starting a private redis-server.
 	RedisURL string
+	// DatabaseURL: use this database (postgres:// or sqlite://, for
+	// example another Instance's DatabaseURL) instead of a fresh SQLite
+	// file in a temporary directory.
+	DatabaseURL string
 
 	SceneTTL       time.Duration // default 120s
 	ConfirmWindow  time.Duration // default 60s
@@ -50,6 +58,8 @@ type Options struct {
 	Limits app.Limits
 	// Logger receives the server's logs; default: discarded.
 	Logger *slog.Logger
+	// Now is the server's clock; default time.Now.
+	Now func() time.Time
 	// Config, when set, is used as the base configuration; the fields above
 	// override its zero values only where they are set.
 	Config *app.Config
@@ -60,9 +70,14 @@ type Instance struct {
 	URL    string                // http://127.0.0.1:port, no trailing slash
 	Redis  *scanlogintest.Server // the private redis-server; nil with Options.RedisURL
 	Client redis.UniversalClient // a client of the Redis the instance uses
-	Fake   *wxfake.Fake          // the fake WeChat the instance talks to
-	Engine *scanlogin.Engine     // the instance's engine
-	Server *server.Server        // the instance's server
+	// DatabaseURL is the database of users the instance uses; Store is the
+	// instance's own handle on it.
+	DatabaseURL string
+	Store       *sqlstore.Store
+	Fake        *wxfake.Fake      // the fake WeChat the instance talks to
+	Engine      *scanlogin.Engine // the instance's engine
+	Server      *server.Server    // the instance's server
+	App         *app.App          // the whole assembly
 
 	cancel context.CancelFunc
 	done   chan error
@@ -99,6 +114,13 @@ func Start(tb testing.TB, opts Options) *Instance {
 	cfg.Addr = ln.Addr().String()
 	cfg.PublicURL = inst.URL
 	cfg.RedisURL = redisURL
+	switch {
+	case opts.DatabaseURL != "":
+		cfg.DatabaseURL = opts.DatabaseURL
+	case cfg.DatabaseURL == "":
+		cfg.DatabaseURL = "sqlite://" + filepath.Join(tb.TempDir(), "scanlogin.db")
+	}
+	inst.DatabaseURL = cfg.DatabaseURL
 	setDur(&cfg.SceneTTL, opts.SceneTTL)
 	setDur(&cfg.ConfirmWindow, opts.ConfirmWindow)
 	setDur(&cfg.HardCap, opts.HardCap)
@@ -126,14 +148,14 @@ func Start(tb testing.TB, opts Options) *Instance {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Deps{Redis: rdb, Logger: logger, SelfURL: inst.URL})
+	a, err := app.New(ctx, cfg, app.Deps{Redis: rdb, Logger: logger, SelfURL: inst.URL, Now: opts.Now})
 	if err != nil {
 		cancel()
 		_ = ln.Close()
 		_ = rdb.Close()
 		tb.Fatalf("servertest: %v", err)
 	}
-	inst.Server, inst.Engine, inst.Fake = a.Server, a.Engine, a.Fake
+	inst.Server, inst.Engine, inst.Fake, inst.Store, inst.App = a.Server, a.Engine, a.Fake, a.Store, a
 	inst.cancel = cancel
 	inst.done = make(chan error, 1)
 	go func() { inst.done <- a.Run(ctx, ln) }()

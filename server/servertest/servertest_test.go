@@ -33,9 +33,11 @@ func TestStartServesDevMode(t *testing.T) {
 	}
 }
 
+// TestTwoInstancesShareRedis: instances on one Redis and one database
+// are one service.
 func TestTwoInstancesShareRedis(t *testing.T) {
 	a := servertest.Start(t, servertest.Options{})
-	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL()})
+	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL(), DatabaseURL: a.DatabaseURL})
 	code := a.MintCode(t, "oServertest0000000000000002", "")
 	resp, err := http.Post(b.URL+"/api/v1/mp/login", "application/json", strings.NewReader(`{"code":"`+code+`"}`))
 	if err != nil {

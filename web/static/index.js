@@ -1,40 +1,31 @@
 // The login page: the widget while signed out, the user from /api/v1/me
 // while signed in. The access token is kept in this module's memory only.
 import { api } from './api.js';
+import { applyText as fill, pickLang } from './i18n.js';
+import { TEXT, siteLabel } from './locales.js';
 
 const ScanLogin = globalThis.ScanLogin;
 
-const TEXT = {
-  en: {
-    title: 'Sign in', signIn: 'Sign in', signedIn: "You're signed in", userID: 'User ID', since: 'Signed in at',
-    signOut: 'Sign out', signingOut: 'Signing out…', signedOut: 'You have signed out.',
-    signOutFailed: 'Could not sign out. Please try again.', devLink: 'No phone at hand? Open the phone simulator',
-    footer: 'Sign-in by WeChat scan. This page keeps its login secrets in memory only.',
-    welcome: (n) => `Signed in as ${n}.`, unnamed: 'WeChat user', avatarAlt: (n) => `Profile picture of ${n}`,
-  },
-  zh: {
-    title: '登录', signIn: '登录', signedIn: '你已登录', userID: '用户 ID', since: '登录时间',
-    signOut: '退出登录', signingOut: '正在退出…', signedOut: '你已退出登录。',
-    signOutFailed: '退出失败，请重试。', devLink: '手边没有手机？打开手机模拟器',
-    footer: '微信扫码登录。本页面只在内存中保存登录凭据。',
-    welcome: (n) => `已以 ${n} 的身份登录。`, unnamed: '微信用户', avatarAlt: (n) => `${n} 的头像`,
-  },
-};
-
+const locale = pickLang();
+const t = TEXT.page[locale];
 const params = new URLSearchParams(location.search);
-const locale = ScanLogin.locale(params.get('lang') || undefined);
-const t = TEXT[locale];
 const $ = (id) => document.getElementById(id);
+// An OpenID Connect sign-in (docs/OIDC.md): the provider sent the browser
+// here with its authorization request ID; after the redeem the browser goes
+// back to the provider, which returns it to the application.
+const oidcRequest = params.get('oidc');
+let clientName = '';
 
 let session = null; // {access_token, ...} from redeem; memory only
 let widget = null;
 let siteName = '';
 
 function applyText() {
-  document.documentElement.lang = locale === 'zh' ? 'zh-CN' : 'en';
-  for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t[n.dataset.i18n];
+  fill(t, locale);
+  $('site-name').textContent = siteLabel(siteName, t);
+  if (clientName) $('login-title').textContent = t.signInTo(clientName);
   for (const a of document.querySelectorAll('.langs a')) a.setAttribute('aria-current', String(a.dataset.lang === locale));
-  document.title = siteName ? `${t.title} · ${siteName}` : t.title;
+  document.title = `${t.title} · ${siteLabel(siteName, t)}`;
 }
 
 function say(text) {
@@ -46,9 +37,14 @@ function showLogin(focus) {
   $('login-view').hidden = false;
   if (widget) widget.destroy();
   widget = ScanLogin.mount($('scanlogin'), {
-    locale,
+    lang: locale,
     baseURL: location.origin,
     onSuccess: async (result) => {
+      if (oidcRequest) {
+        say(t.continuing);
+        location.replace('/oidc/login?id=' + encodeURIComponent(oidcRequest));
+        return;
+      }
       session = result;
       try {
         await showUser(await api('GET', '/api/v1/me', { token: session.access_token }));
@@ -123,10 +119,23 @@ async function main() {
   api('GET', '/api/v1/config').then((cfg) => {
     if (!cfg) return;
     siteName = cfg.site_name || '';
-    if (siteName) $('site-name').textContent = siteName;
     $('dev-link').hidden = !cfg.dev_mode;
+    $('rp-link').hidden = !cfg.dev_mode || Boolean(oidcRequest);
     applyText();
   }).catch(() => {});
+  if (oidcRequest) {
+    // The provider sends a browser here only when it must scan (no
+    // session, or the application asked for a fresh sign-in).
+    api('GET', '/oidc/login/info?id=' + encodeURIComponent(oidcRequest)).then((info) => {
+      if (info && info.client_name) {
+        clientName = info.client_name;
+        applyText();
+      }
+    }).catch(() => {});
+    document.body.dataset.view = 'login';
+    showLogin(false);
+    return;
+  }
   // A session cookie from an earlier visit: no need to scan again.
   try {
     const me = await api('GET', '/api/v1/me');

@@ -4,73 +4,8 @@
 // what the real confirm page shows, and confirms or declines. The mp token is
 // kept in memory only; the last chosen test user (not a secret) is remembered.
 import { api } from './api.js';
-
-const TEXT = {
-  en: {
-    simulated: 'Simulated mini-program (dev mode)', sceneTitle: 'Which code?',
-    sceneLead: 'Paste the scene of the login code. Scanning the code with a phone camera opens this page with it filled in.',
-    sceneLabel: 'Scene', continue: 'Continue', userTitle: 'Who is scanning?',
-    userLead: 'This page plays the WeChat mini-program. Pick the test WeChat user who scanned the code.',
-    someoneElse: 'Someone else', nickname: 'Nickname', scan: 'Scan the code', scanning: 'Scanning…',
-    signingInAs: 'Signing in as', confirmTitle: (site) => `Sign in to ${site} on a computer?`,
-    ip: 'Browser IP', browser: 'Browser', time: 'Requested',
-    warning: (site) => `Only confirm a login code that is on a screen you are looking at right now. ${site} never sends login codes by message or email: if someone sent you this code, tap Decline.`,
-    matchLegend: 'Choose the number shown on the computer screen', pickFirst: 'Choose the number shown on the computer first.',
-    expiresIn: (s) => `This request expires in ${s} s`, decline: 'Decline', confirm: 'Confirm',
-    confirming: 'Confirming…', declining: 'Declining…', again: 'Enter another code',
-    doneTitle: 'Signed in on the computer', doneText: 'You can go back to the computer now.',
-    declinedTitle: 'Login declined', declinedText: 'Nobody was signed in.',
-    failedTitle: 'Could not sign in', unknownBrowser: 'Unknown browser', ago: (s) => s < 5 ? 'just now' : `${s} s ago`,
-    invalidUser: 'Enter an OpenID of letters, digits, _ or -.', network: 'Network problem. Check the connection and try again.',
-    errors: {
-      already_scanned: 'Someone else has already scanned this code.',
-      scene_expired: 'This code has expired. Get a new one on the computer and scan again.',
-      scene_final: 'This code has already been used or cancelled.',
-      scene_not_found: 'This code is unknown or too old. Get a new one on the computer.',
-      not_scanner: 'This code was scanned by another WeChat user.',
-      not_scanned: 'Scan the code before confirming.',
-      match_mismatch: 'That number did not match the computer. The login was cancelled to keep you safe.',
-      rate_limited: 'Too many attempts. Wait a moment and try again.',
-      invalid_code: 'WeChat login failed. Try again.',
-      wechat_unavailable: 'WeChat is not answering. Try again in a moment.',
-      unavailable: 'The service is busy. Try again in a moment.',
-      overloaded: 'The service is busy. Try again in a moment.',
-    },
-    generic: 'Something went wrong. Try again.',
-  },
-  zh: {
-    simulated: '模拟小程序（开发模式）', sceneTitle: '要扫哪个码？',
-    sceneLead: '粘贴登录码的 scene。用手机相机扫描电脑上的码会直接带着它打开本页面。',
-    sceneLabel: 'Scene', continue: '继续', userTitle: '谁在扫码？',
-    userLead: '本页面模拟微信小程序。请选择扫码的测试微信用户。',
-    someoneElse: '其他用户', nickname: '昵称', scan: '扫码', scanning: '正在扫码…',
-    signingInAs: '登录身份', confirmTitle: (site) => `在电脑上登录 ${site}？`,
-    ip: '浏览器 IP', browser: '浏览器', time: '请求时间',
-    warning: (site) => `只确认你此刻正看着的屏幕上的登录码。${site} 绝不会通过短信或邮件发送登录码：如果这个码是别人发给你的，请点“拒绝”。`,
-    matchLegend: '请选择电脑屏幕上显示的数字', pickFirst: '请先选择电脑屏幕上显示的数字。',
-    expiresIn: (s) => `此请求将在 ${s} 秒后失效`, decline: '拒绝', confirm: '确认登录',
-    confirming: '正在确认…', declining: '正在拒绝…', again: '输入其他登录码',
-    doneTitle: '已在电脑上登录', doneText: '现在可以回到电脑了。',
-    declinedTitle: '已拒绝登录', declinedText: '没有人因此登录。',
-    failedTitle: '无法登录', unknownBrowser: '未知浏览器', ago: (s) => s < 5 ? '刚刚' : `${s} 秒前`,
-    invalidUser: 'OpenID 只能包含字母、数字、_ 或 -。', network: '网络有问题，请检查连接后重试。',
-    errors: {
-      already_scanned: '这个码已被其他人扫描。',
-      scene_expired: '这个码已过期。请在电脑上获取新的码后重新扫描。',
-      scene_final: '这个码已被使用或已取消。',
-      scene_not_found: '无法识别这个码，或它已失效。请在电脑上获取新的码。',
-      not_scanner: '这个码是由其他微信用户扫描的。',
-      not_scanned: '请先扫码再确认。',
-      match_mismatch: '数字与电脑上的不一致。为保护你的安全，本次登录已取消。',
-      rate_limited: '尝试次数过多，请稍后再试。',
-      invalid_code: '微信登录失败，请重试。',
-      wechat_unavailable: '微信暂时没有响应，请稍后再试。',
-      unavailable: '服务繁忙，请稍后再试。',
-      overloaded: '服务繁忙，请稍后再试。',
-    },
-    generic: '出了点问题，请重试。',
-  },
-};
+import { applyText as fill, pickLang } from './i18n.js';
+import { TEXT, siteLabel } from './locales.js';
 
 const TEST_USERS = [
   { openid: 'test-alice', nickname: 'Alice' },
@@ -85,13 +20,13 @@ const ICONS = {
 };
 
 const params = new URLSearchParams(location.search);
-const lang = (params.get('lang') || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
-const t = TEXT[lang];
+const lang = pickLang(params);
+const t = TEXT.phone[lang];
 const $ = (id) => document.getElementById(id);
 const STORE = 'scanlogin.phone.user';
 
 let scene = params.get('scene') || '';
-let siteName = 'scanlogin';
+let siteName = '';
 let mpToken = null; // memory only
 let me = null;
 let request = null; // the scan answer
@@ -123,13 +58,9 @@ function initial(name) {
 }
 
 function applyText() {
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-  for (const n of document.querySelectorAll('[data-i18n]')) {
-    const v = t[n.dataset.i18n];
-    if (typeof v === 'string') n.textContent = v;
-  }
-  $('nav-title').textContent = siteName;
-  document.title = `${siteName} · ${t.simulated}`;
+  fill(t, lang);
+  $('nav-title').textContent = siteLabel(siteName, t);
+  document.title = `${siteLabel(siteName, t)} · ${t.simulated}`;
 }
 
 function renderUsers() {
@@ -179,14 +110,14 @@ async function scanAs(user) {
   mpToken = login.token;
   me = login.user || {};
   if (user.nickname && me.nickname !== user.nickname) {
-    me = await api('PATCH', '/api/v1/mp/me', { body: { nickname: user.nickname }, token: mpToken });
+    me = await api('PUT', '/api/v1/mp/me', { body: { nickname: user.nickname }, token: mpToken });
   }
   return api('POST', `/api/v1/qr/${encodeURIComponent(scene)}/scan`, { body: {}, token: mpToken });
 }
 
 function showRequest(r) {
   request = r;
-  const site = (r.site && r.site.name) || siteName;
+  const site = siteLabel((r.site && r.site.name) || siteName, t);
   const b = r.browser || {};
   $('me-pic').replaceChildren(initial(me.nickname || 'W'));
   $('me-name').textContent = me.nickname || me.id || '';
@@ -194,7 +125,6 @@ function showRequest(r) {
   $('req-ip').textContent = b.ip || '?';
   // The server names the browser once for every client (server/useragent.go).
   $('req-browser').textContent = b.label || t.unknownBrowser;
-  $('req-ua').textContent = b.user_agent || '';
   $('warning-text').textContent = t.warning(site);
   const created = b.created_at ? new Date(b.created_at) : null;
   const choices = Array.isArray(r.match_choices) ? r.match_choices : [];

@@ -11,7 +11,7 @@
  *     onError(err) {},       // err.status, err.code; the widget keeps showing what to do
  *     onState(detail) {},    // {scene, state, version} on every change (also a
  *                            // 'scanlogin:state' event on el)
- *     locale: 'zh' | 'en',   // default: the browser's language
+ *     lang: 'zh' | 'en',     // default: the browser's languages (zh-* -> zh, else en); `locale` is the same
  *   });
  *   login.refresh(); login.destroy();
  *
@@ -56,9 +56,21 @@
       avatarAlt: (name) => `Profile picture of ${name}`,
       confirmed: 'Confirmed. Signing you in…',
       redeemed: 'Signed in',
-      expired: 'Code expired — click to refresh',
+      expired: 'Click to refresh',
+      expiredTap: 'Tap to refresh',
       expiredStatus: 'The login code expired. Click the code to get a new one.',
+      expiredStatusTap: 'The login code expired. Tap the code to get a new one.',
+      expiredTitle: 'The code expired',
       cancelled: 'Login cancelled on the phone',
+      scannedTitle: 'Scanned',
+      scannedHint: 'Tap Sign in in WeChat to finish.',
+      cancelledTitle: 'You cancelled this login',
+      cancelledHint: 'Get a new code to sign in again, or close this window.',
+      redeemedHint: 'You can continue now.',
+      mobileHint: 'On this phone? Tap Open in WeChat, sign in there, then come back here.',
+      wechatHint: 'Tap Open in WeChat, or press and hold the code to scan it.',
+      openInWeChat: 'Open in WeChat',
+      configError: 'Sign-in is not set up for this site. Please tell its administrator.',
       newCode: 'Get a new code',
       retrying: (s) => `Connection problem. Retrying in ${s} s…`,
       busy: (s) => `The server is busy. Retrying in ${s} s…`,
@@ -73,7 +85,7 @@
       qrAlt: '登录用的小程序码，请用微信扫描',
       loading: '正在获取登录码…',
       ready: '登录码已就绪，请用微信扫描。',
-      renewed: '二维码已过期，已为你更换新的二维码。',
+      renewed: '二维码已失效，已自动刷新。',
       scanned: '已扫码',
       confirmOnPhone: '请在手机上确认',
       pickOnPhone: (n) => `请在手机上选择 ${n}`,
@@ -82,19 +94,33 @@
       avatarAlt: (name) => `${name} 的头像`,
       confirmed: '已确认，正在登录…',
       redeemed: '登录成功',
-      expired: '二维码已过期，点击刷新',
-      expiredStatus: '二维码已过期，点击二维码获取新的。',
+      expired: '点击刷新',
+      expiredTap: '轻触刷新',
+      expiredStatus: '二维码已失效，点击二维码即可刷新。',
+      expiredStatusTap: '二维码已失效，轻触二维码即可刷新。',
+      expiredTitle: '二维码已失效',
       cancelled: '已在手机上取消登录',
+      scannedTitle: '扫描成功',
+      scannedHint: '请在微信中点击确认即可登录',
+      cancelledTitle: '你已取消此次登录',
+      cancelledHint: '你可以刷新二维码再次登录，或关闭窗口',
+      redeemedHint: '现在可以继续使用了。',
+      mobileHint: '在这台手机上？点击“在微信中打开”，确认后回到这里即可登录。',
+      wechatHint: '点击“在微信中打开”，或长按二维码识别。',
+      openInWeChat: '在微信中打开',
+      configError: '本网站的扫码登录配置有误，请联系网站管理员。',
       newCode: '获取新的二维码',
-      retrying: (s) => `网络连接有问题，${s} 秒后重试…`,
+      retrying: (s) => `网络连接失败，${s} 秒后重试…`,
       busy: (s) => `服务器繁忙，${s} 秒后重试…`,
-      failed: '出了点问题。',
+      failed: '出了点问题，请重试。',
       used: '该二维码已被使用。',
       tryAgain: '重试',
       matchLabel: '配对码',
     },
   };
 
+  // The language: the integrator's choice (lang or locale), else the
+  // browser's languages: zh-* is Simplified Chinese, anything else English.
   function pickLocale(locale) {
     const langs = locale ? [locale] : (global.navigator && (global.navigator.languages || [global.navigator.language])) || [];
     for (const l of langs) {
@@ -103,6 +129,19 @@
       if (s.startsWith('en')) return 'en';
     }
     return 'en';
+  }
+
+  // Where the widget runs (README: "Open in WeChat"). mobile: a phone or
+  // tablet browser, whose user cannot scan their own screen; wechat:
+  // WeChat's own browser (MicroMessenger), where a URL Link opens the
+  // mini-program directly and pressing the code recognises it. iPadOS
+  // claims to be a Mac; its touch points give it away.
+  function device(ua, touchPoints) {
+    ua = String(ua || '');
+    const wechat = /MicroMessenger\//i.test(ua);
+    const mobile = /Android|iPhone|iPad|iPod|Mobile|HarmonyOS|OpenHarmony/i.test(ua) ||
+      (/Macintosh/.test(ua) && (touchPoints || 0) > 1);
+    return { mobile, wechat };
   }
 
   // The light frame, overlay and buttons keep their contrast on any host
@@ -120,6 +159,7 @@
 .qr { display: block; box-sizing: border-box; width: 100%; height: 100%; padding: 10px; object-fit: contain; }
 .qr:not([src]) { visibility: hidden; }
 .frame[data-dim] .qr { opacity: .15; filter: blur(2px); transition: opacity .2s, filter .2s; }
+.frame[data-down] .qr { opacity: .25; filter: blur(2px) grayscale(1); }
 .overlay { position: absolute; inset: 0; box-sizing: border-box; display: flex; flex-direction: column;
   align-items: center; justify-content: center; gap: .5rem; padding: 1rem; margin: 0; border: 0;
   background: rgba(255, 255, 255, .9); color: #1f2328; font: inherit; text-align: center; }
@@ -142,7 +182,15 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
 .match { margin: 0; min-height: 2rem; display: flex; align-items: center; gap: .5rem; color: var(--sl-muted, #57606a); }
 .match:not([data-on]) { visibility: hidden; }
 .match strong { color: var(--sl-fg, #1f2328); font-size: 1.5rem; letter-spacing: .12em; font-variant-numeric: tabular-nums; }
-.status { margin: 0; max-width: 22rem; min-height: 2.9em; color: var(--sl-muted, #57606a); font-size: .875rem; }
+.status { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.notice { margin: 0; max-width: 22rem; min-height: 1.45em; color: var(--sl-muted, #57606a); font-size: .875rem; }
+.hint, .title, .notice { text-wrap: pretty; }
+:host(:lang(zh)) .hint, .sl:lang(zh) .hint { word-break: keep-all; line-break: strict; }
+.wechat { display: inline-flex; align-items: center; justify-content: center; gap: .4rem; min-height: 44px;
+  padding: 0 1.25rem; border-radius: 8px; background: #07c160; color: #fff; font-weight: 600; text-decoration: none; }
+.wechat:hover { background: #06ad56; }
+.wechat[hidden] { display: none; }
+a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 .spinner { width: 32px; height: 32px; border: 3px solid #d0d7de; border-top-color: #067a38; border-radius: 50%;
   animation: spin 1s linear infinite; }
 @keyframes spin { to { transform: rotate(360deg); } }
@@ -198,8 +246,15 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       this.onError = typeof opts.onError === 'function' ? opts.onError : () => {};
       this.onState = typeof opts.onState === 'function' ? opts.onState : () => {};
       this.autoRefreshes = Number.isInteger(opts.autoRefresh) ? opts.autoRefresh : AUTO_REFRESHES;
-      this.lang = pickLocale(opts.locale);
+      this.lang = pickLocale(opts.lang || opts.locale);
       this.t = STRINGS[this.lang];
+      const nav = global.navigator || {};
+      this.device = device(nav.userAgent, nav.maxTouchPoints);
+      // Touch screens are tapped, not clicked.
+      this.touch = !!(global.matchMedia && global.matchMedia('(pointer: coarse)').matches);
+      this.crossOrigin = (() => {
+        try { return new URL(this.base).origin !== global.location.origin; } catch { return false; }
+      })();
       this.gen = 0; // bumped for every scene; loops of older scenes stop
       this.abort = null;
       this.scene = null; // {id, pollToken, version, state, matchCode, numberMatch, wait}
@@ -237,19 +292,64 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       this.frame = el('div', { class: 'frame', part: 'frame', tabindex: '-1' }, this.qr, this.overlay);
       this.matchCode = el('strong');
       this.match = el('p', { class: 'match', part: 'match' }, el('span', {}, t.matchLabel), this.matchCode);
+      // Every message is announced by the (visually hidden) status; the
+      // visible notice line shows only what the code and the instructions
+      // do not already say: connection trouble and retries.
       this.status = el('p', { class: 'status', role: 'status', 'aria-live': 'polite', part: 'status' });
+      this.noticeEl = el('p', { class: 'notice', part: 'notice' });
+      this.titleEl = el('p', { class: 'title', part: 'title' }, t.title);
+      this.hintEl = el('p', { class: 'hint', part: 'hint' }, this.scanHint());
+      // "Open in WeChat" on a phone: a plain link to the scene's URL Link
+      // (made by the server when tapped), opened in a new tab so this page
+      // keeps waiting and finishes the login when the user comes back.
+      this.openLink = el('a', { class: 'wechat', part: 'open-in-wechat', 'data-action': 'open-in-wechat',
+        target: '_blank', rel: 'noopener', hidden: true }, t.openInWeChat);
       this.root.append(el('div', { class: 'sl', lang: this.lang === 'zh' ? 'zh-CN' : 'en' },
         this.frame,
-        el('p', { class: 'title', part: 'title' }, t.title),
-        el('p', { class: 'hint', part: 'hint' }, t.hint),
+        this.titleEl,
+        this.hintEl,
+        this.openLink,
         this.match,
+        this.noticeEl,
         this.status));
+    }
+
+    scanHint() {
+      const t = this.t;
+      if (this.device.wechat) return t.wechatHint;
+      return this.device.mobile ? t.mobileHint : t.hint;
+    }
+
+    // The instructions follow the state, as WeChat's own login page does
+    // (扫描成功 / 请在微信中点击确认即可登录).
+    instruct(state) {
+      const t = this.t;
+      const [title, hint] = {
+        scanned: [t.scannedTitle, t.scannedHint],
+        confirmed: [t.scannedTitle, ''],
+        redeemed: [t.redeemed, t.redeemedHint],
+        cancelled: [t.cancelledTitle, t.cancelledHint],
+        expired: [t.expiredTitle, this.touch ? t.expiredStatusTap : t.expiredStatus],
+      }[state] || [t.title, this.scanHint()];
+      if (this.titleEl.textContent !== title) this.titleEl.textContent = title;
+      if (this.hintEl.textContent !== hint) this.hintEl.textContent = hint;
+      const offer = state === 'pending' && (this.device.mobile || this.device.wechat) && this.scene;
+      this.openLink.hidden = !offer;
+      if (offer) this.openLink.href = `${this.base}/api/v1/qr/${encodeURIComponent(this.scene.id)}/link`;
+    }
+
+    // notice shows a message that nothing else on screen says (and
+    // announces it); '' takes it down.
+    notice(text) {
+      if (this.noticeEl.textContent !== text) this.noticeEl.textContent = text;
+      if (text) this.say(text);
     }
 
     // ---- rendering ------------------------------------------------------
 
     setState(state) {
       this.state = state;
+      this.instruct(state);
       const h = this.host.dataset;
       h.state = state;
       if (this.scene) {
@@ -270,6 +370,8 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
 
     // Puts the current state's own message back (after a retry message).
     sayState() {
+      this.notice('');
+      delete this.frame.dataset.down;
       if (this.state === 'pending') this.say(this.t.ready);
       else if (this.state === 'scanned') this.say(this.t.scannedStatus(this.lastScanner));
     }
@@ -305,27 +407,32 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
         pic = initial();
       }
       const s = this.scene;
-      const ask = s.numberMatch && s.matchCode ? t.pickOnPhone(s.matchCode) : t.confirmOnPhone;
+      // The instructions below the code say what to do; the overlay shows
+      // who scanned (and the number to pick, with number matching).
+      const ask = s.numberMatch && s.matchCode ? el('span', { class: 'big ok' }, t.pickOnPhone(s.matchCode)) : null;
       this.showOverlay(el('div', { class: 'overlay' },
         pic,
         el('span', { class: 'name', 'data-role': 'nickname' }, name),
-        el('span', { class: 'big ok' }, ask)));
+        ask));
       this.say(t.scannedStatus(name));
     }
 
     renderExpired() {
       const t = this.t;
       const b = el('button', { type: 'button', class: 'overlay', 'data-action': 'refresh' },
-        el('span', { html: ICONS.refresh }), el('span', { class: 'big' }, t.expired));
+        el('span', { html: ICONS.refresh }), el('span', { class: 'big' }, this.touch ? t.expiredTap : t.expired));
       b.addEventListener('click', () => this.refresh());
       this.showOverlay(b);
-      this.say(t.expiredStatus);
+      this.say(this.touch ? t.expiredStatusTap : t.expiredStatus);
     }
 
-    renderProblem(icon, text, buttonLabel) {
+    // renderProblem: an icon, the text (unless the instructions say it
+    // already: shown false) and a button for a new code.
+    renderProblem(icon, text, buttonLabel, shown = true) {
       const b = el('button', { type: 'button', class: 'btn', 'data-action': 'refresh' }, buttonLabel);
       b.addEventListener('click', () => this.refresh());
-      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: icon }), el('span', { class: 'big' }, text), b));
+      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: icon }), shown ? el('span', { class: 'big' }, text) : null, b));
+      this.notice('');
       this.say(text);
     }
 
@@ -377,7 +484,10 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       const exp = Math.min(MAX_BACKOFF, 1000 * 2 ** Math.min(failures - 1, 5));
       const ms = Math.max(err.retryAfter * 1000, exp * (0.75 + Math.random() * 0.5));
       const secs = Math.max(1, Math.round(ms / 1000));
-      this.say(err.status === 429 || err.status === 503 ? this.t.busy(secs) : this.t.retrying(secs));
+      this.notice(err.status === 429 || err.status === 503 ? this.t.busy(secs) : this.t.retrying(secs));
+      // A code on screen while the server cannot be reached would be
+      // scanned for nothing: dim it, as an expired one.
+      this.frame.dataset.down = '';
       if (failures === 3) this.report(err);
       await new Promise((r) => setTimeout(r, ms));
       return gen === this.gen;
@@ -421,11 +531,18 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
           break;
         } catch (err) {
           if (gen !== this.gen) return;
+          if (err.status === 0 && err.code === 'network' && failures === 1 && this.crossOrigin && await this.reachable()) {
+            // The server answers, but not to this origin: CORS refused it.
+            if (gen !== this.gen) return;
+            return this.misconfigured(gen);
+          }
           if (!err.retriable) return this.fail(gen, err);
           if (!(await this.backoff(gen, err, failures))) return;
         }
       }
       if (gen !== this.gen) return;
+      delete this.frame.dataset.down;
+      this.notice('');
       this.scene = {
         id: created.scene,
         pollToken: created.poll_token,
@@ -526,7 +643,7 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
           case 'cancelled':
             this.engaged = true;
             this.idleExpiries = 0;
-            this.renderProblem(ICONS.stop, this.t.cancelled, this.t.newCode);
+            this.renderProblem(ICONS.stop, this.t.cancelled, this.t.newCode, false);
             this.setState('cancelled');
             return;
           case 'redeemed':
@@ -579,10 +696,31 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
       }
       if (gen !== this.gen) return;
       s.pollToken = null; // spent: nothing more to do with it
-      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: ICONS.check }), el('span', { class: 'big ok' }, t.redeemed)));
+      this.showOverlay(el('div', { class: 'overlay' }, el('span', { html: ICONS.check })));
       this.say(t.redeemed);
       this.setState('redeemed');
       try { this.onSuccess(result); } catch (e) { console.error(e); }
+    }
+
+    // reachable: does the server answer at all? An opaque (no-cors) request
+    // succeeds whatever its CORS policy says, so a failed CORS request to a
+    // reachable server is a configuration error, not the network.
+    async reachable() {
+      try {
+        await fetch(this.base + '/healthz', { mode: 'no-cors', cache: 'no-store', credentials: 'omit' });
+        return true;
+      } catch {
+        return false;
+      }
+    }
+
+    misconfigured(gen) {
+      if (gen !== this.gen) return;
+      const origin = global.location.origin;
+      this.renderProblem(ICONS.stop, this.t.configError, this.t.tryAgain);
+      this.setState('error');
+      this.report(new ScanLoginError(0, 'cors_refused',
+        `configuration error: ${this.base} does not allow requests from ${origin}; add ${origin} to its SCANLOGIN_ALLOWED_ORIGINS`));
     }
 
     fail(gen, err) {
@@ -631,5 +769,8 @@ button:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
     });
   }
 
-  global.ScanLogin = Object.freeze({ mount, Error: ScanLoginError, locale: pickLocale });
+  // strings: the widget's words per language (read only; a test checks
+  // both languages have every key). device: the phone detection.
+  const strings = Object.freeze({ en: Object.freeze({ ...STRINGS.en }), zh: Object.freeze({ ...STRINGS.zh }) });
+  global.ScanLogin = Object.freeze({ mount, Error: ScanLoginError, locale: pickLocale, device, strings });
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -14,5 +14,5 @@ export function mount(el, opts = {}) {
 }
 
 export const ScanLoginError = impl.Error;
-export const ScanLogin = Object.freeze({ mount, Error: impl.Error, locale: impl.locale });
+export const ScanLogin = Object.freeze({ mount, Error: impl.Error, locale: impl.locale, device: impl.device, strings: impl.strings });
 export default ScanLogin;

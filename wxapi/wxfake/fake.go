@@ -38,8 +38,16 @@ type Options struct {
 	Redis         redis.UniversalClient // keep state here so several fakes agree; nil = in-process
 	KeyPrefix     string                // default "sl:wxfake:"
 	QRContent     func(scene string) string
-	Pages         []string // for check_path; default DefaultPages
-	Now           func() time.Time
+	// URLLinkBase prefixes the links generate_urllink answers; default
+	// DefaultURLLinkBase. Dev mode points it at the fake's own
+	// /urllink/ hook, which opens the link.
+	URLLinkBase string
+	// OpenURLLink is where the /urllink/{id} hook sends a browser for a
+	// link's page and query (dev mode: the phone simulator); nil answers
+	// them as JSON.
+	OpenURLLink func(page, query string) string
+	Pages       []string // for check_path; default DefaultPages
+	Now         func() time.Time
 
 	// BlockedWords make msg_sec_check answer "risky" (case-insensitive
 	// substring); default DefaultBlockedWords.
@@ -71,6 +79,8 @@ const (
 	APIStableToken  = "stable_token"
 	APIToken        = "token"
 	APIQRCode       = "getwxacodeunlimit"
+	APIURLLink      = "generate_urllink"
+	APIOpenURLLink  = "urllink" // test hook: what tapping a URL Link does
 	APIPhoneNumber  = "getuserphonenumber"
 	APICheckSession = "checksession"
 	APIMsgSecCheck  = "msg_sec_check"

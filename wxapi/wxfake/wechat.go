@@ -39,7 +39,9 @@ var errmsgs = map[int]string{
 	40125: "invalid appsecret",
 	40129: "invalid scene",
 	40163: "code been used",
+	40165: "invalid weapp pagepath",
 	40169: "invalid length for scene, or the data is not json string",
+	40212: "invalid query",
 	40226: "code blocked",
 	41001: "access_token missing",
 	41002: "appid missing",
@@ -79,6 +81,8 @@ func (f *Fake) routes() {
 	m.HandleFunc("/cgi-bin/token", f.endpoint(APIToken, f.classicToken))
 	m.HandleFunc("/cgi-bin/stable_token", f.endpoint(APIStableToken, f.stableToken))
 	m.HandleFunc("/wxa/getwxacodeunlimit", f.endpoint(APIQRCode, f.unlimitedQRCode))
+	m.HandleFunc("/wxa/generate_urllink", f.endpoint(APIURLLink, f.generateURLLink))
+	m.HandleFunc("GET /urllink/{id}", f.endpoint(APIOpenURLLink, f.openURLLink))
 	m.HandleFunc("/wxa/business/getuserphonenumber", f.endpoint(APIPhoneNumber, f.phoneNumber))
 	m.HandleFunc("/wxa/checksession", f.endpoint(APICheckSession, f.checkSession))
 	m.HandleFunc("/wxa/msg_sec_check", f.endpoint(APIMsgSecCheck, f.msgSecCheck))

@@ -1,9 +1,10 @@
 // Package app is scanlogin's composition root: the application's
 // configuration (Config: the SCANLOGIN_* settings, their defaults and
 // validation) and New, the one place that builds every dependency (the
-// domain engine, the WeChat client, in dev mode the fake WeChat and the dev
-// keys, the token issuer, the rate limiter, the metrics) and hands them to
-// server.New. OpenRedis opens the Redis client they share.
+// durable store of users, the domain engine on it and Redis, the WeChat
+// client, in dev mode the fake WeChat and the dev keys, the token issuer,
+// the rate limiter, the metrics) and hands them to server.New. OpenRedis
+// opens the Redis client they share.
 //
 // cmd/scanlogin runs it as the program (environment, logger, embedded Redis,
 // listener, signals); server/servertest starts the very same assembly in
@@ -13,17 +14,24 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/wxapi"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -47,8 +55,24 @@ type App struct {
 	Config Config // effective: defaults filled in, the dev issuer resolved
 	Server *server.Server
 	Engine *scanlogin.Engine
-	Fake   *wxfake.Fake // the fake WeChat of dev mode; nil with real credentials
+	Store  *sqlstore.Store // the durable store of users; the App closes it
+	Fake   *wxfake.Fake    // the fake WeChat of dev mode; nil with real credentials
+	// OIDC is the OpenID provider; nil when it is off (no clients file,
+	// real credentials).
+	OIDC *oidcop.Provider
+
+	log       *slog.Logger
+	now       func() time.Time
+	closeOnce sync.Once
 }
+
+// Unclaimed avatar uploads (an upload the profile was never saved with)
+// are deleted after unclaimedAvatarGrace, by a sweep every
+// avatarSweepEvery on every instance (the delete is idempotent).
+const (
+	unclaimedAvatarGrace = time.Hour
+	avatarSweepEvery     = 10 * time.Minute
+)
 
 // The credentials of the fake WeChat in dev mode.
 const (
@@ -56,10 +80,12 @@ const (
 	devSecret = "dev-mode-secret-not-secret"
 )
 
-// New validates cfg (after WithDefaults) and builds every part on
+// New validates cfg (after WithDefaults), opens the database
+// (Config.DatabaseURL, migrating it) and builds every part on it and
 // deps.Redis. In dev mode (no WeChat credentials) the signing key, the
-// issuer and the session-key secret are shared through Redis by every dev
-// instance on it, so that they verify each other's tokens.
+// issuer and the session-key secret are generated once and kept in the
+// database, shared by every dev instance on it, so that they verify each
+// other's tokens and a loss of Redis changes none of them.
 func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	explicitIssuer := cfg.Issuer != ""
 	cfg = cfg.WithDefaults()
@@ -81,33 +107,58 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	if selfURL == "" {
 		selfURL = cfg.PublicURL
 	}
-	rdb := deps.Redis
+	metrics := server.NewMetrics()
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Config{
+		Observe: metrics.ObserveDB,
+		Now:     now,
+		Logger:  log.With("component", "sqlstore"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: SCANLOGIN_DATABASE_URL (%s): %w", DescribeDatabase(cfg.DatabaseURL), err)
+	}
+	metrics.RegisterDBPool(func() server.DBPoolStats { return server.DBPoolStats(store.Stats()) })
+	a, err := build(ctx, cfg, explicitIssuer, deps, log, now, selfURL, metrics, store)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return a, nil
+}
 
+// build is New once the store is open.
+func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log *slog.Logger, now func() time.Time,
+	selfURL string, metrics *server.Metrics, store *sqlstore.Store) (*App, error) {
+	rdb := deps.Redis
 	keys, secret := cfg.SigningKeys, cfg.SessionKeySecret
 	wxcfg := wxapi.Config{AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret, BaseURL: cfg.WeChatBaseURL}
 	var fake *wxfake.Fake
 	if cfg.DevMode() {
 		if len(keys) == 0 {
-			k, err := devSigningKey(ctx, rdb)
+			k, err := devSigningKey(ctx, store)
 			if err != nil {
 				return nil, fmt.Errorf("app: dev signing key: %w", err)
 			}
 			keys = []server.SigningKey{k}
 		}
 		if !explicitIssuer {
-			// Dev instances on one Redis answer on different URLs (loopback
-			// tests); the first one's URL is the issuer of them all.
-			iss, err := devShared(ctx, rdb, "sl:dev:issuer", []byte(cfg.Issuer))
+			// Dev instances on one database answer on different URLs
+			// (loopback tests); the first one's URL is the issuer of them
+			// all.
+			iss, err := store.SharedSetting(ctx, "dev_issuer", []byte(cfg.Issuer))
 			if err != nil {
 				return nil, fmt.Errorf("app: dev issuer: %w", err)
 			}
 			cfg.Issuer = string(iss)
 		}
 		if len(secret) == 0 {
-			// Dev data is fake; a fixed key lets dev instances on one Redis
-			// read each other's session keys.
-			sum := sha256.Sum256([]byte("scanlogin dev mode: not a secret"))
-			secret = sum[:]
+			// Dev instances on one database read each other's session keys.
+			fresh := make([]byte, 32)
+			_, _ = rand.Read(fresh)
+			s, err := store.SharedSetting(ctx, "dev_session_key_secret", fresh)
+			if err != nil {
+				return nil, fmt.Errorf("app: dev session key secret: %w", err)
+			}
+			secret = s
 		}
 		wxcfg.AppID, wxcfg.Secret = devAppID, devSecret
 		wxcfg.BaseURL = selfURL + "/dev/wechat"
@@ -119,10 +170,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 			QRContent: func(scene string) string {
 				return publicURL + "/dev/phone?scene=" + scene
 			},
+			// A URL Link tapped in dev mode opens the phone simulator on
+			// the link's scene, as WeChat opens the confirm page.
+			URLLinkBase: publicURL + "/dev/wechat/urllink/",
+			OpenURLLink: func(_, query string) string {
+				return publicURL + "/dev/phone?" + query
+			},
 		})
 	}
 
-	metrics := server.NewMetrics()
 	wxcfg.Redis = rdb
 	wxcfg.HTTPClient = metrics.WeChatHTTPClient()
 	wxcfg.Logger = log.With("component", "wxapi")
@@ -135,6 +191,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 	if err != nil {
 		return nil, closeFake(fake, err)
 	}
+	// The engine tells the OpenID provider, built after it, of every
+	// session that ends (back-channel logout).
+	var provider atomic.Pointer[oidcop.Provider]
 	engine, err := scanlogin.New(rdb, scanlogin.Config{
 		SceneTTL:      cfg.SceneTTL,
 		ConfirmWindow: cfg.ConfirmWindow,
@@ -149,8 +208,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		// as the poll's first read.
 		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),
 		SessionKeySecret: secret,
+		Users:            store,
+		AppID:            wxcfg.AppID,
 		Now:              now,
 		Logger:           log.With("component", "scanlogin"),
+		OnSessionEnd: func(e scanlogin.SessionEnd) {
+			if p := provider.Load(); p != nil {
+				p.SessionEnded(e)
+			}
+		},
 	})
 	if err != nil {
 		return nil, closeFake(fake, err)
@@ -178,16 +244,108 @@ func New(ctx context.Context, cfg Config, deps Deps) (*App, error) {
 		AvatarHosts:    cfg.AvatarHosts,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
+		QRMode:         cfg.QRMode,
+		QRLinkPrefix:   cfg.QRLinkPrefix,
+		VerifyFiles:    cfg.VerifyFiles,
 	}
 	if fake != nil {
 		opts.DevWeChat = fake
 	}
+	if cfg.OIDCEnabled() {
+		p, err := newOIDC(ctx, cfg, rdb, store, engine, tokens, keys, secret, log, now)
+		if err != nil {
+			_ = engine.Close()
+			return nil, closeFake(fake, err)
+		}
+		provider.Store(p)
+		opts.OIDC = p
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		_ = engine.Close()
+		if p := provider.Load(); p != nil {
+			p.Close()
+		}
 		return nil, closeFake(fake, err)
 	}
-	return &App{Config: cfg, Server: srv, Engine: engine, Fake: fake}, nil
+	return &App{Config: cfg, Server: srv, Engine: engine, Store: store, Fake: fake, OIDC: provider.Load(), log: log, now: now}, nil
+}
+
+// newOIDC builds the OpenID provider (docs/OIDC.md). In dev mode it gets
+// the demo client and an RSA key kept in the database like the dev
+// signing key.
+func newOIDC(ctx context.Context, cfg Config, rdb redis.UniversalClient, store *sqlstore.Store, engine *scanlogin.Engine,
+	tokens *server.TokenIssuer, keys []server.SigningKey, secret []byte, log *slog.Logger, now func() time.Time) (*oidcop.Provider, error) {
+	rsaKeys := cfg.OIDCRSAKeys
+	clients := cfg.OIDCClients
+	devRP := ""
+	if cfg.DevMode() {
+		if len(rsaKeys) == 0 {
+			k, err := devRSAKey(ctx, store)
+			if err != nil {
+				return nil, fmt.Errorf("app: dev OIDC key: %w", err)
+			}
+			rsaKeys = []oidcop.RSAKey{k}
+		}
+		demo := oidcop.DevClient(cfg.PublicURL, secret)
+		if !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{demo}, clients...)
+		}
+		devRP = demo.ID
+	}
+	ed := make([]oidcop.EdKey, len(keys))
+	for i, k := range keys {
+		ed[i] = oidcop.EdKey{ID: k.ID, Public: k.Public, Private: k.Private}
+	}
+	return oidcop.New(oidcop.Options{
+		Issuer:  cfg.Issuer,
+		Engine:  engine,
+		Redis:   rdb,
+		Clients: clients,
+		RSAKeys: rsaKeys,
+		EdKeys:  ed,
+		Secret:  secret,
+		SessionFromCookie: func(r *http.Request) (string, bool) {
+			ck, err := r.Cookie(server.SessionCookie)
+			if err != nil || ck.Value == "" {
+				return "", false
+			}
+			claims, err := tokens.Verify(ck.Value)
+			if err != nil {
+				return "", false
+			}
+			return claims.SessionID, true
+		},
+		SecureCookies:     server.SecureCookies(cfg.DevMode(), cfg.PublicURL),
+		SessionCookieName: server.SessionCookie,
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		SessionTTL:        cfg.SessionTTL,
+		DevRP:             devRP,
+		Logger:            log,
+		Now:               now,
+	})
+}
+
+// ReloadOIDCClients re-reads SCANLOGIN_OIDC_CLIENTS_FILE (on SIGHUP). A
+// bad file is refused and the clients in force stay; the error names the
+// client and the field. In dev mode the demo client stays registered.
+func (a *App) ReloadOIDCClients() error {
+	if a.OIDC == nil || a.Config.OIDCClientsFile == "" {
+		return errors.New("no SCANLOGIN_OIDC_CLIENTS_FILE to reload")
+	}
+	clients, err := LoadOIDCClients(a.Config.OIDCClientsFile, a.Config.Audience)
+	if err != nil {
+		return fmt.Errorf("SCANLOGIN_OIDC_CLIENTS_FILE: %w", err)
+	}
+	if a.Config.DevMode() {
+		demo := oidcop.DevClient(a.Config.PublicURL, nil)
+		if c, ok := a.OIDC.Client(demo.ID); ok && !slices.ContainsFunc(clients, func(c oidcop.ClientConfig) bool { return c.ID == demo.ID }) {
+			clients = append([]oidcop.ClientConfig{c}, clients...)
+		}
+	}
+	a.OIDC.SetClients(clients)
+	a.log.Info("oidc: clients reloaded", "clients", len(clients))
+	return nil
 }
 
 // closeFake closes the dev fake, if any, on a failed New.
@@ -199,47 +357,100 @@ func closeFake(f *wxfake.Fake, err error) error {
 }
 
 // Run serves on ln until ctx ends and shuts down gracefully (server.Run),
-// then closes the App.
+// then closes the App. Meanwhile it collects unclaimed avatar uploads.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { a.sweepAvatars(sweepCtx, avatarSweepEvery); close(swept) }()
 	err := a.Server.Run(ctx, ln)
+	stopSweep()
+	<-swept
 	a.Close()
 	return err
 }
 
-// Close stops the server and the engine (waiting polls answer) and closes
-// the dev fake. The Redis client belongs to the caller. Safe to call twice.
+// sweepAvatars deletes, every period, the uploads older than
+// unclaimedAvatarGrace that no profile save claimed.
+func (a *App) sweepAvatars(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := a.Store.DeleteUnclaimedAvatars(ctx, a.now().Add(-unclaimedAvatarGrace))
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			a.log.Warn("unclaimed avatars: sweep failed", "err", err)
+		case n > 0:
+			a.log.Info("unclaimed avatars deleted", "count", n)
+		}
+	}
+}
+
+// Close stops the server and the engine (waiting polls answer, queued
+// sign-ins are written), closes the database and the dev fake. The Redis
+// client belongs to the caller. Safe to call twice.
 func (a *App) Close() {
-	a.Server.Close()
-	if a.Fake != nil {
-		_ = a.Fake.Close()
+	a.closeOnce.Do(func() {
+		a.Server.Close()
+		if a.OIDC != nil {
+			a.OIDC.Close()
+		}
+		_ = a.Store.Close()
+		if a.Fake != nil {
+			_ = a.Fake.Close()
+		}
+	})
+}
+
+// devSigningKey returns the dev-mode key, kept in the database and shared
+// by every dev instance on it so that their tokens verify on each other.
+func devSigningKey(ctx context.Context, store *sqlstore.Store) (server.SigningKey, error) {
+	return devKey(ctx, store, "dev_signing_key", server.GenerateSigningKey, server.MarshalSigningKeyPEM, server.ParseSigningKeyPEM)
+}
+
+// devRSAKey is dev mode's RSA key for ID tokens, shared the same way.
+func devRSAKey(ctx context.Context, store *sqlstore.Store) (oidcop.RSAKey, error) {
+	return devKey(ctx, store, "dev_oidc_rsa_key", oidcop.GenerateRSAKey, oidcop.MarshalRSAKeyPEM, oidcop.ParseRSAKeyPEM)
+}
+
+// devKey makes a key and keeps it under name unless a dev instance did
+// first, and returns the kept one.
+func devKey[K any](ctx context.Context, store *sqlstore.Store, name string,
+	gen func() (K, error), marshal func(K) ([]byte, error), parse func([]byte) (K, error)) (K, error) {
+	var zero K
+	fresh, err := gen()
+	if err != nil {
+		return zero, err
+	}
+	pemBytes, err := marshal(fresh)
+	if err != nil {
+		return zero, err
+	}
+	stored, err := store.SharedSetting(ctx, name, pemBytes)
+	if err != nil {
+		return zero, err
+	}
+	return parse(stored)
+}
+
+// SlowDevQRCodes makes the dev fake answer getwxacodeunlimit after d, as a
+// real WeChat round trip takes, and DevQRCodeCalls counts its calls: for
+// cmd/loadgen's time-to-code benchmark (docs/BENCHMARKS.md), which must not
+// import the fake. Both do nothing (0) outside dev mode.
+func (a *App) SlowDevQRCodes(d time.Duration) {
+	if a.Fake != nil && d > 0 {
+		a.Fake.Inject(wxfake.APIQRCode, wxfake.Fault{Delay: d})
 	}
 }
 
-// devSigningKey returns the dev-mode key, shared through Redis by every
-// dev instance on it so that their tokens verify on each other.
-func devSigningKey(ctx context.Context, rdb redis.UniversalClient) (server.SigningKey, error) {
-	fresh, err := server.GenerateSigningKey()
-	if err != nil {
-		return server.SigningKey{}, err
+// DevQRCodeCalls: see SlowDevQRCodes.
+func (a *App) DevQRCodeCalls() int {
+	if a.Fake == nil {
+		return 0
 	}
-	pemBytes, err := server.MarshalSigningKeyPEM(fresh)
-	if err != nil {
-		return server.SigningKey{}, err
-	}
-	stored, err := devShared(ctx, rdb, "sl:dev:signing-key", pemBytes)
-	if err != nil {
-		return server.SigningKey{}, err
-	}
-	return server.ParseSigningKeyPEM(stored)
-}
-
-// devShared stores value under key unless a dev instance did first, and
-// returns what is stored.
-func devShared(ctx context.Context, rdb redis.UniversalClient, key string, value []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.SetNX(ctx, key, value, 0).Err(); err != nil {
-		return nil, err
-	}
-	return rdb.Get(ctx, key).Bytes()
+	return a.Fake.Calls(wxfake.APIQRCode)
 }

@@ -57,6 +57,8 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32)}, "SCANLOGIN_PUBLIC_URL"},
 		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "http://login.example.com"}, "SCANLOGIN_PUBLIC_URL"},
 		{Config{SessionKeySecret: []byte("short")}, "SCANLOGIN_SESSION_KEY_SECRET"},
+		{Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}, "SCANLOGIN_DATABASE_URL"},
+		{Config{DatabaseURL: "mysql://x/y"}, "SCANLOGIN_DATABASE_URL"},
 		{Config{MPEnvVersion: "beta"}, "SCANLOGIN_MP_ENV_VERSION"},
 		{Config{MPPage: "/pages/scan/scan"}, "SCANLOGIN_MP_PAGE"},
 		{Config{SceneTTL: time.Millisecond}, "SCANLOGIN_SCENE_TTL"},
@@ -73,7 +75,7 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the dev defaults do not validate: %v", err)
 	}
-	prod := Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}.WithDefaults()
+	prod := Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", DatabaseURL: "postgres://db/scanlogin", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}.WithDefaults()
 	if err := prod.Validate(); err != nil {
 		t.Errorf("a complete production config does not validate: %v", err)
 	}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 )
 
 // Config is the application's configuration, parsed once from the
@@ -18,6 +20,13 @@ type Config struct {
 	Addr      string // SCANLOGIN_ADDR, default ":8080"
 	PublicURL string // SCANLOGIN_PUBLIC_URL: absolute base URL browsers and phones use; derived from Addr when empty
 	RedisURL  string // SCANLOGIN_REDIS_URL; empty = embedded Redis (dev mode only)
+	// DatabaseURL is SCANLOGIN_DATABASE_URL, the durable store of users:
+	// postgres://... or sqlite:///path/file.db. Required with WeChat
+	// credentials; in dev mode it defaults to a SQLite file in DataDir.
+	DatabaseURL string
+	// DataDir is SCANLOGIN_DATA_DIR, where dev mode keeps its SQLite
+	// database; default .scanlogin under the working directory.
+	DataDir string
 
 	WeChatAppID   string // SCANLOGIN_WECHAT_APPID; empty together with the secret = dev mode
 	WeChatSecret  string // SCANLOGIN_WECHAT_SECRET (or _FILE)
@@ -43,7 +52,12 @@ type Config struct {
 	HardCap       time.Duration
 	RedeemWindow  time.Duration
 	NumberMatch   bool   // SCANLOGIN_NUMBER_MATCH=on
-	SiteName      string // SCANLOGIN_SITE_NAME, shown on the confirm page
+	QRMode        string // SCANLOGIN_QR_MODE: wxacode (default) | link
+	QRLinkPrefix  string // SCANLOGIN_QR_LINK_PREFIX: link mode's https URL prefix, ending in / or =
+	// VerifyFiles are WeChat's verification files (name -> content), from
+	// SCANLOGIN_WECHAT_VERIFY_FILE (name.txt:content, or a directory).
+	VerifyFiles map[string][]byte
+	SiteName    string // SCANLOGIN_SITE_NAME, shown on the confirm page
 
 	AllowedOrigins []string     // SCANLOGIN_ALLOWED_ORIGINS: CORS for the widget, also trusted by the Origin check
 	AvatarHosts    []string     // SCANLOGIN_AVATAR_HOSTS: https hosts an avatar_url may name, default server.DefaultAvatarHosts
@@ -52,6 +66,27 @@ type Config struct {
 	Limits Limits
 
 	ShutdownDelay time.Duration // SCANLOGIN_SHUTDOWN_DELAY: /readyz fails this long before connections drain
+
+	// The OpenID Connect provider (docs/OIDC.md): on in dev mode (with the
+	// demo client) and whenever a clients file is given.
+	OIDCClientsFile string                // SCANLOGIN_OIDC_CLIENTS_FILE, re-read on SIGHUP (App.ReloadOIDCClients)
+	OIDCClients     []oidcop.ClientConfig // its clients, as loaded at start-up
+	OIDCRSAKeys     []oidcop.RSAKey       // SCANLOGIN_OIDC_RSA_KEY_FILE: [0] signs ID tokens; dev mode generates one
+}
+
+// OIDCEnabled reports whether the OpenID provider runs.
+func (c *Config) OIDCEnabled() bool {
+	return c.DevMode() || c.OIDCClientsFile != "" || len(c.OIDCClients) > 0
+}
+
+// LoadOIDCClients reads and checks a clients file; messages name the
+// client and the field. audience (the access tokens' aud) may not be a
+// client ID: an ID token for it would pass for an access token.
+func LoadOIDCClients(path, audience string) ([]oidcop.ClientConfig, error) {
+	if audience == "" {
+		audience = DefaultAudience
+	}
+	return oidcop.LoadClientsFile(path, audience)
 }
 
 // Limits are the rate limits, as events per minute; 0 or LimitOff
@@ -75,6 +110,9 @@ const (
 	DefaultSiteName       = "scanlogin demo"
 	DefaultSceneTTL       = 120 * time.Second
 	DefaultAccessTokenTTL = 15 * time.Minute
+	DefaultDataDir        = ".scanlogin"
+	// devDatabaseFile is dev mode's SQLite file in the data directory.
+	devDatabaseFile = "scanlogin.db"
 )
 
 // LimitOff disables a limit, like 0, but is not "unset".
@@ -125,10 +163,43 @@ func (c Config) WithDefaults() Config {
 	if c.AvatarHosts == nil {
 		c.AvatarHosts = server.DefaultAvatarHosts
 	}
+	if c.QRMode == "" {
+		c.QRMode = server.QRModeWxacode
+	}
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits
 	}
+	if c.DevMode() && c.DatabaseURL == "" {
+		if c.DataDir == "" {
+			c.DataDir = DefaultDataDir
+		}
+		if abs, err := filepath.Abs(c.DataDir); err == nil {
+			c.DataDir = abs
+		}
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, devDatabaseFile)
+	}
 	return c
+}
+
+// DescribeDatabase names the database of a SCANLOGIN_DATABASE_URL for the
+// log, without its password: the SQLite file's path, or PostgreSQL's
+// host and database.
+func DescribeDatabase(rawURL string) string {
+	if p, ok := strings.CutPrefix(rawURL, "sqlite://"); ok {
+		if abs, err := filepath.Abs(p); err == nil {
+			return "sqlite " + abs
+		}
+		return "sqlite " + p
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "postgres (unparsable URL)"
+	}
+	host := u.Host
+	if h := u.Query().Get("host"); host == "" && h != "" {
+		host = h
+	}
+	return "postgres " + host + u.Path
 }
 
 // PublicURLFromAddr is the default public URL for a listen address.
@@ -158,6 +229,12 @@ func (c *Config) Validate() error {
 	}
 	if (c.WeChatAppID == "") != (c.WeChatSecret == "") {
 		bad("SCANLOGIN_WECHAT_APPID", "SCANLOGIN_WECHAT_APPID and SCANLOGIN_WECHAT_SECRET must be set together (neither = dev mode)")
+	}
+	switch {
+	case c.DatabaseURL == "" && !c.DevMode():
+		bad("SCANLOGIN_DATABASE_URL", "required with WeChat credentials: postgres://user:pass@host/db (or sqlite:///path/file.db for a single instance); users live there")
+	case c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		bad("SCANLOGIN_DATABASE_URL", "want postgres://... or sqlite:///path/file.db")
 	}
 	if !c.DevMode() {
 		if c.RedisURL == "" {
@@ -192,6 +269,25 @@ func (c *Config) Validate() error {
 	if len(c.SigningKeys) > 0 && c.SigningKeys[0].Private == nil {
 		bad("SCANLOGIN_SIGNING_KEY_FILE", "the first key must be a private key")
 	}
+	switch c.QRMode {
+	case server.QRModeWxacode:
+	case server.QRModeLink:
+		if c.QRLinkPrefix == "" {
+			bad("SCANLOGIN_QR_LINK_PREFIX", "required with SCANLOGIN_QR_MODE=link: the URL prefix registered under 扫普通链接二维码打开小程序, e.g. https://login.example.com/s/")
+		}
+	default:
+		bad("SCANLOGIN_QR_MODE", "want wxacode or link, got %q", c.QRMode)
+	}
+	if c.QRLinkPrefix != "" {
+		if err := server.CheckLinkPrefix(c.QRLinkPrefix); err != nil {
+			bad("SCANLOGIN_QR_LINK_PREFIX", "%v", err)
+		}
+	}
+	for name := range c.VerifyFiles {
+		if !server.VerifyFileName.MatchString(name) {
+			bad("SCANLOGIN_WECHAT_VERIFY_FILE", "want a file name like abc123.txt, got %q", name)
+		}
+	}
 	if c.SceneTTL < time.Second || c.SceneTTL > time.Hour {
 		bad("SCANLOGIN_SCENE_TTL", "want between 1s and 1h, got %s", c.SceneTTL)
 	}
@@ -206,6 +302,19 @@ func (c *Config) Validate() error {
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			bad("SCANLOGIN_ALLOWED_ORIGINS", "want origins like https://example.com, got %q", o)
+		}
+	}
+	if c.OIDCEnabled() {
+		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			bad("SCANLOGIN_ISSUER", "the OpenID provider needs an absolute http(s) URL without path (discovery is at {issuer}/.well-known/openid-configuration), got %q", c.Issuer)
+		}
+		if !c.DevMode() && len(c.OIDCRSAKeys) == 0 {
+			bad("SCANLOGIN_OIDC_RSA_KEY_FILE", "required with SCANLOGIN_OIDC_CLIENTS_FILE (make one with `scanlogin keygen rsa`)")
+		}
+		for _, cl := range c.OIDCClients {
+			if cl.ID == c.Audience {
+				bad("SCANLOGIN_OIDC_CLIENTS_FILE", "client %q: id: reserved (it is SCANLOGIN_AUDIENCE)", cl.ID)
+			}
 		}
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {

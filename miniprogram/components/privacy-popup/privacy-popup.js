@@ -2,15 +2,24 @@
 // every page that uses avatar, nickname, phone number or camera; utils/privacy.js
 // opens the one on the page in front.
 const privacy = require('../../utils/privacy.js')
+const i18n = require('../../utils/i18n.js')
+
+// The pending authorization's resolve, per popup instance (a Component's
+// instance has no room for fields of its own).
+/** @type {WeakMap<object, (result: {event: string, buttonId?: string}) => void>} */
+const pending = new WeakMap()
 
 Component({
   data: {
     show: false,
-    contractName: 'Privacy Guide'
+    t: i18n.strings('privacy'),
+    contractName: ''
   },
 
   lifetimes: {
     attached () {
+      const t = i18n.strings('privacy')
+      this.setData({ t, contractName: t.contract })
       privacy.register(this)
       if (typeof wx.getPrivacySetting === 'function') {
         wx.getPrivacySetting({
@@ -29,9 +38,11 @@ Component({
   methods: {
     // open shows the popup for one pending authorization. A second request
     // while one is pending refuses the first (WeChat only waits for the last).
+    /** @param {(result: {event: string, buttonId?: string}) => void} resolve */
     open (resolve) {
-      if (this.resolve && this.resolve !== resolve) this.resolve({ event: 'disagree' })
-      this.resolve = resolve
+      const before = pending.get(this)
+      if (before && before !== resolve) before({ event: 'disagree' })
+      pending.set(this, resolve)
       this.setData({ show: true })
     },
 
@@ -49,9 +60,10 @@ Component({
       this.finish({ event: 'disagree' })
     },
 
+    /** @param {{event: string, buttonId?: string}} result */
     finish (result) {
-      const resolve = this.resolve
-      this.resolve = null
+      const resolve = pending.get(this)
+      pending.delete(this)
       if (this.data.show) this.setData({ show: false })
       if (resolve) {
         resolve(result)

@@ -1,10 +1,14 @@
 // Home: who is signed in, a button to scan a computer's sign-in code, and the
 // way to the profile page.
 const api = require('../../utils/request.js')
+const i18n = require('../../utils/i18n.js')
 
-// scenePathFrom turns a wx.scanCode result into the confirm page URL, or ''.
-// A mini-program code gives res.path ("pages/scan/scan?scene=..."); a plain
-// QR code holding a URL with ?scene=... (dev mode) gives res.result.
+/**
+ * confirmURLFrom turns a wx.scanCode result into the confirm page URL, or ''.
+ * A mini-program code gives res.path ("pages/scan/scan?scene=..."); a plain
+ * QR code holding a URL with ?scene=... (dev mode) gives res.result.
+ * @param {{path?: string, result?: string}} res
+ */
 function confirmURLFrom (res) {
   const text = String((res && (res.path || res.result)) || '')
   const m = text.match(/[?&]scene=([^&#]+)/)
@@ -17,9 +21,16 @@ function confirmURLFrom (res) {
 
 Page({
   data: {
+    t: i18n.strings('index'),
+    greeting: '',
     signedIn: false,
     nickname: '',
     avatar: ''
+  },
+
+  onLoad () {
+    this.setData({ t: i18n.strings('index') })
+    wx.setNavigationBarTitle({ title: this.data.t.navTitle })
   },
 
   onShow () {
@@ -29,8 +40,12 @@ Page({
     })
   },
 
+  /** @param {{nickname?: string, avatar_url?: string} | null} user */
   show (user) {
+    const t = this.data.t
+    const nickname = (user && user.nickname) || ''
     this.setData({
+      greeting: !user ? t.signingIn : nickname ? i18n.format(t.helloName, { name: nickname }) : t.hello,
       signedIn: !!user,
       nickname: (user && user.nickname) || '',
       avatar: api.absoluteURL((user && user.avatar_url) || '')
@@ -45,7 +60,7 @@ Page({
         if (url) {
           wx.navigateTo({ url })
         } else {
-          wx.showToast({ title: 'That is not a sign-in code.', icon: 'none' })
+          wx.showToast({ title: this.data.t.notACode, icon: 'none' })
         }
       }
     })

@@ -1,11 +1,12 @@
-// Profile: avatar (chooseAvatar + upload), nickname (input type="nickname"
-// read on form submit, after WeChat's own content check), phone number
-// (getPhoneNumber code), and the browsers signed in with this account, each
-// with a remote "Sign out".
+// Profile: avatar (chooseAvatar + upload, then saved with PUT), nickname
+// (input type="nickname" read on form submit, after WeChat's own content
+// check), phone number (getPhoneNumber code, with why we ask), and the
+// browsers signed in with this account, each with a remote 退出登录.
 const api = require('../../utils/request.js')
-const ua = require('../../utils/ua.js')
 const format = require('../../utils/format.js')
+const i18n = require('../../utils/i18n.js')
 
+/** @param {{id?: string, nickname?: string, avatar_url?: string, has_phone?: boolean} | null} user */
 function viewUser (user) {
   user = user || {}
   return {
@@ -16,31 +17,50 @@ function viewUser (user) {
   }
 }
 
-function viewSession (s) {
-  const who = ua.parse(s.user_agent)
+/**
+ * viewSession shows a web session by the server's label for its browser
+ * when it gives one, never by the raw User-Agent.
+ * @param {{id: string, ip?: string, label?: string, created_at?: string, last_seen_at?: string}} s
+ * @param {Record<string, string>} t
+ */
+function viewSession (s, t) {
+  const ip = s.ip || t.unknown
   return {
     id: s.id,
-    browser: who.browser,
-    os: who.os,
-    ip: s.ip || 'unknown',
-    created: format.dateTime(s.created_at),
-    lastSeen: format.ago(s.last_seen_at || s.created_at)
+    browser: s.label || t.unknownBrowser,
+    ip,
+    meta: i18n.format(t.sessionMeta, {
+      ip,
+      created: format.dateTime(s.created_at),
+      lastSeen: format.ago(s.last_seen_at || s.created_at)
+    })
   }
+}
+
+/**
+ * A request failed with a 4xx the user can act on (not the network, 429 or
+ * 5xx, which the request helper has already explained in a toast).
+ * @param {any} err
+ */
+function refused (err) {
+  return err && err.kind === 'http' && err.status < 500 && err.status !== 429
 }
 
 Page({
   data: {
+    t: i18n.strings('profile'),
     user: viewUser(null),
     phone: '',
     uploading: false,
     saving: false,
-    sessions: [],
+    sessions: /** @type {Array<{id: string, browser: string, ip: string, meta: string}>} */ ([]),
     sessionsState: 'loading', // loading | ready | error
     signingOut: ''
   },
 
   onLoad () {
-    this.setData({ user: viewUser(api.getUser()) })
+    this.setData({ t: i18n.strings('profile'), user: viewUser(api.getUser()) })
+    wx.setNavigationBarTitle({ title: this.data.t.navTitle })
   },
 
   onShow () {
@@ -69,29 +89,40 @@ Page({
   async loadSessions () {
     try {
       const res = await api.request({ path: '/api/v1/mp/sessions' })
-      this.setData({ sessions: (res.sessions || []).map(viewSession), sessionsState: 'ready' })
+      this.setData({ sessions: (res.sessions || []).map(s => viewSession(s, this.data.t)), sessionsState: 'ready' })
     } catch (err) {
       this.setData({ sessionsState: 'error' })
     }
   },
 
-  // e.detail.avatarUrl is a temporary local file: upload it, then make it the
-  // profile avatar.
+  /**
+   * saveProfile is PUT /api/v1/mp/me (wx.request cannot send PATCH).
+   * @param {{nickname?: string, avatar_url?: string}} fields
+   */
+  async saveProfile (fields) {
+    const user = await api.request({ path: '/api/v1/mp/me', method: 'PUT', data: fields })
+    api.rememberUser(user)
+    this.setData({ user: viewUser(user) })
+  },
+
+  // e.detail.avatarUrl is a temporary local file: upload it, then save it as
+  // the profile avatar. An upload no profile save refers to is deleted by the
+  // server after a while.
+  /** @param {{detail?: {avatarUrl?: string}}} e */
   async onChooseAvatar (e) {
     const filePath = e.detail && e.detail.avatarUrl
     if (!filePath || this.data.uploading) return
+    const t = this.data.t
     this.setData({ uploading: true })
     try {
       const res = await api.uploadFile({ path: '/api/v1/mp/me/avatar', filePath, name: 'file' })
-      const user = await api.request({ path: '/api/v1/mp/me', method: 'PATCH', data: { avatar_url: res.avatar_url } })
-      api.rememberUser(user)
-      this.setData({ user: viewUser(user) })
-      wx.showToast({ title: 'Avatar updated', icon: 'success' })
+      await this.saveProfile({ avatar_url: res.avatar_url })
+      wx.showToast({ title: t.avatarSaved, icon: 'success' })
     } catch (err) {
       if (err.kind === 'http' && err.status === 413) {
-        wx.showToast({ title: 'That picture is too large (2 MB max).', icon: 'none' })
-      } else if (err.kind === 'http' && err.status < 500 && err.status !== 429) {
-        wx.showToast({ title: 'Could not use that picture. Try another one.', icon: 'none' })
+        wx.showToast({ title: t.tooLarge, icon: 'none' })
+      } else if (refused(err)) {
+        wx.showToast({ title: t.badPicture, icon: 'none' })
       }
     }
     this.setData({ uploading: false })
@@ -99,73 +130,78 @@ Page({
 
   // Read the nickname from the form, not from input events: WeChat may clear
   // a nickname that fails its content check after the input loses focus.
+  /** @param {{detail: {value?: {nickname?: string}}}} e */
   async onSaveNickname (e) {
+    const t = this.data.t
     const nickname = String((e.detail.value && e.detail.value.nickname) || '').trim()
     if (!nickname) {
-      wx.showToast({ title: 'Enter a nickname first.', icon: 'none' })
+      wx.showToast({ title: t.nicknameEmpty, icon: 'none' })
       return
     }
     if (nickname === this.data.user.nickname) return
     this.setData({ saving: true })
     try {
-      const user = await api.request({ path: '/api/v1/mp/me', method: 'PATCH', data: { nickname } })
-      api.rememberUser(user)
-      this.setData({ user: viewUser(user) })
-      wx.showToast({ title: 'Nickname saved', icon: 'success' })
+      await this.saveProfile({ nickname })
+      wx.showToast({ title: t.nicknameSaved, icon: 'success' })
     } catch (err) {
-      if (err.kind === 'http' && err.status < 500 && err.status !== 429) {
-        wx.showToast({ title: 'That nickname cannot be used.', icon: 'none' })
-      }
+      if (refused(err)) wx.showToast({ title: t.nicknameRejected, icon: 'none' })
     }
     this.setData({ saving: false })
   },
 
+  /** @param {{detail?: {code?: string, errno?: number, errMsg?: string}}} e */
   async onGetPhoneNumber (e) {
+    const t = this.data.t
     const detail = e.detail || {}
     if (!detail.code) {
       if (detail.errno === 1400001) {
-        wx.showToast({ title: 'Phone linking is unavailable right now.', icon: 'none' })
+        wx.showToast({ title: t.phoneUnavailable, icon: 'none' })
       } else if (!/deny|cancel/.test(detail.errMsg || '')) {
-        wx.showToast({ title: 'Could not get your phone number.', icon: 'none' })
+        wx.showToast({ title: t.phoneFailed, icon: 'none' })
       }
       return
     }
     try {
       const res = await api.request({ path: '/api/v1/mp/me/phone', method: 'POST', data: { code: detail.code } })
       this.setData({ phone: res.phone_number, 'user.has_phone': true })
-      wx.showToast({ title: 'Phone number linked', icon: 'success' })
+      wx.showToast({ title: t.phoneLinked, icon: 'success' })
     } catch (err) {
-      if (err.kind === 'http' && err.status < 500 && err.status !== 429) {
-        wx.showToast({ title: 'Could not link that phone number. Try again.', icon: 'none' })
-      }
+      if (refused(err)) wx.showToast({ title: t.phoneLinkFailed, icon: 'none' })
     }
   },
 
+  // Remote sign-out asks first. The modal's buttons must fit WeChat's 4
+  // characters or WeChat shows nothing and runs fail: then say so.
+  /** @param {{currentTarget: {dataset: {id?: string}}}} e */
   onSignOut (e) {
+    const t = this.data.t
     const id = e.currentTarget.dataset.id
     const session = this.data.sessions.find(s => s.id === id)
-    if (!session || this.data.signingOut) return
+    if (!id || !session || this.data.signingOut) return
     wx.showModal({
-      title: 'Sign out this browser?',
-      content: session.browser + ' on ' + session.os + ' (IP ' + session.ip + ') will be signed out at once.',
-      confirmText: 'Sign out',
+      title: t.signOutTitle,
+      content: i18n.format(t.signOutContent, { browser: session.browser, ip: session.ip }),
+      confirmText: t.signOutConfirm,
       confirmColor: '#fa5151',
-      success: res => { if (res.confirm) this.signOut(id) }
+      success: res => { if (res.confirm) this.signOut(id) },
+      fail: () => wx.showToast({ title: t.modalFailed, icon: 'none' })
     })
   },
 
+  /** @param {string} id */
   async signOut (id) {
+    const t = this.data.t
     this.setData({ signingOut: id })
     try {
       await api.request({ path: '/api/v1/mp/sessions/' + encodeURIComponent(id), method: 'DELETE' })
       this.setData({ sessions: this.data.sessions.filter(s => s.id !== id) })
-      wx.showToast({ title: 'Signed out', icon: 'success' })
+      wx.showToast({ title: t.signedOut, icon: 'success' })
     } catch (err) {
       if (err.kind === 'http' && err.status === 404) {
         // Already gone (expired or signed out elsewhere).
         this.setData({ sessions: this.data.sessions.filter(s => s.id !== id) })
-      } else if (err.kind === 'http' && err.status < 500 && err.status !== 429) {
-        wx.showToast({ title: 'Could not sign that browser out.', icon: 'none' })
+      } else if (refused(err)) {
+        wx.showToast({ title: t.signOutFailed, icon: 'none' })
       }
     }
     this.setData({ signingOut: '' })

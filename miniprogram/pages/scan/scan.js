@@ -1,17 +1,23 @@
 // The confirm page the login QR code opens (SCANLOGIN_MP_PAGE, default
 // "pages/scan/scan"). It scans the scene as soon as it loads, shows who is
-// asking, and lets the user Confirm or Decline.
+// asking (the server's label for the browser, never its raw User-Agent), and
+// lets the user confirm (确认登录) or decline (取消登录).
 const api = require('../../utils/request.js')
-const ua = require('../../utils/ua.js')
 const format = require('../../utils/format.js')
+const i18n = require('../../utils/i18n.js')
 
 const SCENE_RE = /^[0-9a-f]{32}$/
 
-// sceneFrom finds the scene in the page options:
+/**
+ * sceneFrom finds the scene in the page options:
 // - options.scene from a mini-program code (URL-encoded by WeChat),
 // - a "scene=..." value typed into DevTools' launch parameters, which may
 //   arrive still wrapped ("scene%3D...") or as a query string,
-// - options.q from a plain QR code holding a URL with ?scene=... .
+// - options.q from a plain-link QR code (server link mode, README.md "QR
+//   modes"): its URL, with the scene as the last path segment (prefix
+//   ending in /) or the last query value (prefix ending in =), or ?scene=.
+ * @param {Record<string, string | undefined>} options
+ */
 function sceneFrom (options) {
   const candidates = []
   if (options.scene) candidates.push(options.scene)
@@ -25,55 +31,26 @@ function sceneFrom (options) {
     }
     raw = raw.trim().toLowerCase()
     if (SCENE_RE.test(raw)) return raw
+    const tail = raw.match(/[/=]([0-9a-f]{32})$/)
+    if (tail) return tail[1]
   }
   return ''
 }
 
-// Messages for the states a person can end up in. Kept here, not in WXML,
-// so the wording lives in one place.
-const MESSAGES = {
-  invalid: {
-    title: 'Not a sign-in code',
-    text: 'This code is not a valid sign-in code. Open the sign-in page on your computer and scan the code shown there.'
-  },
-  expired: {
-    title: 'This code has expired',
-    text: 'Sign-in codes only work for a few minutes. Refresh the code on your computer and scan it again.'
-  },
-  taken: {
-    title: 'Already scanned by someone else',
-    text: 'Another WeChat account has already scanned this code, so you cannot use it. If that was not you, refresh the code on your computer and do not share it.'
-  },
-  used: {
-    title: 'This code was already used',
-    text: 'This sign-in has already been completed or cancelled. Refresh the code on your computer to sign in again.'
-  },
-  mismatch: {
-    title: 'The number did not match',
-    text: 'You picked a number that is not the one on the computer, so this sign-in was cancelled to protect your account. If you did not start it, someone may be trying to trick you.'
-  },
-  again: {
-    title: 'Already confirmed',
-    text: 'You have already confirmed this sign-in. Return to your computer; it signs in by itself.'
-  },
-  confirmed: {
-    title: 'Signed in on your computer',
-    text: 'You can return to your computer now. You can sign that browser out at any time from your profile.'
-  },
-  declined: {
-    title: 'Sign-in declined',
-    text: 'The computer was not signed in. If you did not try to sign in yourself, nothing else is needed.'
-  }
-}
+// The states that end the page, each with a title and text in the string
+// table (utils/locales): <state>Title / <state>Text.
+const FINAL = ['invalid', 'expired', 'taken', 'used', 'mismatch', 'again', 'confirmed', 'declined']
 
 Page({
   data: {
     // loading | ready | working | confirmed | again | declined | expired |
     // taken | used | mismatch | invalid | error
     state: 'loading',
+    t: i18n.strings('scan'),
+    heading: '',
+    warning: '',
     site: '',
     browser: '',
-    os: '',
     ip: '',
     time: '',
     choices: [],
@@ -83,8 +60,22 @@ Page({
     canRetry: false
   },
 
+  // The scene being confirmed, and the timer that shows "expired" when the
+  // confirm window closes.
+  scene: '',
+  // scancodeTime: Unix seconds of the scan, which WeChat gives a page opened
+  // by a plain-link code; the server checks it against the code's life.
+  scancodeTime: 0,
+  unloaded: false,
+  expiryTimer: /** @type {any} */ (0),
+
   onLoad (options) {
+    // The language can differ from the one the page was defined in.
+    this.setData({ t: i18n.strings('scan') })
+    wx.setNavigationBarTitle({ title: this.data.t.navTitle })
     this.scene = sceneFrom(options || {})
+    const st = Number((options || {}).scancode_time)
+    this.scancodeTime = Number.isInteger(st) && st > 0 ? st : 0
     if (!this.scene) {
       this.finish('invalid')
       return
@@ -102,7 +93,11 @@ Page({
     await getApp().whenLoggedIn()
     let res
     try {
-      res = await api.request({ path: '/api/v1/qr/' + this.scene + '/scan', method: 'POST' })
+      res = await api.request({
+        path: '/api/v1/qr/' + this.scene + '/scan',
+        method: 'POST',
+        data: this.scancodeTime ? { scancode_time: this.scancodeTime } : {}
+      })
     } catch (err) {
       this.fail(err)
       return
@@ -113,19 +108,22 @@ Page({
       this.finish('again')
       return
     }
+    const t = this.data.t
     const browser = res.browser || {}
-    const who = ua.parse(browser.user_agent)
+    const site = (res.site && res.site.name) || t.thisSite
     this.setData({
       state: 'ready',
-      site: (res.site && res.site.name) || 'this website',
-      browser: who.browser,
-      os: who.os,
-      ip: browser.ip || 'unknown',
+      site,
+      heading: i18n.format(t.heading, { site }),
+      warning: i18n.format(t.warningText, { site }),
+      // The server's human label ("Chrome 131 · Windows"); the raw
+      // User-Agent is for logs, not for people.
+      browser: browser.label || t.unknownBrowser,
+      ip: browser.ip || t.unknown,
       time: format.dateTime(browser.created_at),
       choices: res.match_choices || [],
       picked: ''
     })
-    wx.setNavigationBarTitle({ title: 'Confirm sign-in' })
     // Show "expired" when the confirm window closes rather than letting a
     // late tap find out.
     clearTimeout(this.expiryTimer)
@@ -146,7 +144,7 @@ Page({
     const body = {}
     if (this.data.choices.length) {
       if (!this.data.picked) {
-        wx.showToast({ title: 'Tap the number shown on your computer first.', icon: 'none' })
+        wx.showToast({ title: this.data.t.pickFirst, icon: 'none' })
         return
       }
       body.match_code = this.data.picked
@@ -184,10 +182,12 @@ Page({
     wx.reLaunch({ url: '/pages/index/index' })
   },
 
+  /** @param {string} state one of FINAL */
   finish (state) {
     clearTimeout(this.expiryTimer)
-    const m = MESSAGES[state]
-    this.setData({ state, title: m.title, message: m.text, canRetry: false })
+    if (FINAL.indexOf(state) < 0) throw new Error('scan: no such final state ' + state)
+    const t = this.data.t
+    this.setData({ state, title: t[state + 'Title'], message: t[state + 'Text'], canRetry: false })
   },
 
   // fail maps an ApiError to what the user sees.
@@ -199,19 +199,20 @@ Page({
     if (code === 'scene_final' || code === 'already_redeemed') return this.finish('used')
     if (/match/.test(code || '')) return this.finish('mismatch')
     if (status === 404 || code === 'invalid_scene' || code === 'scene_not_found') return this.finish('invalid')
+    const t = this.data.t
     let message
     if (!err || err.kind === 'network') {
-      message = 'Could not reach the server. Check your network connection and try again.'
+      message = t.errNetwork
     } else if (status === 429) {
-      message = 'Too many attempts. Wait ' + (err.retryAfter || 'a few') + ' seconds and try again.'
+      message = err.retryAfter ? i18n.format(t.errRateLimited, { s: err.retryAfter }) : t.errRateLimitedSoon
     } else if (status >= 500) {
-      message = 'The server had a problem. Please try again in a moment.'
+      message = t.errServer
     } else if (err.kind === 'wechat' || status === 401) {
-      message = 'Could not sign you in with WeChat. Please try again.'
+      message = t.errWechat
     } else {
-      message = 'Something went wrong (' + (code || status) + '). Please try again.'
+      message = i18n.format(t.errOther, { code: code || status })
     }
     clearTimeout(this.expiryTimer)
-    this.setData({ state: 'error', title: 'Something went wrong', message, canRetry: true })
+    this.setData({ state: 'error', title: t.errorTitle, message, canRetry: true })
   }
 })

@@ -69,6 +69,39 @@ function compileSelector (sel) {
   return v => tests.every(t => t(v))
 }
 
+// What the harness models of Component() and Page(). Anything else fails the
+// load loudly: a feature it ignored would make a test pass that WeChat fails.
+const COMPONENT_KEYS = new Set(['data', 'properties', 'methods', 'lifetimes', 'options'])
+const COMPONENT_LIFETIMES = new Set(['created', 'attached', 'detached'])
+const COMPONENT_OPTIONS = new Set(['styleIsolation', 'addGlobalClass', 'multipleSlots', 'virtualHost', 'pureDataPattern'])
+const PAGE_REFUSED = new Set(['behaviors', 'observers', 'relations', 'pageLifetimes', 'lifetimes', 'externalClasses', 'definitionFilter', 'export', 'properties', 'options', 'onPageScroll', 'onReachBottom', 'onResize', 'onTabItemTap', 'onShareAppMessage', 'onShareTimeline', 'onAddToFavorites', 'onSaveExitState', 'onHide'])
+const APP_REFUSED = new Set(['onHide', 'onError', 'onPageNotFound', 'onUnhandledRejection', 'onThemeChange'])
+
+function checkComponentDef (def, where) {
+  for (const k of Object.keys(def)) {
+    if (!COMPONENT_KEYS.has(k)) {
+      throw new Error(where + ': Component({' + k + '}) is not modelled by the test harness (it models ' + [...COMPONENT_KEYS].join(', ') + ')')
+    }
+  }
+  for (const k of Object.keys(def.lifetimes || {})) {
+    if (!COMPONENT_LIFETIMES.has(k)) throw new Error(where + ': lifetimes.' + k + ' is not modelled by the test harness')
+  }
+  for (const k of Object.keys(def.options || {})) {
+    if (!COMPONENT_OPTIONS.has(k)) throw new Error(where + ': options.' + k + ' is not modelled by the test harness')
+  }
+  for (const [k, spec] of Object.entries(def.properties || {})) {
+    if (spec && typeof spec === 'object' && ('observer' in spec || 'optionalTypes' in spec)) {
+      throw new Error(where + ': property ' + k + ' uses observer/optionalTypes, not modelled by the test harness')
+    }
+  }
+}
+
+function checkPageDef (def, where) {
+  for (const k of Object.keys(def)) {
+    if (PAGE_REFUSED.has(k)) throw new Error(where + ': Page({' + k + '}) is not modelled by the test harness')
+  }
+}
+
 class MiniProgram {
   // root: the mini-program directory; wx: the API object; env: the adapter's
   // state (privacy gate, chosen avatar file, phone code) or null.
@@ -85,6 +118,14 @@ class MiniProgram {
     this.app = null
     this.nextId = 1
     this.pendingAttached = []
+    // The strict wx (wx.js) checks navigation against app.json and the stack,
+    // and reports what WeChat would refuse among this runtime's errors.
+    this.env.pages = this.appJSON.pages.slice()
+    this.env.stackDepth = () => this.stack.length
+    this.env.onViolation = e => this.errors.push(e)
+    // Every text a person could read on any page so far (text nodes, and the
+    // placeholder, title and alt attributes), for the untranslated-string check.
+    this.shown = new Set()
   }
 
   readJSON (rel) {
@@ -113,10 +154,13 @@ class MiniProgram {
     const requireFn = r => self.load(self.resolve(dir, r))
     const rel = path.relative(this.root, file).replace(/\\/g, '/').replace(/\.js$/, '')
     const globals = {
-      App: def => { self.appDef = def },
-      Page: def => { self.pageDefs.set(rel, def) },
-      Component: def => { self.componentDefs.set(rel, def) },
-      Behavior: def => def,
+      App: def => {
+        for (const k of Object.keys(def)) if (APP_REFUSED.has(k)) throw new Error(rel + ': App({' + k + '}) is not modelled by the test harness')
+        self.appDef = def
+      },
+      Page: def => { checkPageDef(def, rel); self.pageDefs.set(rel, def) },
+      Component: def => { checkComponentDef(def, rel); self.componentDefs.set(rel, def) },
+      Behavior: () => { throw new Error(rel + ': Behavior() is not modelled by the test harness') },
       getApp: () => self.app,
       getCurrentPages: () => self.stack.map(p => p.instance)
     }
@@ -329,6 +373,7 @@ class MiniProgram {
         const text = wxml.interpolate(n.text, scope)
         if (String(text).trim() === '') return // whitespace keeps an if-chain open
         chain = null
+        this.shown.add(String(text).trim())
         out.push({ type: 'text', text: String(text), parent, owner })
         return
       }
@@ -382,6 +427,9 @@ class MiniProgram {
       attrs[k] = v === true ? true : wxml.interpolate(v, scope)
     }
     const v = { type: 'element', tag: n.tag, attrs, dataset: datasetOf(attrs), parent, owner, children: [], path: p }
+    for (const a of ['placeholder', 'title', 'alt', 'aria-label']) {
+      if (typeof attrs[a] === 'string' && attrs[a].trim()) this.shown.add(attrs[a].trim())
+    }
     if (n.tag === 'input' || n.tag === 'textarea') {
       const st = owner.inputs.get(p)
       if (!st || st.attr !== attrs.value) owner.inputs.set(p, { attr: attrs.value, typed: undefined })

@@ -6,13 +6,47 @@
 // would ask WeChat. Storage is in memory; toasts, modals and navigation are
 // recorded. Semantics follow the platform: success fires for any HTTP status,
 // dataType "json" parses the body when it can, uploadFile gives res.data as a
-// string, getStorageSync returns '' for a missing key.
+// string with no header, getStorageSync returns '' for a missing key.
+//
+// It refuses what WeChat refuses (see docs in miniprogram/README.md, "Tests"):
+// a request method outside WeChat's list, a modal button over 4 characters, a
+// toast title over its length, navigation to a page not in app.json or past
+// the 10-page stack. Each refusal runs the call's fail callback as WeChat
+// would AND is recorded in env.violations (and the runtime's errors), which
+// the test suites assert empty: a violation fails the test, loudly.
 
 const fs = require('node:fs')
 const path = require('node:path')
 
 function canonicalHeader (k) {
   return k.replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase())
+}
+
+// WeChat's wx.request methods; anything else fails with "method is invalid".
+const METHODS = new Set(['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'])
+// showModal's confirmText/cancelText: at most 4 characters.
+const MODAL_BUTTON_MAX = 4
+// showToast's title with an icon shows at most 7 Chinese characters' width;
+// with icon "none" at most two lines. A line is taken as 12 Chinese
+// characters' width (the toast's max width at a 375 pt screen, 14 px text):
+// an estimate, not an official number.
+const TOAST_ICON_MAX = 7
+const TOAST_TEXT_MAX = 24
+// The page stack is at most 10 deep.
+const STACK_MAX = 10
+
+// textWidth counts a CJK or full-width character as 1 and anything else as
+// half, the unit WeChat's "N Chinese characters" limits are written in.
+function textWidth (s) {
+  let w = 0
+  for (const ch of String(s)) {
+    w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{20000}-\u{3fffd}]/u.test(ch) ? 1 : 0.5
+  }
+  return w
+}
+
+function charCount (s) {
+  return Array.from(String(s)).length
 }
 
 function later (fn, ...args) {
@@ -26,10 +60,17 @@ function query (data) {
 
 // createWx returns {wx, env}. wechat: base URL of the server whose
 // /dev/wechat/login mints codes; openid: the WeChat user of this "phone".
-function createWx ({ wechat, openid, nickname, storage }) {
+// language: what wx.getAppBaseInfo().language answers (default zh_CN).
+function createWx ({ wechat, openid, nickname, storage, language }) {
   const env = {
     openid,
     nickname,
+    language: language || 'zh_CN',
+    theme: 'light',
+    violations: [], // what WeChat would refuse; tests assert it stays empty
+    onViolation: null, // set by the runtime to record it among its errors
+    pages: null, // app.json pages, set by the runtime
+    stackDepth: () => 1, // set by the runtime
     storage: storage || new Map(),
     sessionValid: false, // wx.checkSession: true after a wx.login
     toasts: [],
@@ -39,6 +80,7 @@ function createWx ({ wechat, openid, nickname, storage }) {
     calls: { login: 0, checkSession: 0, request: 0, uploadFile: 0 },
     deprecated: [],
     modalAnswer: true,
+    modalFails: '', // an errMsg: WeChat fails showModal for reasons of its own
     avatarFile: null,
     phoneCode: null,
     scanResult: null,
@@ -79,11 +121,43 @@ function createWx ({ wechat, openid, nickname, storage }) {
 
     lastToast () {
       return env.toasts[env.toasts.length - 1] || null
+    },
+
+    lastModal () {
+      return env.modals[env.modals.length - 1] || null
     }
+  }
+
+  // refuse records what WeChat would not do and runs the fail callback with
+  // WeChat's errMsg.
+  function refuse (o, api, errMsg, why) {
+    const v = 'wx.' + api + ': ' + why
+    env.violations.push(v)
+    if (env.onViolation) env.onViolation(new Error('WeChat refuses ' + v))
+    later(o && o.fail, { errMsg: api + ':fail ' + errMsg })
+    later(o && o.complete)
+  }
+
+  // navigable checks a navigateTo/redirectTo URL against app.json.
+  function navigable (o, api) {
+    const url = String((o && o.url) || '')
+    const route = url.replace(/^\//, '').split('?')[0]
+    if (env.pages && !env.pages.includes(route)) {
+      refuse(o, api, 'page "' + route + '" is not found', JSON.stringify(url) + ' is not a page in app.json')
+      return false
+    }
+    return true
   }
 
   function http (o, kind) {
     env.calls[kind]++
+    if (kind === 'request') {
+      const m = o.method === undefined ? 'GET' : String(o.method)
+      if (!METHODS.has(m)) {
+        refuse(o, 'request', 'method is invalid', 'method ' + JSON.stringify(m) + ' is not one WeChat sends (' + [...METHODS].join(', ') + ')')
+        return { abort () {} }
+      }
+    }
     if (!/^https?:\/\//.test(o.url || '')) {
       later(o.fail, { errMsg: kind + ':fail invalid url "' + o.url + '"' })
       later(o.complete)
@@ -141,8 +215,11 @@ function createWx ({ wechat, openid, nickname, storage }) {
         if (kind === 'request' && (o.dataType || 'json') === 'json') {
           try { data = JSON.parse(text) } catch (e) { /* leave as text, as WeChat does */ }
         }
-        const r = { data, statusCode: res.status, header, errMsg: kind + ':ok' }
-        if (kind === 'request') r.cookies = []
+        rec.body = data
+        // uploadFile's result has data and statusCode only: no header.
+        const r = kind === 'request'
+          ? { data, statusCode: res.status, header, cookies: [], errMsg: 'request:ok' }
+          : { data, statusCode: res.status, errMsg: 'uploadFile:ok' }
         return r
       })
       .then(r => { if (o.success) o.success(r) }, err => {
@@ -196,21 +273,63 @@ function createWx ({ wechat, openid, nickname, storage }) {
     removeStorageSync: k => { env.storage.delete(k) },
     clearStorageSync: () => env.storage.clear(),
 
-    showToast (o) { env.toasts.push({ title: o.title, icon: o.icon || 'success' }); later(o.success, {}) },
+    showToast (o) {
+      const icon = o.icon || 'success'
+      const max = icon === 'none' ? TOAST_TEXT_MAX : TOAST_ICON_MAX
+      if (textWidth(o.title) > max) {
+        // WeChat cuts the text rather than failing; the test fails instead.
+        env.violations.push('wx.showToast: title ' + JSON.stringify(o.title) + ' is ' + textWidth(o.title) + ' Chinese characters wide; icon "' + icon + '" shows at most ' + max)
+        if (env.onViolation) env.onViolation(new Error('WeChat cuts ' + env.violations[env.violations.length - 1]))
+      }
+      env.toasts.push({ title: o.title, icon })
+      later(o.success, {})
+    },
     hideToast () {},
-    showLoading (o) { env.toasts.push({ title: o.title, icon: 'loading' }) },
+    showLoading (o) {
+      if (textWidth(o.title) > TOAST_ICON_MAX) {
+        env.violations.push('wx.showLoading: title ' + JSON.stringify(o.title) + ' is over ' + TOAST_ICON_MAX + ' Chinese characters wide')
+        if (env.onViolation) env.onViolation(new Error('WeChat cuts ' + env.violations[env.violations.length - 1]))
+      }
+      env.toasts.push({ title: o.title, icon: 'loading' })
+    },
     hideLoading () {},
     showModal (o) {
-      env.modals.push({ title: o.title, content: o.content })
+      if (env.modalFails) {
+        later(o.fail, { errMsg: env.modalFails })
+        later(o.complete)
+        return
+      }
+      for (const k of ['confirmText', 'cancelText']) {
+        if (o[k] !== undefined && charCount(o[k]) > MODAL_BUTTON_MAX) {
+          refuse(o, 'showModal', k + ' length should not larger than ' + MODAL_BUTTON_MAX + ' Chinese characters', k + ' ' + JSON.stringify(o[k]) + ' is longer than ' + MODAL_BUTTON_MAX + ' characters, so WeChat shows no modal')
+          return
+        }
+      }
+      env.modals.push({ title: o.title, content: o.content, confirmText: o.confirmText, cancelText: o.cancelText })
       later(o.success, { confirm: env.modalAnswer, cancel: !env.modalAnswer, errMsg: 'showModal:ok' })
+      later(o.complete)
     },
 
-    navigateTo (o) { env.navigations.push({ type: 'navigateTo', url: o.url }); later(o.success, {}) },
-    redirectTo (o) { env.navigations.push({ type: 'redirectTo', url: o.url }); later(o.success, {}) },
-    reLaunch (o) { env.navigations.push({ type: 'reLaunch', url: o.url }); later(o.success, {}) },
-    switchTab (o) { env.navigations.push({ type: 'switchTab', url: o.url }); later(o.success, {}) },
+    navigateTo (o) {
+      if (!navigable(o, 'navigateTo')) return
+      if (env.stackDepth() >= STACK_MAX) {
+        refuse(o, 'navigateTo', 'webview count limit exceed', 'the page stack is already ' + STACK_MAX + ' deep')
+        return
+      }
+      env.navigations.push({ type: 'navigateTo', url: o.url })
+      later(o.success, {})
+    },
+    redirectTo (o) { if (navigable(o, 'redirectTo')) { env.navigations.push({ type: 'redirectTo', url: o.url }); later(o.success, {}) } },
+    reLaunch (o) { if (navigable(o, 'reLaunch')) { env.navigations.push({ type: 'reLaunch', url: o.url }); later(o.success, {}) } },
+    switchTab (o) { refuse(o, 'switchTab', 'can not switch to no-tabBar page', 'this app has no tabBar') },
     navigateBack (o = {}) { env.navigations.push({ type: 'navigateBack', delta: o.delta || 1 }); later(o.success, {}) },
-    setNavigationBarTitle (o) { env.title = o.title },
+    setNavigationBarTitle (o) { env.title = o.title; later(o.success, {}) },
+
+    // Base library >= 2.20.1: the WeChat app's language and theme.
+    getAppBaseInfo () {
+      return { SDKVersion: '3.3.4', language: env.language, theme: env.theme, enableDebug: false, host: { env: 'WeChat' } }
+    },
+    onThemeChange () {},
     stopPullDownRefresh () {},
 
     scanCode (o) {
@@ -221,7 +340,7 @@ function createWx ({ wechat, openid, nickname, storage }) {
     },
 
     getPrivacySetting (o) {
-      later(o.success, { needAuthorization: env.privacy.needAuthorization, privacyContractName: '《scanlogin privacy guide》', errMsg: 'getPrivacySetting:ok' })
+      later(o.success, { needAuthorization: env.privacy.needAuthorization, privacyContractName: "《扫码登录小程序隐私保护指引》", errMsg: 'getPrivacySetting:ok' })
     },
     onNeedPrivacyAuthorization (listener) { env.privacy.listener = listener },
     requirePrivacyAuthorize (o) {
@@ -237,4 +356,4 @@ function createWx ({ wechat, openid, nickname, storage }) {
   return { wx, env }
 }
 
-module.exports = { createWx }
+module.exports = { createWx, textWidth, charCount, METHODS, MODAL_BUTTON_MAX, TOAST_ICON_MAX, TOAST_TEXT_MAX, STACK_MAX }

@@ -1,6 +1,6 @@
 'use strict'
 // A WXML parser and expression evaluator, enough of the real language to
-// render this mini-program's pages in Node: elements, text, {{ }} bindings in
+// render this mini-program's pages in Node (and no more: see parseExpr): elements, text, {{ }} bindings in
 // text and attributes, wx:if / wx:elif / wx:else, wx:for (with wx:for-item,
 // wx:for-index, wx:key), <block>, and custom components. Anything it does not
 // implement (<template>, <import>, <include>, <wxs>, <slot>) is a load error
@@ -77,6 +77,9 @@ function parse (src, file) {
           i += value.length
         }
         if (name in attrs) fail('duplicate attribute ' + name + ' on <' + tag + '>')
+        if (/^model:|^capture-(bind|catch)|^wx:(?!if$|elif$|else$|for$|for-item$|for-index$|key$)/.test(name)) {
+          fail('attribute ' + name + ' on <' + tag + '> is not modelled by the test harness')
+        }
         attrs[name] = value
       }
       const node = { type: 'element', tag, attrs, children: [] }
@@ -124,15 +127,183 @@ function bindings (s) {
   return out
 }
 
+// WXML's {{ }} language is a small subset of JavaScript expressions (see
+// ../shared/wechat-api.md §13c and WeChat's data-binding docs): literals,
+// names, member access, unary ! - +, arithmetic, comparison, && ||, ?:, and
+// array literals. No function calls (WXS does that), no arrow functions, no
+// template literals, no optional chaining or ??, no assignment, no `new`.
+// This parser accepts exactly that and throws on anything else, at load time,
+// so a page the harness renders is one WeChat can render.
+
+const PUNCT = ['===', '!==', '==', '!=', '<=', '>=', '&&', '||', '?.', '??', '=>', '**', '...',
+  '+', '-', '*', '/', '%', '<', '>', '!', '?', ':', '.', '[', ']', '(', ')', ',', '{', '}', '=', '`', '&', '|', '~', '^', ';']
+const REFUSED = {
+  '?.': 'optional chaining (?.)',
+  '??': 'nullish coalescing (??)',
+  '=>': 'arrow functions',
+  '`': 'template literals',
+  '**': 'the ** operator',
+  '...': 'spread (only in <template data>, which the harness does not model)',
+  '=': 'assignment',
+  '{': 'object literals (only in <template data>)'
+}
+const BINARY = [['||'], ['&&'], ['==', '!=', '===', '!=='], ['<', '>', '<=', '>='], ['+', '-'], ['*', '/', '%']]
+const KEYWORDS = { true: true, false: false, null: null, undefined }
+const REFUSED_WORDS = new Set(['new', 'typeof', 'instanceof', 'in', 'function', 'this', 'delete', 'void', 'class', 'await', 'yield'])
+
+function tokenize (src) {
+  const out = []
+  let i = 0
+  while (i < src.length) {
+    const c = src[i]
+    if (/\s/.test(c)) { i++; continue }
+    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] || ''))) {
+      const m = /^(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)/.exec(src.slice(i))
+      out.push({ t: 'num', v: Number(m[0]) })
+      i += m[0].length
+      continue
+    }
+    if (c === '"' || c === "'") {
+      let j = i + 1
+      let v = ''
+      while (j < src.length && src[j] !== c) {
+        if (src[j] === '\\') {
+          const e = src[j + 1]
+          v += { n: '\n', t: '\t', r: '\r' }[e] || e
+          j += 2
+        } else {
+          v += src[j++]
+        }
+      }
+      if (j >= src.length) throw new Error('unterminated string')
+      out.push({ t: 'str', v })
+      i = j + 1
+      continue
+    }
+    if (/[A-Za-z_$]/.test(c)) {
+      const m = /^[A-Za-z_$][\w$]*/.exec(src.slice(i))
+      out.push({ t: 'name', v: m[0] })
+      i += m[0].length
+      continue
+    }
+    const p = PUNCT.find(q => src.startsWith(q, i))
+    if (!p) throw new Error('unexpected ' + JSON.stringify(c))
+    if (REFUSED[p]) throw new Error(REFUSED[p] + ': not WXML')
+    if (['&', '|', '~', '^', ';'].includes(p)) throw new Error('"' + p + '" is not WXML')
+    out.push({ t: 'p', v: p })
+    i += p.length
+  }
+  return out
+}
+
+// parseExpr returns a function (scope) => value.
+function parseExpr (src) {
+  const toks = tokenize(src)
+  let k = 0
+  const peek = v => toks[k] && toks[k].t === 'p' && toks[k].v === v
+  const take = v => { if (!peek(v)) throw new Error('expected "' + v + '"' + (toks[k] ? ' before ' + JSON.stringify(toks[k].v) : ' at the end')); k++ }
+
+  function ternary () {
+    const cond = binary(0)
+    if (!peek('?')) return cond
+    k++
+    const a = ternary()
+    take(':')
+    const b = ternary()
+    return s => cond(s) ? a(s) : b(s)
+  }
+  function binary (level) {
+    if (level === BINARY.length) return unary()
+    let left = binary(level + 1)
+    while (toks[k] && toks[k].t === 'p' && BINARY[level].includes(toks[k].v)) {
+      const op = toks[k++].v
+      const l = left
+      const r = binary(level + 1)
+      left = {
+        '||': s => l(s) || r(s),
+        '&&': s => l(s) && r(s),
+        '==': s => l(s) == r(s), // eslint-disable-line eqeqeq
+        '!=': s => l(s) != r(s), // eslint-disable-line eqeqeq
+        '===': s => l(s) === r(s),
+        '!==': s => l(s) !== r(s),
+        '<': s => l(s) < r(s),
+        '>': s => l(s) > r(s),
+        '<=': s => l(s) <= r(s),
+        '>=': s => l(s) >= r(s),
+        '+': s => l(s) + r(s),
+        '-': s => l(s) - r(s),
+        '*': s => l(s) * r(s),
+        '/': s => l(s) / r(s),
+        '%': s => l(s) % r(s)
+      }[op]
+    }
+    return left
+  }
+  function unary () {
+    if (peek('!')) { k++; const e = unary(); return s => !e(s) }
+    if (peek('-')) { k++; const e = unary(); return s => -e(s) }
+    if (peek('+')) { k++; const e = unary(); return s => +e(s) }
+    return postfix(primary())
+  }
+  function postfix (e) {
+    for (;;) {
+      if (peek('.')) {
+        k++
+        const n = toks[k++]
+        if (!n || n.t !== 'name') throw new Error('expected a name after "."')
+        const obj = e
+        e = s => { const o = obj(s); return o === undefined || o === null ? undefined : o[n.v] }
+      } else if (peek('[')) {
+        k++
+        const idx = ternary()
+        take(']')
+        const obj = e
+        e = s => { const o = obj(s); return o === undefined || o === null ? undefined : o[idx(s)] }
+      } else if (peek('(')) {
+        throw new Error('function calls are not WXML (use WXS, or compute the value in the page)')
+      } else {
+        return e
+      }
+    }
+  }
+  function primary () {
+    const tok = toks[k++]
+    if (!tok) throw new Error('unexpected end')
+    if (tok.t === 'num' || tok.t === 'str') return () => tok.v
+    if (tok.t === 'name') {
+      if (REFUSED_WORDS.has(tok.v)) throw new Error('"' + tok.v + '" is not WXML')
+      if (tok.v in KEYWORDS) return () => KEYWORDS[tok.v]
+      return s => s[tok.v]
+    }
+    if (tok.v === '(') { const e = ternary(); take(')'); return e }
+    if (tok.v === '[') {
+      const items = []
+      while (!peek(']')) {
+        items.push(ternary())
+        if (!peek(']')) {
+          if (!toks[k] || toks[k].v !== ',') throw new Error('expected "," or "]"')
+          k++
+        }
+      }
+      k++
+      return s => items.map(f => f(s))
+    }
+    throw new Error('unexpected ' + JSON.stringify(tok.v))
+  }
+
+  // A comma is WXML only inside [ ]: a comma left over here is an error.
+  const e = ternary()
+  if (k < toks.length) throw new Error(peek(',') ? 'comma expressions are not WXML' : 'unexpected ' + JSON.stringify(toks[k].v))
+  return e
+}
+
 const compiled = new Map()
 
 function compile (expr) {
   let fn = compiled.get(expr)
   if (!fn) {
     try {
-      // Sloppy-mode `with` over a proxy that claims every name: a WXML
-      // expression sees only page data, and unknown names are undefined.
-      fn = new Function('__scope', 'with (__scope) { return (' + expr + '\n) }') // eslint-disable-line no-new-func
+      fn = parseExpr(expr)
     } catch (e) {
       throw new Error('WXML expression {{' + expr + '}}: ' + e.message)
     }
@@ -141,21 +312,8 @@ function compile (expr) {
   return fn
 }
 
-function scopeProxy (scope) {
-  return new Proxy(scope, {
-    has: (t, k) => typeof k === 'string',
-    get: (t, k) => (k === Symbol.unscopables ? undefined : t[k])
-  })
-}
-
 function evaluate (expr, scope) {
-  try {
-    return compile(expr)(scopeProxy(scope))
-  } catch (e) {
-    // a.b with a undefined renders as empty in WXML rather than failing.
-    if (e instanceof TypeError) return undefined
-    throw e
-  }
+  return compile(expr)(scope)
 }
 
 function toText (v) {
@@ -174,4 +332,4 @@ function interpolate (s, scope) {
   return s.replace(/\{\{([\s\S]*?)\}\}/g, (_, e) => toText(evaluate(e, scope)))
 }
 
-module.exports = { parse, interpolate, evaluate, toText }
+module.exports = { parse, interpolate, evaluate, toText, compile }

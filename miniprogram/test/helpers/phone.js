@@ -10,13 +10,13 @@ const ROOT = path.resolve(__dirname, '..', '..')
 
 let seq = 0
 
-// newPhone({server, openid?, nickname?, storage?, apiBase?}): server is the
+// newPhone({server, openid?, nickname?, storage?, apiBase?, language?}): server is the
 // scanlogin URL whose fake WeChat mints login codes; apiBase (default server)
 // is written into the mini-program's config.js module, the one place the
-// mini-program reads its API base from.
-function newPhone ({ server, openid, nickname, storage, apiBase, privacyAgreed = true }) {
+// mini-program reads its API base from. language is WeChat's (default zh_CN).
+function newPhone ({ server, openid, nickname, storage, apiBase, language, privacyAgreed = true }) {
   openid = openid || 'o' + 'test' + Date.now().toString(36) + '_' + (++seq) + Math.random().toString(36).slice(2, 8)
-  const { wx, env } = createWx({ wechat: server, openid, nickname, storage })
+  const { wx, env } = createWx({ wechat: server, openid, nickname, storage, language })
   env.privacy.needAuthorization = !privacyAgreed
   const mp = new MiniProgram({ root: ROOT, wx, env })
   const config = mp.load(path.join(ROOT, 'config.js'))

@@ -143,7 +143,7 @@ async function startServer (bin, redisURL, extraEnv) {
 const LIMITS = 'create=600,login=600'
 
 // start brings up Redis and one server. The returned stack can start more
-// servers on the same Redis (for instance one with a short scene TTL); they
+// servers on the same Redis and database (for instance one with a short scene TTL); they
 // get the same environment plus what each asks for.
 async function start (extraEnv) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scanlogin-mp-'))
@@ -153,7 +153,10 @@ async function start (extraEnv) {
     stack.redis = redis
     stack.bin = bin
     stack.startServer = async env => {
-      const s = await startServer(bin, redis.url, Object.assign({ SCANLOGIN_RATE_LIMITS: LIMITS }, extraEnv, env))
+      // Users in one SQLite file of the stack's own, shared like the Redis
+      // (the dev signing key lives there too).
+      const db = 'sqlite://' + path.join(dir, 'scanlogin.db')
+      const s = await startServer(bin, redis.url, Object.assign({ SCANLOGIN_RATE_LIMITS: LIMITS, SCANLOGIN_DATABASE_URL: db }, extraEnv, env))
       stack.servers.push(s)
       return s
     }

@@ -8,6 +8,9 @@
 // a second. When the PostgreSQL binaries are missing the test is skipped on a
 // developer's machine but fails when CI is set, as scanlogin/scanlogintest
 // does for redis-server.
+//
+// StartServer starts one outside a test (cmd/loadgen), optionally with
+// PostgreSQL's crash-safe defaults, as deployed.
 package sqlstoretest
 
 import (
@@ -33,10 +36,11 @@ import (
 
 // Postgres is one private PostgreSQL server.
 type Postgres struct {
-	tb  testing.TB
-	bin string
-	dir string // socket directory, log and data/ inside
-	own *owner
+	tb   testing.TB // nil outside a test
+	bin  string
+	dir  string // socket directory, log and data/ inside
+	own  *owner
+	opts ServerOptions
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -53,7 +57,7 @@ type owner struct{ uid, gid uint32 }
 // server; others share one server through Database.
 func Start(tb testing.TB) *Postgres {
 	tb.Helper()
-	p, err := start(tb, BinDir(tb))
+	p, err := start(tb, BinDir(tb), ServerOptions{})
 	if err != nil {
 		tb.Fatalf("sqlstoretest: %v", err)
 	}
@@ -119,7 +123,7 @@ func Database(tb testing.TB) string {
 	bin := BinDir(tb)
 	shared.mu.Lock()
 	if shared.p == nil && shared.err == nil {
-		shared.p, shared.err = start(tb, bin)
+		shared.p, shared.err = start(tb, bin, ServerOptions{})
 	}
 	p, err := shared.p, shared.err
 	shared.mu.Unlock()
@@ -170,12 +174,54 @@ func (p *Postgres) URL(database string) string {
 // Dir is the server's socket directory.
 func (p *Postgres) Dir() string { return p.dir }
 
-func start(tb testing.TB, bin string) (*Postgres, error) {
-	own, err := ownerForServer()
+// ServerOptions tune a server of StartServer.
+type ServerOptions struct {
+	// Durable keeps PostgreSQL's crash-safe defaults (fsync, synchronous
+	// commit, full-page writes) and its default shared buffers, as
+	// deployed: for benchmarks. Tests run without, for speed.
+	Durable bool
+}
+
+// StartServer starts a private server outside a test (its own initdb, no
+// shared template). Close stops it and removes its files. Errors: no
+// PostgreSQL binaries, or a server that does not start.
+func StartServer(opts ServerOptions) (*Postgres, error) {
+	bin, err := binDir()
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := templateCluster(bin, own)
+	return start(nil, bin, opts)
+}
+
+// Close stops a server of StartServer and removes its files.
+func (p *Postgres) Close() { p.remove() }
+
+// PIDs are the server's processes (the postmaster and its children), for
+// measuring their CPU.
+func (p *Postgres) PIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	return append([]int{p.cmd.Process.Pid}, childrenOf(p.cmd.Process.Pid)...)
+}
+
+// NewDatabase creates an empty database and returns its URL.
+func (p *Postgres) NewDatabase(ctx context.Context, name string) (string, error) {
+	c, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	return p.URL(name), nil
+}
+
+func start(tb testing.TB, bin string, opts ServerOptions) (*Postgres, error) {
+	own, err := ownerForServer()
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +229,27 @@ func start(tb testing.TB, bin string) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{tb: tb, bin: bin, dir: dir, own: own}
-	// cp -a keeps owner and modes; PostgreSQL insists on a 0700 data dir.
-	if out, err := exec.Command("cp", "-a", tpl, filepath.Join(dir, "data")).CombinedOutput(); err != nil {
+	p := &Postgres{tb: tb, bin: bin, dir: dir, own: own, opts: opts}
+	if err := p.chown(dir); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("copy cluster: %v: %s", err, out)
+		return nil, err
+	}
+	if tb == nil {
+		// Outside tests there is no Main to remove a shared template.
+		err = initdb(bin, own, filepath.Join(dir, "data"))
+	} else {
+		var tpl string
+		if tpl, err = templateCluster(bin, own); err == nil {
+			// cp -a keeps owner and modes; PostgreSQL insists on a 0700
+			// data dir.
+			if out, cerr := exec.Command("cp", "-a", tpl, filepath.Join(dir, "data")).CombinedOutput(); cerr != nil {
+				err = fmt.Errorf("copy cluster: %v: %s", cerr, out)
+			}
+		}
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
 	if err := p.chown(dir); err != nil {
 		_ = os.RemoveAll(dir)
@@ -230,17 +292,23 @@ func templateCluster(bin string, own *owner) (string, error) {
 		if template.err = p.chown(dir); template.err != nil {
 			return
 		}
-		cmd := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"),
-			"-U", "postgres", "--auth=trust", "--no-sync", "--no-instructions", "-E", "UTF8", "--locale=C")
-		p.setCredentials(cmd)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			template.err = fmt.Errorf("initdb: %v: %s", err, out)
-		}
+		template.err = initdb(bin, own, filepath.Join(dir, "data"))
 	})
 	if template.err != nil {
 		return "", template.err
 	}
 	return filepath.Join(template.dir, "data"), nil
+}
+
+// initdb creates a cluster in dataDir (whose parent the owner may write).
+func initdb(bin string, own *owner, dataDir string) error {
+	cmd := exec.Command(filepath.Join(bin, "initdb"), "-D", dataDir,
+		"-U", "postgres", "--auth=trust", "--no-sync", "--no-instructions", "-E", "UTF8", "--locale=C")
+	(&Postgres{own: own}).setCredentials(cmd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	return nil
 }
 
 func (p *Postgres) chown(dir string) error {
@@ -264,18 +332,18 @@ func (p *Postgres) launch() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(filepath.Join(p.bin, "postgres"),
+	args := []string{
 		"-D", filepath.Join(p.dir, "data"),
 		"-k", p.dir,
 		"-c", "listen_addresses=",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "shared_buffers=16MB",
 		"-c", "max_connections=300",
-		"-c", "max_wal_size=256MB",
 		"-c", "log_min_messages=warning",
-	)
+	}
+	if !p.opts.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+			"-c", "shared_buffers=16MB", "-c", "max_wal_size=256MB")
+	}
+	cmd := exec.Command(filepath.Join(p.bin, "postgres"), args...)
 	p.setCredentials(cmd)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

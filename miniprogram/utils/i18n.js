@@ -1,0 +1,49 @@
+// The mini-program's words. Chinese-speaking WeChat users (language zh_CN,
+// zh_TW, zh_HK, from wx.getAppBaseInfo, base library >= 2.20.1) get
+// Simplified Chinese, everyone else English (README.md, "Language"). Pages
+// put strings(page) in their data as `t` and build sentences with format().
+const tables = {
+  zh: require('./locales/zh.js'),
+  en: require('./locales/en.js')
+}
+
+/** @returns {'zh' | 'en'} */
+function lang () {
+  let language = ''
+  try {
+    if (typeof wx.getAppBaseInfo === 'function') language = wx.getAppBaseInfo().language || ''
+  } catch (e) { /* an old base library: fall back to Chinese */ return 'zh' }
+  return /^en/i.test(language) ? 'en' : /^zh/i.test(language) || !language ? 'zh' : 'en'
+}
+
+/**
+ * strings returns one section of the current language's table.
+ * @param {'common' | 'index' | 'scan' | 'profile' | 'privacy'} section
+ * @returns {Record<string, string>}
+ */
+function strings (section) {
+  return tables[lang()][section]
+}
+
+/**
+ * format fills {name} placeholders.
+ * @param {string} template
+ * @param {Record<string, string | number>} [params]
+ */
+function format (template, params) {
+  return String(template).replace(/\{(\w+)\}/g, (m, k) => params && params[k] !== undefined ? String(params[k]) : m)
+}
+
+/**
+ * t looks up "section.key" and fills its placeholders.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ */
+function t (key, params) {
+  const [section, name] = key.split('.')
+  const table = /** @type {Record<string, Record<string, string>>} */ (tables[lang()])
+  const s = table[section] && table[section][name]
+  return s === undefined ? key : format(s, params)
+}
+
+module.exports = { lang, strings, format, t, tables }

@@ -1,0 +1,182 @@
+package oidcop
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+// Pages a person may see at the provider: Chinese to Chinese-speaking
+// browsers, English otherwise (README.md); ?lang=zh|en forces either.
+
+type msg struct{ zh, en string }
+
+var (
+	msgUnknownRequest = msg{"这个登录请求不存在或已过期。请回到应用重新登录。", "This sign-in request is unknown or has expired. Go back to the application and sign in again."}
+	msgBadRequest     = msg{"应用发来的登录请求无效（应用未登记，或回跳地址未登记），因此无法继续。请联系该应用的管理员。", "The application's sign-in request is invalid (unknown application, or a return address it has not registered), so it cannot continue. Please contact the application's administrator."}
+	msgBadLogout      = msg{"应用发来的退出请求无效，未执行退出。", "The application's sign-out request is invalid; nothing was signed out."}
+	msgLoggedOut      = msg{"你已退出登录。", "You have signed out."}
+	msgServerError    = msg{"服务暂时不可用，请稍后重试。", "The service is temporarily unavailable. Please try again shortly."}
+)
+
+var zhMatcher = language.NewMatcher([]language.Tag{language.English, language.Chinese})
+
+// isZh: the page speaks Chinese to this browser.
+func isZh(r *http.Request) bool {
+	switch r.URL.Query().Get("lang") {
+	case "zh":
+		return true
+	case "en":
+		return false
+	}
+	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err != nil || len(tags) == 0 {
+		return false
+	}
+	_, i, _ := zhMatcher.Match(tags...)
+	return i == 1
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}}</title>
+<link rel="stylesheet" href="/static/site.css">
+</head>
+<body>
+<main class="page"><section class="card">
+<h1>{{.Title}}</h1>
+<p class="lead" id="message">{{.Message}}</p>
+{{if .Detail}}<p class="dev"><code>{{.Detail}}</code></p>{{end}}
+{{if .Link}}<p><a class="btn" href="{{.Link}}">{{.LinkText}}</a></p>{{end}}
+</section></main>
+</body>
+</html>
+`))
+
+type page struct {
+	Lang, Title, Message, Detail, Link, LinkText string
+}
+
+func (p *Provider) renderPage(w http.ResponseWriter, r *http.Request, status int, title string, m msg, detail string) {
+	pg := page{Lang: "en", Title: title, Message: m.en, Detail: detail}
+	if isZh(r) {
+		pg.Lang, pg.Message = "zh-CN", m.zh
+	}
+	var buf bytes.Buffer
+	_ = pageTmpl.Execute(&buf, pg)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int, m msg) {
+	title := "Sign-in failed"
+	if isZh(r) {
+		title = "无法登录"
+	}
+	p.renderPage(w, r, status, title, m, "")
+}
+
+// loggedOut is where RP-initiated logout lands without a registered
+// post_logout_redirect_uri.
+func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {
+	title := "Signed out"
+	if isZh(r) {
+		title = "已退出"
+	}
+	p.renderPage(w, r, http.StatusOK, title, msgLoggedOut, "")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// pageWriter turns the library's plain-text error answers at the
+// browser-facing endpoints (an error it cannot send back to a registered
+// redirect_uri) into our page, and runs onRedirect before a redirect.
+type pageWriter struct {
+	http.ResponseWriter
+	r          *http.Request
+	p          *Provider
+	onRedirect func()
+	status     int
+	body       bytes.Buffer
+}
+
+func newPageWriter(w http.ResponseWriter, r *http.Request, p *Provider) *pageWriter {
+	return &pageWriter{ResponseWriter: w, r: r, p: p}
+}
+
+func (w *pageWriter) WriteHeader(status int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = status
+	if status >= 400 {
+		return // held until finish
+	}
+	if status >= 300 && status < 400 && w.onRedirect != nil {
+		w.onRedirect()
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *pageWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.status >= 400 {
+		if w.body.Len() < 2048 {
+			w.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// finish writes the held error page.
+func (w *pageWriter) finish() {
+	if w.status < 400 {
+		return
+	}
+	m := msgBadRequest
+	switch {
+	case w.status >= 500:
+		m = msgServerError
+		w.status = http.StatusServiceUnavailable
+		w.ResponseWriter.Header().Set("Retry-After", "2")
+	case w.r.URL.Path == PathEndSession:
+		m = msgBadLogout
+	}
+	detail := strings.TrimSpace(w.body.String())
+	if strings.HasPrefix(detail, "{") {
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal([]byte(detail), &e) == nil {
+			detail = strings.TrimSpace(e.Error + ": " + e.Description)
+		}
+	}
+	if len(detail) > 300 {
+		detail = detail[:300]
+	}
+	title := "Sign-in failed"
+	if isZh(w.r) {
+		title = "无法继续"
+	}
+	w.p.renderPage(w.ResponseWriter, w.r, w.status, title, m, detail)
+}

@@ -1,0 +1,285 @@
+package oidcop_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
+)
+
+// codeFor runs an authorization request to the code, without exchanging it.
+func (e *env) codeFor(b *browser, r *rp, p *phone, verifier string) string {
+	e.t.Helper()
+	state := randState()
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(randState())}
+	if verifier != "" {
+		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	loc, _ := e.authorize(b, r.cfg.AuthCodeURL(state, opts...), p)
+	if loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
+		e.t.Fatalf("no code: %s", loc)
+	}
+	return loc.Query().Get("code")
+}
+
+// noRedirect asserts an error page of ours: no Location, Chinese to a
+// Chinese browser.
+func noRedirect(t *testing.T, u string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bodyOf(resp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("%s: %d Location %q, want 400 and no redirect", u, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, `lang="zh-CN"`) {
+		t.Fatalf("%s: not our Chinese page: %s", u, body)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := start(t, "", "")
+	iss := e.issuer()
+	app := e.rp("app", secretA, rpBase+"/callback")
+	authz := func(v url.Values) string { return iss + oidcop.PathAuthorize + "?" + v.Encode() }
+	base := func(client, redirect string) url.Values {
+		return url.Values{"client_id": {client}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid"},
+			"state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	}
+
+	t.Run("unknown client", func(t *testing.T) {
+		noRedirect(t, authz(base("nobody", rpBase+"/callback")))
+	})
+	t.Run("unregistered redirect_uri", func(t *testing.T) {
+		for _, ru := range []string{
+			"https://evil.example/callback",
+			rpBase + "/callback/../../evil",
+			rpBase + "/callback?next=https://evil.example",
+			rpBase + "/callback/",
+			strings.ToUpper(rpBase) + "/callback",
+			"//evil.example/callback",
+			rpBase + "/callback#x",
+			"http://127.0.0.1:9@evil.example/rp/callback",
+			"",
+		} {
+			noRedirect(t, authz(base("app", ru)))
+		}
+	})
+	t.Run("unknown or replayed login request", func(t *testing.T) {
+		noRedirect(t, iss+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef")
+		noRedirect(t, iss+oidcop.PathLogin+"?id=https://evil.example")
+		noRedirect(t, iss+oidcop.PathCallback+"?id=0123456789abcdef0123456789abcdef")
+	})
+	t.Run("public client without PKCE", func(t *testing.T) {
+		b := newBrowser(t)
+		v := base("spa", rpBase+"/spa")
+		v.Del("code_challenge")
+		v.Del("code_challenge_method")
+		loc, _ := e.authorize(b, authz(v), nil)
+		if loc.Query().Get("error") != "invalid_request" || loc.Query().Get("state") != "s" {
+			t.Fatalf("no PKCE: %s", loc)
+		}
+		v = base("spa", rpBase+"/spa")
+		v.Set("code_challenge_method", "plain")
+		loc, _ = e.authorize(b, authz(v), nil)
+		if loc.Query().Get("error") != "invalid_request" {
+			t.Fatalf("plain PKCE: %s", loc)
+		}
+	})
+	t.Run("public client verifier", func(t *testing.T) {
+		spa := e.rp("spa", "", rpBase+"/spa")
+		b := newBrowser(t)
+		p := e.newPhone("spa")
+		for _, bad := range []string{"", oauth2.GenerateVerifier()} {
+			code := e.codeFor(b, spa, p, oauth2.GenerateVerifier())
+			opts := []oauth2.AuthCodeOption{}
+			if bad != "" {
+				opts = append(opts, oauth2.VerifierOption(bad))
+			}
+			if _, err := spa.cfg.Exchange(spa.ctx, code, opts...); err == nil {
+				t.Fatalf("exchange with verifier %q succeeded", bad)
+			}
+		}
+		v := oauth2.GenerateVerifier()
+		code := e.codeFor(b, spa, p, v)
+		tok, err := spa.cfg.Exchange(spa.ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatalf("public client with the right verifier: %v", err)
+		}
+		if _, err := spa.verifier.Verify(spa.ctx, tok.Extra("id_token").(string)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("wrong secret", func(t *testing.T) {
+		b := newBrowser(t)
+		v := oauth2.GenerateVerifier()
+		code := e.codeFor(b, app, e.newPhone("secret"), v)
+		for _, auth := range []struct{ id, secret string }{{"app", secretEd}, {"app", ""}, {"ed", secretEd}, {"nobody", secretA}} {
+			st, m := e.postForm(oidcop.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+				"redirect_uri": {rpBase + "/callback"}, "code_verifier": {v}}, auth.id, auth.secret)
+			if st == http.StatusOK || m["access_token"] != nil {
+				t.Fatalf("%s with a wrong secret: %d %v", auth.id, st, m)
+			}
+		}
+	})
+	t.Run("redirect_uri differs at the token endpoint", func(t *testing.T) {
+		v := oauth2.GenerateVerifier()
+		code := e.codeFor(newBrowser(t), app, e.newPhone("ru"), v)
+		st, m := e.postForm(oidcop.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpBase + "/other"}, "code_verifier": {v}}, "app", secretA)
+		if st != http.StatusBadRequest || m["error"] != "invalid_grant" {
+			t.Fatalf("%d %v", st, m)
+		}
+	})
+	t.Run("code reuse revokes what it issued", func(t *testing.T) {
+		r := e.rp("app", secretA, rpBase+"/callback")
+		r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+		v := oauth2.GenerateVerifier()
+		code := e.codeFor(newBrowser(t), r, e.newPhone("reuse"), v)
+		tok, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := e.userinfo("GET", tok.AccessToken); st != 200 {
+			t.Fatalf("userinfo: %d", st)
+		}
+		if _, err := r.cfg.Exchange(r.ctx, code, oauth2.VerifierOption(v)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("second exchange: %v, want invalid_grant", err)
+		}
+		if st, _ := e.userinfo("GET", tok.AccessToken); st != http.StatusUnauthorized {
+			t.Fatalf("the first exchange's access token after reuse: %d, want 401", st)
+		}
+		if _, err := r.refresh(tok.RefreshToken); err == nil {
+			t.Fatal("the first exchange's refresh token works after reuse")
+		}
+	})
+	t.Run("expired code", func(t *testing.T) {
+		v := oauth2.GenerateVerifier()
+		code := e.codeFor(newBrowser(t), app, e.newPhone("late"), v)
+		e.clock.advance(61 * time.Second)
+		if _, err := app.cfg.Exchange(app.ctx, code, oauth2.VerifierOption(v)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("expired code: %v, want invalid_grant", err)
+		}
+	})
+	t.Run("end session", func(t *testing.T) {
+		b := newBrowser(t)
+		res := e.login(b, app, e.newPhone("hint"))
+		end := func(v url.Values) string { return iss + oidcop.PathEndSession + "?" + v.Encode() }
+		// alg none, claims copied from the real token.
+		parts := strings.Split(res.raw, ".")
+		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+		noRedirect(t, end(url.Values{"id_token_hint": {none}, "post_logout_redirect_uri": {rpBase + "/bye"}}))
+		// A forged signature.
+		noRedirect(t, end(url.Values{"id_token_hint": {parts[0] + "." + parts[1] + ".AAAA"}, "post_logout_redirect_uri": {rpBase + "/bye"}}))
+		// The hint of app presented as ed's.
+		noRedirect(t, end(url.Values{"id_token_hint": {res.raw}, "client_id": {"ed"}}))
+		// Open redirects: an unregistered post_logout_redirect_uri.
+		for _, u := range []string{"https://evil.example/", rpBase + "/bye/../../x", rpBase + "/bye?x=1", "//evil.example"} {
+			noRedirect(t, end(url.Values{"id_token_hint": {res.raw}, "post_logout_redirect_uri": {u}}))
+		}
+		if st, _ := e.userinfo("GET", res.tok.AccessToken); st != 200 {
+			t.Fatalf("a refused logout ended the session: %d", st)
+		}
+		// Without a hint or client the URI is ignored: our own page.
+		resp := b.get(end(url.Values{"post_logout_redirect_uri": {"https://evil.example/"}}))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != oidcop.PathLoggedOut {
+			t.Fatalf("logout without hint: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("prompt none error goes only to a registered URI", func(t *testing.T) {
+		v := base("app", "https://evil.example/cb")
+		v.Set("prompt", "none")
+		noRedirect(t, authz(v))
+	})
+}
+
+func TestUserinfoRefusals(t *testing.T) {
+	e := start(t, "", "")
+	for _, tok := range []string{"", "garbage", strings.Repeat("A", 600)} {
+		st, m := e.userinfo("GET", tok)
+		if st != http.StatusUnauthorized {
+			t.Fatalf("userinfo with %q: %d %v", tok, st, m)
+		}
+	}
+	// A scanlogin access token (an EdDSA JWT for the web API) is not an
+	// OIDC access token.
+	b := newBrowser(t)
+	var red struct {
+		AccessToken string `json:"access_token"`
+	}
+	var sc struct{ Scene, PollToken string }
+	var raw map[string]any
+	e.apiVia(b.c, "POST", "/api/v1/qr", "", nil, 201, &raw)
+	sc.Scene, sc.PollToken = raw["scene"].(string), raw["poll_token"].(string)
+	p := e.newPhone("web")
+	e.api("POST", "/api/v1/qr/"+sc.Scene+"/scan", p.token, nil, 200, nil)
+	e.api("POST", "/api/v1/qr/"+sc.Scene+"/confirm", p.token, nil, 200, nil)
+	e.apiVia(b.c, "POST", "/api/v1/qr/"+sc.Scene+"/redeem", sc.PollToken, nil, 200, &red)
+	if st, _ := e.userinfo("GET", red.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo with a web access token: %d", st)
+	}
+	// And a web session's refresh token is no OIDC refresh token.
+	_ = json.Marshal
+}
+
+// TestRedisDown: with Redis gone the provider answers 503 with
+// Retry-After, as the rest of scanlogin does, never a 500 or a session.
+func TestRedisDown(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	res := e.login(newBrowser(t), app, e.newPhone("down"))
+	e.inst.Redis.Stop()
+	check := func(what string, st int, hdr http.Header) {
+		t.Helper()
+		if st != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Errorf("%s with Redis down: %d, Retry-After %q", what, st, hdr.Get("Retry-After"))
+		}
+	}
+	do := func(req *http.Request) (int, http.Header) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	req, _ := http.NewRequest("GET", e.inst.URL+oidcop.PathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+res.tok.AccessToken)
+	st, h := do(req)
+	check("userinfo", st, h)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {rpBase + "/callback"}}
+	req, _ = http.NewRequest("POST", e.inst.URL+oidcop.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("app", secretA)
+	st, h = do(req)
+	check("token", st, h)
+	req, _ = http.NewRequest("GET", e.inst.URL+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef", nil)
+	st, h = do(req)
+	check("login step", st, h)
+	v := url.Values{"client_id": {"app"}, "redirect_uri": {rpBase + "/callback"}, "response_type": {"code"}, "scope": {"openid"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(e.inst.URL + oidcop.PathAuthorize + "?" + v.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The client is known, so the error goes back to it per OAuth.
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("error") != "server_error" {
+		t.Errorf("authorize with Redis down: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -1,0 +1,320 @@
+package oidcop_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/scanlogin/scanlogin/server/oidcop"
+)
+
+// refresh spends a refresh token through x/oauth2, as a client does.
+func (r *rp) refresh(rt string) (*oauth2.Token, error) {
+	return r.cfg.TokenSource(r.ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+}
+
+// startWithReceiver starts an instance whose app and ed clients have a
+// back-channel logout endpoint.
+func startWithReceiver(t *testing.T) (*env, *receiver) {
+	rc := newReceiver()
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return start(t, srv.URL+"/backchannel", ""), rc
+}
+
+// logoutClaims verifies a logout token's signature against the provider's
+// JWKS and checks the claims Back-Channel Logout 1.0 requires.
+func (e *env) logoutClaims(tok, aud string) map[string]any {
+	e.t.Helper()
+	ks := oidc.NewRemoteKeySet(context.Background(), e.issuer()+"/.well-known/jwks.json")
+	payload, err := ks.VerifySignature(context.Background(), tok)
+	if err != nil {
+		e.t.Fatalf("logout token signature: %v", err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(payload, &c); err != nil {
+		e.t.Fatal(err)
+	}
+	ev, _ := c["events"].(map[string]any)
+	if _, ok := ev["http://schemas.openid.net/event/backchannel-logout"]; !ok || len(ev) != 1 {
+		e.t.Fatalf("events %v", c["events"])
+	}
+	if c["iss"] != e.issuer() || c["aud"] != aud || c["jti"] == nil || c["iat"] == nil {
+		e.t.Fatalf("logout token claims %v", c)
+	}
+	if _, ok := c["nonce"]; ok {
+		e.t.Fatal("a logout token must not carry a nonce")
+	}
+	return c
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	e, rc := startWithReceiver(t)
+	r := e.rp("app", secretA, rpBase+"/callback")
+	r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+	b := newBrowser(t)
+	res := e.login(b, r, e.newPhone("refresh"))
+	rt1 := res.tok.RefreshToken
+	if rt1 == "" {
+		t.Fatal("no refresh token with offline_access")
+	}
+	tok2, err := r.refresh(rt1)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if tok2.RefreshToken == "" || tok2.RefreshToken == rt1 {
+		t.Fatal("the refresh token did not rotate")
+	}
+	idt2, err := r.verifier.Verify(r.ctx, tok2.Extra("id_token").(string))
+	if err != nil {
+		t.Fatalf("refreshed ID token: %v", err)
+	}
+	var c2 map[string]any
+	_ = idt2.Claims(&c2)
+	if c2["sid"] != res.claims["sid"] || c2["sub"] != res.claims["sub"] || c2["auth_time"] != res.claims["auth_time"] {
+		t.Fatalf("refreshed claims %v, first %v", c2, res.claims)
+	}
+	if st, _ := e.userinfo("GET", tok2.AccessToken); st != 200 {
+		t.Fatalf("userinfo with the refreshed access token: %d", st)
+	}
+
+	// The spent token again, past any grace period of the engine's
+	// refresh: the session ends, for every client, and they are told.
+	e.clock.advance(2 * time.Minute)
+	if _, err := r.refresh(rt1); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("reused refresh token: %v, want invalid_grant", err)
+	}
+	lt := rc.wait(t, 10*time.Second)
+	if c := e.logoutClaims(lt, "app"); c["sid"] != res.claims["sid"] {
+		t.Fatalf("logout token sid %v, want %v", c["sid"], res.claims["sid"])
+	}
+	if _, err := r.refresh(tok2.RefreshToken); err == nil {
+		t.Fatal("the rotated refresh token still works after reuse")
+	}
+	if st, _ := e.userinfo("GET", tok2.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after reuse: %d, want 401", st)
+	}
+	// The browser's session is gone too: it must scan again.
+	if again := e.login(b, r, e.newPhone("again")); !again.scanned {
+		t.Fatal("single sign-on survived a reused refresh token")
+	}
+}
+
+func TestSingleSignOn(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	ed := e.rp("ed", secretEd, rpBase+"/ed", oidc.EdDSA)
+	b := newBrowser(t)
+	p := e.newPhone("sso")
+	first := e.login(b, app, p)
+
+	// Another application: no scan, the same browser session.
+	second := e.login(b, ed, nil)
+	if second.scanned || second.claims["sid"] != first.claims["sid"] || second.claims["sub"] != p.userID {
+		t.Fatalf("SSO: scanned %v, sid %v vs %v", second.scanned, second.claims["sid"], first.claims["sid"])
+	}
+	// prompt=none with a session: a code at once.
+	if r := e.login(b, app, nil, oauth2.SetAuthURLParam("prompt", "none")); r.scanned {
+		t.Fatal("prompt=none scanned")
+	}
+	// prompt=none without one: login_required, back at the client.
+	state := randState()
+	loc, _ := e.authorize(newBrowser(t), app.cfg.AuthCodeURL(state, oauth2.SetAuthURLParam("prompt", "none"),
+		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	if loc.Query().Get("error") != "login_required" || loc.Query().Get("state") != state || loc.Query().Get("code") != "" {
+		t.Fatalf("prompt=none without a session: %s", loc)
+	}
+	// max_age within the session's age: no scan; past it: scan.
+	if r := e.login(b, app, nil, oauth2.SetAuthURLParam("max_age", "600")); r.scanned {
+		t.Fatal("max_age=600 scanned a minute-old session")
+	}
+	e.clock.advance(2 * time.Minute)
+	aged := e.login(b, app, p, oauth2.SetAuthURLParam("max_age", "60"))
+	if !aged.scanned || aged.claims["auth_time"].(float64) <= first.claims["auth_time"].(float64) {
+		t.Fatalf("max_age=60 on a 2-minute-old session: scanned %v, auth_time %v", aged.scanned, aged.claims["auth_time"])
+	}
+	// prompt=login: always a scan, a new auth_time.
+	fresh := e.login(b, app, p, oauth2.SetAuthURLParam("prompt", "login"))
+	if !fresh.scanned {
+		t.Fatal("prompt=login signed in without a scan")
+	}
+}
+
+func TestRPInitiatedLogoutAndBackchannel(t *testing.T) {
+	e, rc := startWithReceiver(t)
+	app := e.rp("app", secretA, rpBase+"/callback")
+	ed := e.rp("ed", secretEd, rpBase+"/ed", oidc.EdDSA)
+	b := newBrowser(t)
+	first := e.login(b, app, e.newPhone("bye"))
+	e.login(b, ed, nil)
+
+	q := url.Values{"id_token_hint": {first.raw}, "post_logout_redirect_uri": {rpBase + "/bye"}, "state": {"s1"}}
+	resp := b.get(e.issuer() + oidcop.PathEndSession + "?" + q.Encode())
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != rpBase+"/bye?state=s1" {
+		t.Fatalf("end session: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), bodyOf(resp))
+	}
+	// Both clients are told, each with its own algorithm's signature.
+	got := map[string]bool{}
+	for range 2 {
+		tok := rc.wait(t, 10*time.Second)
+		aud := "app"
+		if hdr := decodeSeg(t, strings.SplitN(tok, ".", 2)[0]); strings.Contains(hdr, "EdDSA") {
+			aud = "ed"
+		} else if !strings.Contains(hdr, "RS256") || !strings.Contains(hdr, `"typ":"logout+jwt"`) {
+			t.Fatalf("logout token header %s", hdr)
+		}
+		if c := e.logoutClaims(tok, aud); c["sid"] != first.claims["sid"] || c["sub"] != first.claims["sub"] {
+			t.Fatalf("logout token for %s: %v", aud, c)
+		}
+		got[aud] = true
+	}
+	if !got["app"] || !got["ed"] {
+		t.Fatalf("logout tokens for %v", got)
+	}
+	if st, _ := e.userinfo("GET", first.tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after logout: %d", st)
+	}
+	// The browser's cookies went with the session.
+	me, _ := b.c.Get(e.inst.URL + "/api/v1/me")
+	if me.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/api/v1/me after logout: %d", me.StatusCode)
+	}
+	if r := e.login(b, app, e.newPhone("back")); !r.scanned {
+		t.Fatal("signed in again without a scan after logout")
+	}
+}
+
+func TestBackchannelOnPhoneSignOutAndLogout(t *testing.T) {
+	e, rc := startWithReceiver(t)
+	app := e.rp("app", secretA, rpBase+"/callback")
+
+	// Remote sign-out from the phone's session list.
+	p := e.newPhone("remote")
+	res := e.login(newBrowser(t), app, p)
+	sid := res.claims["sid"].(string)
+	start := time.Now()
+	e.api("DELETE", "/api/v1/mp/sessions/"+sid, p.token, nil, http.StatusNoContent, nil)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("remote sign-out took %s: it waited for the client", d)
+	}
+	if c := e.logoutClaims(rc.wait(t, 10*time.Second), "app"); c["sid"] != sid {
+		t.Fatalf("sid %v, want %s", c["sid"], sid)
+	}
+
+	// The site's own logout, with a client that is down twice first: the
+	// logout answers at once, the delivery is retried.
+	rc.fail.Store(2)
+	b := newBrowser(t)
+	res = e.login(b, app, e.newPhone("logout"))
+	req, _ := http.NewRequest("POST", e.inst.URL+"/api/v1/session/logout", nil)
+	start = time.Now()
+	resp, err := b.c.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %v %v", resp, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("logout took %s", d)
+	}
+	if c := e.logoutClaims(rc.wait(t, 15*time.Second), "app"); c["sid"] != res.claims["sid"] {
+		t.Fatalf("sid %v, want %v", c["sid"], res.claims["sid"])
+	}
+	if rc.fail.Load() > 0 {
+		t.Fatal("delivered without the retries")
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+	res := e.login(newBrowser(t), r, e.newPhone("revoke"))
+
+	st, _ := e.postForm(oidcop.PathRevoke, url.Values{"token": {res.tok.AccessToken}, "token_type_hint": {"access_token"}}, "app", secretA)
+	if st != http.StatusOK {
+		t.Fatalf("revoke access token: %d", st)
+	}
+	if st, _ := e.userinfo("GET", res.tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo with a revoked access token: %d", st)
+	}
+	tok2, err := r.refresh(res.tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh after revoking the access token: %v", err)
+	}
+	// Another client cannot revoke it.
+	e.postForm(oidcop.PathRevoke, url.Values{"token": {tok2.RefreshToken}}, "ed", secretEd)
+	if st, _ := e.userinfo("GET", tok2.AccessToken); st != 200 {
+		t.Fatalf("another client's revocation took effect: %d", st)
+	}
+	st, _ = e.postForm(oidcop.PathRevoke, url.Values{"token": {tok2.RefreshToken}, "token_type_hint": {"refresh_token"}}, "app", secretA)
+	if st != http.StatusOK {
+		t.Fatalf("revoke refresh token: %d", st)
+	}
+	if _, err := r.refresh(tok2.RefreshToken); err == nil {
+		t.Fatal("a revoked refresh token works")
+	}
+	if st, _ := e.userinfo("GET", tok2.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo on a revoked grant: %d", st)
+	}
+	// Unknown tokens are no error (RFC 7009 §2.2).
+	if st, _ := e.postForm(oidcop.PathRevoke, url.Values{"token": {"nonsense"}}, "app", secretA); st != http.StatusOK {
+		t.Fatalf("revoke unknown: %d", st)
+	}
+}
+
+func TestTwoInstances(t *testing.T) {
+	a := start(t, "", "")
+	b := start(t, "", a.inst.Redis.URL(), a.inst.DatabaseURL)
+	if b.issuer() != a.issuer() {
+		t.Fatalf("issuers %s and %s", a.issuer(), b.issuer())
+	}
+	r := a.rp("app", secretA, rpBase+"/callback")
+	r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+	// Authorize on a (the issuer's URL), exchange the code on b.
+	r.cfg.Endpoint.TokenURL = b.inst.URL + oidcop.PathToken
+	res := a.login(newBrowser(t), r, a.newPhone("two"))
+	if st, ui := b.userinfo("POST", res.tok.AccessToken); st != 200 || ui["sub"] != res.claims["sub"] {
+		t.Fatalf("userinfo on b: %d %v", st, ui)
+	}
+	// Refresh on a.
+	r.cfg.Endpoint.TokenURL = a.inst.URL + oidcop.PathToken
+	tok2, err := r.refresh(res.tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh on a: %v", err)
+	}
+	if st, _ := b.userinfo("GET", tok2.AccessToken); st != 200 {
+		t.Fatalf("userinfo on b with a's token: %d", st)
+	}
+}
+
+// TestUILocalesReachTheScanPage: an authorization request's ui_locales goes
+// with the browser to the scan page, which picks its language from it as
+// from ?lang= (README.md, "Phones, QR modes and languages").
+func TestUILocalesReachTheScanPage(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	b := newBrowser(t)
+	next := r.cfg.AuthCodeURL(randState(), oauth2.SetAuthURLParam("ui_locales", "zh-CN en"), oauth2.S256ChallengeOption(newPKCE().verifier))
+	for range 5 {
+		resp := b.get(next)
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if err != nil || resp.Header.Get("Location") == "" {
+			t.Fatalf("GET %s: %d, no scan page", next, resp.StatusCode)
+		}
+		if loc.Path == "/" && loc.Query().Get("oidc") != "" {
+			if got := loc.Query().Get("ui_locales"); got != "zh-CN en" {
+				t.Fatalf("scan page %s: ui_locales %q, want %q", loc, got, "zh-CN en")
+			}
+			return
+		}
+		next = loc.String()
+	}
+	t.Fatal("never reached the scan page")
+}

@@ -1,0 +1,144 @@
+// Every word of the login page, the phone simulator, the landing page and
+// the error page, in Simplified Chinese and English: one table per page,
+// the same keys in both languages (a test compares them). The widget
+// (scanlogin.js) is a self-contained script and keeps its own table.
+
+const DEFAULT_SITE = 'scanlogin demo'; // SCANLOGIN_SITE_NAME's default, shown in the reader's language
+
+export const TEXT = {
+  page: {
+    en: {
+      title: 'Sign in', signIn: 'Sign in', signedIn: "You're signed in", userID: 'User ID', since: 'Signed in at',
+      signOut: 'Sign out', signingOut: 'Signing out…', signedOut: 'You have signed out.',
+      signOutFailed: 'Could not sign out. Please try again.', devLink: 'No phone at hand? Open the phone simulator',
+      rpLink: 'Demo: sign in to an application through OpenID Connect',
+      signInTo: (n) => `Sign in to ${n}`, continuing: 'Signed in. Returning to the application…',
+      footer: 'Sign-in by WeChat scan. This page keeps its login secrets in memory only.',
+      welcome: (n) => `Signed in as ${n}.`, unnamed: 'WeChat user', avatarAlt: (n) => `Profile picture of ${n}`,
+      defaultSite: 'scanlogin demo', language: 'Language',
+    },
+    zh: {
+      title: '登录', signIn: '登录', signedIn: '你已登录', userID: '用户 ID', since: '登录时间',
+      signOut: '退出登录', signingOut: '正在退出…', signedOut: '你已退出登录。',
+      signOutFailed: '退出失败，请重试。', devLink: '手边没有手机？打开手机模拟器',
+      rpLink: '演示：通过 OpenID Connect 登录一个示例应用',
+      signInTo: (n) => `登录到 ${n}`, continuing: '已登录，正在返回应用…',
+      footer: '微信扫码登录。本页面只在内存中保存登录凭据。',
+      welcome: (n) => `已登录：${n}`, unnamed: '微信用户', avatarAlt: (n) => `${n} 的头像`,
+      defaultSite: 'scanlogin 演示', language: '语言',
+    },
+  },
+  phone: {
+    en: {
+      simulated: 'Simulated mini-program (dev mode)', sceneTitle: 'Which code?',
+      sceneLead: 'Paste the scene of the login code. Scanning the code with a phone camera opens this page with it filled in.',
+      sceneLabel: 'Scene', continue: 'Continue', userTitle: 'Who is scanning?',
+      userLead: 'This page plays the WeChat mini-program. Pick the test WeChat user who scanned the code.',
+      someoneElse: 'Someone else', nickname: 'Nickname', scan: 'Scan the code', scanning: 'Scanning…',
+      signingInAs: 'Signing in as', confirmTitle: (site) => `Sign in to ${site} on a computer?`,
+      ip: 'Browser IP', browser: 'Browser', time: 'Requested', requestLabel: 'Browser asking to sign in',
+      warning: (site) => `Only confirm a login code that is on a screen you are looking at right now. ${site} never sends login codes by message or email: if someone sent you this code, tap Cancel.`,
+      matchLegend: 'Choose the number shown on the computer screen', pickFirst: 'Choose the number shown on the computer first.',
+      expiresIn: (s) => `This request expires in ${s} s`, decline: 'Cancel login', confirm: 'Sign in',
+      confirming: 'Signing in…', declining: 'Cancelling…', again: 'Enter another code',
+      doneTitle: 'Signed in on the computer', doneText: 'You can go back to the computer now.',
+      declinedTitle: 'Login cancelled', declinedText: 'The computer was not signed in.',
+      failedTitle: 'Could not sign in', unknownBrowser: 'Unknown browser', ago: (s) => s < 5 ? 'just now' : `${s} s ago`,
+      invalidUser: 'Enter an OpenID of letters, digits, _ or -.', network: 'Network problem. Check the connection and try again.',
+      defaultSite: 'scanlogin demo',
+      errors: {
+        already_scanned: 'Someone else has already scanned this code.',
+        scene_expired: 'This code has expired. Get a new one on the computer and scan again.',
+        scene_final: 'This code has already been used or cancelled.',
+        scene_not_found: 'This code is unknown or too old. Get a new one on the computer.',
+        not_scanner: 'This code was scanned by another WeChat user.',
+        not_scanned: 'Scan the code before confirming.',
+        match_mismatch: 'That number did not match the computer. The login was cancelled to keep you safe.',
+        rate_limited: 'Too many attempts. Wait a moment and try again.',
+        invalid_code: 'WeChat login failed. Try again.',
+        wechat_unavailable: 'WeChat is not answering. Try again in a moment.',
+        unavailable: 'The service is busy. Try again in a moment.',
+        overloaded: 'The service is busy. Try again in a moment.',
+      },
+      generic: 'Something went wrong. Try again.',
+    },
+    zh: {
+      simulated: '模拟小程序（开发模式）', sceneTitle: '要扫哪个码？',
+      sceneLead: '粘贴登录码的 scene。用手机相机扫描电脑上的码，会自动带着它打开本页面。',
+      sceneLabel: 'Scene', continue: '继续', userTitle: '谁在扫码？',
+      userLead: '本页面模拟微信小程序。请选择扫码的测试微信用户。',
+      someoneElse: '其他用户', nickname: '昵称', scan: '扫码', scanning: '正在扫码…',
+      signingInAs: '登录帐号', confirmTitle: (site) => `确认在电脑上登录 ${site}？`,
+      ip: '浏览器 IP', browser: '浏览器', time: '请求时间', requestLabel: '请求登录的浏览器',
+      warning: (site) => `请只确认你眼前屏幕上的登录码。${site} 不会通过短信或邮件发送登录码；如果这个码是别人发给你的，请点“取消登录”。`,
+      matchLegend: '请选择电脑屏幕上显示的数字', pickFirst: '请先选择电脑屏幕上显示的数字。',
+      expiresIn: (s) => `${s} 秒后失效`, decline: '取消登录', confirm: '登录',
+      confirming: '正在登录…', declining: '正在取消…', again: '输入其他登录码',
+      doneTitle: '电脑端已登录', doneText: '现在可以回到电脑上继续操作了。',
+      declinedTitle: '已取消登录', declinedText: '电脑端不会登录。',
+      failedTitle: '无法登录', unknownBrowser: '未知浏览器', ago: (s) => s < 5 ? '刚刚' : `${s} 秒前`,
+      invalidUser: 'OpenID 只能包含字母、数字、_ 或 -。', network: '网络连接失败，请检查网络后重试。',
+      defaultSite: 'scanlogin 演示',
+      errors: {
+        already_scanned: '这个码已被其他人扫描。',
+        scene_expired: '二维码已失效，请在电脑上刷新后重新扫描。',
+        scene_final: '这个码已被使用或已取消。',
+        scene_not_found: '无法识别这个码，或它已失效。请在电脑上刷新二维码。',
+        not_scanner: '这个码已被其他微信用户扫描。',
+        not_scanned: '请先扫码再确认。',
+        match_mismatch: '所选数字与电脑上的不一致。为保护你的帐号安全，本次登录已取消。',
+        rate_limited: '操作太频繁，请稍后再试。',
+        invalid_code: '微信登录失败，请重试。',
+        wechat_unavailable: '微信暂时无响应，请稍后再试。',
+        unavailable: '服务繁忙，请稍后再试。',
+        overloaded: '服务繁忙，请稍后再试。',
+      },
+      generic: '出了点问题，请重试。',
+    },
+  },
+  landing: {
+    en: {
+      title: 'Sign in with WeChat', lead: 'This is a WeChat login code. Scan it with WeChat: open WeChat, tap + then Scan.',
+      onPhone: 'Already on your phone? Open the login in WeChat.', open: 'Open in WeChat',
+      inWeChat: 'You are in WeChat: tap the button to open the login.', simulator: 'Open the phone simulator (dev mode)',
+      invalid: 'This link does not hold a login code. Get a new code on the page you were signing in to.',
+      qrAlt: 'Login code. Scan it with WeChat.', defaultSite: 'scanlogin demo',
+    },
+    zh: {
+      title: '微信登录', lead: '这是微信登录码。请打开微信，点击右上角“+”，选择“扫一扫”扫描。',
+      onPhone: '已经在手机上？直接在微信中打开登录。', open: '在微信中打开',
+      inWeChat: '你正在微信中，点击按钮即可打开登录。', simulator: '打开手机模拟器（开发模式）',
+      invalid: '这个链接不含登录码。请回到要登录的页面获取新的二维码。',
+      qrAlt: '登录码，请用微信扫描', defaultSite: 'scanlogin 演示',
+    },
+  },
+  error: {
+    en: {
+      title: 'This did not work', back: 'Go back and get a new code.',
+      codes: {
+        scene_expired: 'The login code has expired.', scene_final: 'This login is already finished.',
+        scene_not_found: 'This login code is unknown or too old.', rate_limited: 'Too many attempts. Wait a moment.',
+        wechat_unavailable: 'WeChat is not answering. Try again in a moment.',
+        unavailable: 'The service is busy. Try again in a moment.', overloaded: 'The service is busy. Try again in a moment.',
+        invalid_request: 'This link is not valid.',
+      },
+      generic: 'Something went wrong.',
+    },
+    zh: {
+      title: '操作未完成', back: '请返回页面获取新的二维码。',
+      codes: {
+        scene_expired: '登录码已失效。', scene_final: '本次登录已结束。',
+        scene_not_found: '无法识别该登录码，或它已失效。', rate_limited: '操作太频繁，请稍后再试。',
+        wechat_unavailable: '微信暂时无响应，请稍后再试。',
+        unavailable: '服务繁忙，请稍后再试。', overloaded: '服务繁忙，请稍后再试。',
+        invalid_request: '该链接无效。',
+      },
+      generic: '出了点问题。',
+    },
+  },
+};
+
+/** siteLabel shows the default site name in the reader's language. */
+export function siteLabel(name, t) {
+  return !name || name === DEFAULT_SITE ? t.defaultSite : name;
+}
