@@ -70,7 +70,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestOpenAPIContract(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	// On the same Redis: tight limits (429) and short scenes (410).
-	tight := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), SceneTTL: time.Second,
+	tight := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), DatabaseURL: inst.DatabaseURL, SceneTTL: time.Second,
 		Limits: app.Limits{CreatePerIP: 1, LoginPerIP: 2, ScanPerUser: 1, PollPerScene: 1}})
 	rec := &recorder{}
 	c, ct := newClient(t, inst), newClient(t, tight)

@@ -15,7 +15,7 @@ import (
 // one getwxacodeunlimit call and all get the same bytes.
 func TestSceneImageOneWeChatCallAcrossInstances(t *testing.T) {
 	a := servertest.Start(t, servertest.Options{})
-	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL()})
+	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL(), DatabaseURL: a.DatabaseURL})
 	ca, cb := newClient(t, a), newClient(t, b)
 	for run := range 3 {
 		sc := ca.create()

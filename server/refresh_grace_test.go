@@ -13,7 +13,7 @@ import (
 // (docs/ARCHITECTURE.md#tokens).
 func TestRefreshConcurrentTabs(t *testing.T) {
 	a := servertest.Start(t, servertest.Options{})
-	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL()})
+	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL(), DatabaseURL: a.DatabaseURL})
 	ca, cb := newClient(t, a), newClient(t, b)
 	sc, _ := ca.confirmed(a)
 	refresh := ca.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("refresh_token")
