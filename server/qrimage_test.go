@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,21 +23,9 @@ func TestSceneImageOneWeChatCallAcrossInstances(t *testing.T) {
 		slow := wxfake.Fault{Delay: 300 * time.Millisecond, Times: 1}
 		a.Fake.Inject(wxfake.APIQRCode, slow)
 		b.Fake.Inject(wxfake.APIQRCode, slow)
-		const n = 50
-		answers := make([]*response, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			c := ca
-			if i%2 == 1 {
-				c = cb
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				answers[i] = c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil)
-			}()
-		}
-		wg.Wait()
+		answers := split(50, ca, cb, func(c *client) *response {
+			return c.req("GET", "/api/v1/qr/"+sc.ID+"/image", "", nil)
+		})
 		a.Fake.ClearFaults()
 		b.Fake.ClearFaults()
 		for i, r := range answers {

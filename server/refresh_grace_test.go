@@ -7,6 +7,26 @@ import (
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
+// split sends n requests at once, alternating between the clients of two
+// instances, and returns the answers in order.
+func split(n int, ca, cb *client, send func(*client) *response) []*response {
+	answers := make([]*response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = send(c)
+		}()
+	}
+	wg.Wait()
+	return answers
+}
+
 // TestRefreshConcurrentTabs: twenty tabs refresh with the same token at
 // once, over two instances on one Redis. Every one gets 200 with the same
 // refresh token and its own working access token, and the session lives
@@ -18,21 +38,9 @@ func TestRefreshConcurrentTabs(t *testing.T) {
 	sc, _ := ca.confirmed(a)
 	refresh := ca.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200).str("refresh_token")
 
-	const n = 20
-	answers := make([]*response, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		c := ca
-		if i%2 == 1 {
-			c = cb
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i] = c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh})
-		}()
-	}
-	wg.Wait()
+	answers := split(20, ca, cb, func(c *client) *response {
+		return c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh})
+	})
 	for i, r := range answers {
 		if r.Status != 200 {
 			t.Fatalf("tab %d: %d %s", i, r.Status, r.Body)
