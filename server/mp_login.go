@@ -249,18 +249,6 @@ func (s *Server) uploadedAvatarID(avatarURL string) string {
 	return id
 }
 
-// validNickname refuses a nickname nicknameParam refuses.
-func validNickname(n string) error {
-	_, err := nicknameParam(n)
-	return err
-}
-
-// validAvatarURL refuses an avatar URL avatarURLParam refuses.
-func (s *Server) validAvatarURL(raw string) error {
-	_, err := s.avatarURLParam(raw)
-	return err
-}
-
 // mpAvatar is POST /api/v1/mp/me/avatar (multipart "file", <= 2 MiB). The
 // upload is kept unclaimed until a profile save (PATCH /api/v1/mp/me) sets
 // avatar_url to the URL it answers; one nobody claims within
