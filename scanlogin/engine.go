@@ -21,6 +21,10 @@ type Config struct {
 	NumberMatch   bool          // scenes carry 3 MatchChoices; Confirm checks the pick
 	SessionTTL    time.Duration // web session lifetime (refresh token validity), default 30 days
 	MPTokenTTL    time.Duration // mini-program login token lifetime, default 7 days
+	// RefreshReuseWindow is how long a just-rotated refresh token still
+	// answers with its successor instead of counting as reuse (two tabs
+	// refreshing at once): default DefaultRefreshReuseWindow, negative off.
+	RefreshReuseWindow time.Duration
 	// PollsPerMinute caps a Wait's polls of one scene per poll token, counted
 	// in the same round trip as the Wait's first read (0: no cap).
 	PollsPerMinute int
@@ -95,6 +99,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MPTokenTTL <= 0 {
 		c.MPTokenTTL = 7 * 24 * time.Hour
+	}
+	if c.RefreshReuseWindow == 0 {
+		c.RefreshReuseWindow = DefaultRefreshReuseWindow
 	}
 	if c.UserCacheTTL <= 0 {
 		c.UserCacheTTL = c.MPTokenTTL

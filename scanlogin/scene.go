@@ -455,6 +455,9 @@ type scripts struct {
 	createSession *redis.Script
 	// pollRead is a Wait's first read with its poll counted.
 	pollRead *redis.Script
+	// imageRead, imageStore, imageRelease: one code per scene
+	// (sceneimage.go).
+	imageRead, imageStore, imageRelease *redis.Script
 }
 
 func newScripts() scripts {
@@ -466,6 +469,9 @@ func newScripts() scripts {
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),
 		pollRead:      redis.NewScript(pollReadLua),
+		imageRead:     redis.NewScript(imageReadLua),
+		imageStore:    redis.NewScript(imageStoreLua),
+		imageRelease:  redis.NewScript(imageReleaseLua),
 	}
 }
 

@@ -161,13 +161,16 @@ func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Sess
 	next := sid + "." + newSecret()
 	now := ms(e.now())
 	res, err := e.scripts.refresh.Run(ctx, e.rdb, []string{e.sessKey(sid), e.spentKey(sid)},
-		hashToken(refreshToken), hashToken(next), now).StringSlice()
+		hashToken(refreshToken), hashToken(next), now,
+		e.sealSuccessor(refreshToken, next), e.reuseWindowMS()).StringSlice()
 	if err != nil {
 		return nil, "", e.storeErr("refresh session", err)
 	}
 	switch res[0] {
 	case "ok":
 		return sessionFromFields(pairs(res[1:])), next, nil
+	case "again":
+		return e.successorAgain(sid, refreshToken, res[1], res[2:])
 	case "reused":
 		e.log.Warn("scanlogin: spent refresh token reused; session revoked", "session", sid)
 		uid := ""
@@ -185,13 +188,21 @@ func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Sess
 }
 
 // refreshLua rotates a refresh token. KEYS: session, spent set. ARGV:
-// presented hash, next hash, now ms.
+// presented hash, next hash, now ms, next sealed for the presented token
+// (sealSuccessor), reuse window ms. The token rotated last ('pr', at 'pa')
+// answers 'again' with its sealed successor ('pn') within the window.
 const refreshLua = `
-local h = redis.call('HMGET', KEYS[1], 'rt', 'ea', 'uid')
+local h = redis.call('HMGET', KEYS[1], 'rt', 'ea', 'uid', 'pr', 'pa', 'pn')
 if not h[1] then return {'invalid'} end
 if tonumber(h[2]) <= tonumber(ARGV[3]) then return {'invalid'} end
+if h[4] == ARGV[1] and tonumber(ARGV[3]) - tonumber(h[5]) <= tonumber(ARGV[5]) then
+  local out = {'again', h[6]}
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all do out[#out + 1] = all[i] end
+  return out
+end
 if h[1] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ls', ARGV[3])
+  redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ls', ARGV[3], 'pr', ARGV[1], 'pa', ARGV[3], 'pn', ARGV[4])
   redis.call('SADD', KEYS[2], ARGV[1])
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha1"
@@ -9,8 +10,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -286,6 +289,7 @@ func TestLegacyLogin(t *testing.T) {
 }
 
 // TestAvatar: upload by content type sniffing, served back from our URL
+// (re-encoded: TestAvatarReencoded)
 // out of the database with a strong ETag, cached for good, 304 on a match;
 // an upload is the user's avatar once a profile save claims it, and only
 // the uploader can claim it.
@@ -293,13 +297,17 @@ func TestAvatar(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
 	tok, _ := c.login(inst, "")
+	webp, err := os.ReadFile("testdata/avatar.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, img := range []struct {
-		ctype string
+		ctype string // as stored
 		data  []byte
 	}{
-		{"image/png", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)},
-		{"image/jpeg", append([]byte("\xff\xd8\xff\xe0"), make([]byte, 100)...)},
-		{"image/webp", append([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), make([]byte, 100)...)},
+		{"image/png", encodePNG(t, testImage(8, 8))},
+		{"image/jpeg", jpegWithGPS(t)},
+		{"image/png", webp},
 	} {
 		r := upload(t, c, tok, img.data).must(t, 200)
 		u := r.str("avatar_url")
@@ -308,10 +316,10 @@ func TestAvatar(t *testing.T) {
 		}
 		path := strings.TrimPrefix(u, inst.URL)
 		got := c.req("GET", path, "", nil).must(t, 200)
-		if got.Header.Get("Content-Type") != img.ctype || string(got.Body) != string(img.data) || got.Header.Get("X-Content-Type-Options") != "nosniff" {
+		if _, _, err := image.Decode(bytes.NewReader(got.Body)); err != nil || got.Header.Get("Content-Type") != img.ctype || got.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("served %s %d bytes", got.Header.Get("Content-Type"), len(got.Body))
 		}
-		sum := sha256.Sum256(img.data)
+		sum := sha256.Sum256(got.Body) // the stored, re-encoded image
 		etag := `"` + hex.EncodeToString(sum[:]) + `"`
 		if got.Header.Get("ETag") != etag || got.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
 			t.Fatalf("cache headers: ETag %q, Cache-Control %q", got.Header.Get("ETag"), got.Header.Get("Cache-Control"))
@@ -333,15 +341,15 @@ func TestAvatar(t *testing.T) {
 	}
 	// Someone else's upload, or one that does not exist, cannot be claimed.
 	other, _ := c.login(inst, "")
-	theirs := upload(t, c, other, append([]byte("\x89PNG\r\n\x1a\n"), 1, 2, 3)).must(t, 200).str("avatar_url")
+	theirs := upload(t, c, other, encodePNG(t, testImage(4, 4))).must(t, 200).str("avatar_url")
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": theirs}).must(t, 400)
 	c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"avatar_url": inst.URL + "/api/v1/avatars/" + strings.Repeat("0", 32)}).must(t, 400)
 	c.req("GET", "/api/v1/avatars/"+strings.Repeat("0", 32), "", nil).must(t, 404)
 	c.req("GET", "/api/v1/avatars/nope", "", nil).must(t, 404)
 
 	saved := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200).str("avatar_url")
-	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://example.com/a.png"}).must(t, 200)
-	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://example.com/a.png" {
+	upd := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Bob", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/a/132"}).must(t, 200)
+	if upd.str("nickname") != "Bob" || upd.str("avatar_url") != "https://thirdwx.qlogo.cn/mmopen/a/132" {
 		t.Fatalf("patch: %s", upd.Body)
 	}
 	// The upload it replaced is gone.

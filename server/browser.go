@@ -93,7 +93,9 @@ func sceneID(sc *scanlogin.Scene) string {
 }
 
 // sceneImage is GET /api/v1/qr/{scene}/image: the mini-program code, made
-// once per scene (one WeChat call) and cached in Redis for the scene's life.
+// once per scene across all instances (one WeChat call,
+// scanlogin.Engine.SceneImageOf) and kept in Redis for the scene's life;
+// a finished scene has none (409 scene_final, 410 scene_expired).
 func (s *Server) sceneImage(c echo.Context) error {
 	id, err := sceneParam(c)
 	if err != nil {
@@ -102,52 +104,28 @@ func (s *Server) sceneImage(c echo.Context) error {
 	if s.opts.QRMode == QRModeLink {
 		return s.linkModeImage(c, id)
 	}
-	ctx := c.Request().Context()
-	ctype, data, err := s.engine.SceneImage(ctx, id)
-	if errors.Is(err, scanlogin.ErrSceneNotFound) {
-		ctype, data, err = s.makeSceneImage(ctx, id)
-	}
+	// Concurrent requests in this process share one trip to Redis (and to
+	// WeChat); the first one hanging up must not cancel it for the others.
+	res, err := s.qrCalls.Do(c.Request().Context(), id, func() (qrImage, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 30*time.Second)
+		defer cancel()
+		ctype, data, err := s.engine.SceneImageOf(ctx, id, func(ctx context.Context) (string, []byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			// check_path only works against the released version of the
+			// mini-program; trial and develop builds must skip it.
+			checkPath := s.opts.MPEnvVersion == "release"
+			data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.opts.MPPage, s.opts.MPEnvVersion, checkPath, 280)
+			return ctype, data, err
+		})
+		return qrImage{ctype: ctype, data: data}, err
+	})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "private, max-age=300")
 	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
-	return c.Blob(http.StatusOK, ctype, data)
-}
-
-// makeSceneImage asks WeChat for the code of a live scene. Concurrent
-// requests for one scene in this process share one call (instances race
-// only for the first image of a scene: at worst one extra WeChat call).
-func (s *Server) makeSceneImage(ctx context.Context, id string) (string, []byte, error) {
-	res, err := s.qrCalls.Do(ctx, id, func() (qrImage, error) {
-		// The call serves every waiting request, so the first one hanging
-		// up must not cancel it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		defer cancel()
-		sc, err := s.engine.Scene(ctx, id)
-		if err != nil {
-			return qrImage{}, err
-		}
-		if sc.State.Final() {
-			// No image for a finished scene: say why.
-			if sc.State == scanlogin.StateExpired {
-				return qrImage{}, scanlogin.ErrSceneExpired
-			}
-			return qrImage{}, scanlogin.ErrSceneFinal
-		}
-		// check_path only works against the released version of the
-		// mini-program; trial and develop builds must skip it.
-		checkPath := s.opts.MPEnvVersion == "release"
-		data, ctype, err := s.wx.UnlimitedQRCode(ctx, id, s.opts.MPPage, s.opts.MPEnvVersion, checkPath, 280)
-		if err != nil {
-			return qrImage{}, err
-		}
-		if err := s.engine.PutSceneImage(ctx, id, ctype, data); err != nil {
-			return qrImage{}, err
-		}
-		return qrImage{ctype: ctype, data: data}, nil
-	})
-	return res.ctype, res.data, err
+	return c.Blob(http.StatusOK, res.ctype, res.data)
 }
 
 type qrImage struct {
@@ -155,16 +133,18 @@ type qrImage struct {
 	data  []byte
 }
 
-// pollWait parses the wait parameter: seconds, default 25, clamped to 30.
+// pollWait parses the wait parameter: seconds, default 25, at most 30.
+// More is refused, not clamped, so the answer matches what /openapi.json
+// says (maximum 30) and a client learns its mistake.
 func pollWait(v string) (time.Duration, error) {
 	if v == "" {
 		return defaultPollWait, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, invalidRequest("wait: must be a non-negative number of seconds")
+	if err != nil || n < 0 || n > int(maxPollWait/time.Second) {
+		return 0, invalidRequest("wait: must be a whole number of seconds from 0 to 30")
 	}
-	return min(time.Duration(n)*time.Second, maxPollWait), nil
+	return time.Duration(n) * time.Second, nil
 }
 
 type scannedBy struct {
@@ -224,7 +204,7 @@ func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) e
 		u, err := s.engine.User(c.Request().Context(), sc.ScannedBy)
 		switch {
 		case err == nil:
-			resp.ScannedBy = &scannedBy{Nickname: u.Nickname, AvatarURL: u.AvatarURL}
+			resp.ScannedBy = &scannedBy{Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL}
 		case errors.Is(err, context.Canceled), errors.Is(err, scanlogin.ErrUserNotFound):
 		case errors.Is(err, scanlogin.ErrOverloaded):
 			return err // this instance is the trouble: the browser retries elsewhere
@@ -276,7 +256,7 @@ func (s *Server) redeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp.User = &sessionUser{ID: r.User.ID, Nickname: r.User.Nickname, AvatarURL: r.User.AvatarURL}
+	resp.User = &sessionUser{ID: r.User.ID, Nickname: scanlogin.CleanNickname(r.User.Nickname), AvatarURL: r.User.AvatarURL}
 	return c.JSON(http.StatusOK, resp)
 }
 

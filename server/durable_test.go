@@ -264,7 +264,7 @@ func TestNoAccountSplit(t *testing.T) {
 	first := ca.req("POST", "/api/v1/mp/login", "", map[string]string{"code": a.MintCode(t, openID, "")}).must(t, 200)
 	tok := first.str("token")
 	firstUser, _ := first.JSON["user"].(map[string]any)
-	avatar := upload(t, ca, tok, append([]byte("\x89PNG\r\n\x1a\n"), "me"...)).must(t, 200).str("avatar_url")
+	avatar := upload(t, ca, tok, encodePNG(t, testImage(8, 8))).must(t, 200).str("avatar_url")
 	ca.req("PATCH", "/api/v1/mp/me", tok, map[string]string{"nickname": "不变", "avatar_url": avatar}).must(t, 200)
 	if err := a.Client.FlushAll(t.Context()).Err(); err != nil {
 		t.Fatal(err)

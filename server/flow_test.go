@@ -13,9 +13,11 @@ import (
 // TestFlow is the whole product on real Redis and the fake WeChat over HTTP:
 // mp login -> create -> a poll waiting -> scan -> scanned -> confirm ->
 // confirmed -> redeem -> /api/v1/me -> refresh -> the old refresh token
-// again is 401 and kills the session -> a fresh login -> logout -> 401.
+// again within the reuse window gets the same successor, after it is 401
+// and kills the session -> a fresh login -> logout -> 401.
 func TestFlow(t *testing.T) {
-	inst := servertest.Start(t, servertest.Options{})
+	const reuseWindow = time.Second // generous: a loaded machine is slow between two requests
+	inst := servertest.Start(t, servertest.Options{RefreshReuseWindow: reuseWindow})
 	c := newClient(t, inst)
 
 	mpToken, userID := c.login(inst, "Alice")
@@ -121,7 +123,16 @@ func TestFlow(t *testing.T) {
 	}
 	c.req("GET", "/api/v1/me", access2, nil).must(t, 200)
 
-	// The spent refresh token comes back: 401, and the session is dead.
+	// A second tab with the same token, at once: the same successor.
+	again := c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh}).must(t, 200)
+	if again.str("refresh_token") != refresh2 {
+		t.Fatalf("a refresh within the reuse window got another successor: %s", again.Body)
+	}
+	c.req("GET", "/api/v1/me", again.str("access_token"), nil).must(t, 200)
+
+	// The spent refresh token comes back after the window: 401, and the
+	// session is dead.
+	time.Sleep(reuseWindow + 50*time.Millisecond)
 	reuse := c.req("POST", "/api/v1/session/refresh", "", map[string]string{"refresh_token": refresh}).must(t, 401)
 	if reuse.errCode() != "invalid_token" {
 		t.Fatalf("reuse: %s", reuse.Body)

@@ -10,10 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,7 +27,7 @@ type mpUser struct {
 }
 
 func toMPUser(u *scanlogin.User) mpUser {
-	m := mpUser{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, HasPhone: u.HasPhone()}
+	m := mpUser{ID: u.ID, Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL, HasPhone: u.HasPhone()}
 	if u.Phone != "" {
 		m.PhoneNumber = maskPhone(u.Phone)
 	}
@@ -118,6 +115,11 @@ func (s *Server) mpLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// WeChat's avatar URL passes the same check as one the user sets, or
+	// is dropped.
+	if profile.AvatarURL, err = s.avatarURLParam(profile.AvatarURL); err != nil {
+		profile.AvatarURL = ""
+	}
 	if upd := fillProfile(u, profile); upd != nil {
 		if u, err = s.engine.UpdateUser(ctx, u.ID, *upd); err != nil {
 			return err
@@ -137,8 +139,9 @@ func (s *Server) mpLogin(c echo.Context) error {
 func fillProfile(u *scanlogin.User, p wxProfile) *scanlogin.ProfileUpdate {
 	var upd scanlogin.ProfileUpdate
 	changed := false
-	if u.Nickname == "" && p.NickName != "" && validNickname(p.NickName) == nil {
-		upd.Nickname = &p.NickName
+	// WeChat's nickname is not the person's typing: cleaned, not refused.
+	if nick := scanlogin.CleanNickname(p.NickName); u.Nickname == "" && nick != "" {
+		upd.Nickname = &nick
 		changed = true
 	}
 	if u.AvatarURL == "" && strings.HasPrefix(p.AvatarURL, "https://") && len(p.AvatarURL) <= 1024 {
@@ -207,16 +210,20 @@ func (s *Server) mpUpdateMe(c echo.Context) error {
 		return err
 	}
 	if req.Nickname != nil {
-		if err := validNickname(*req.Nickname); err != nil {
+		nick, err := nicknameParam(*req.Nickname)
+		if err != nil {
 			return err
 		}
+		req.Nickname = &nick
 	}
 	upd := scanlogin.ProfileUpdate{Nickname: req.Nickname, AvatarURL: req.AvatarURL}
 	if req.AvatarURL != nil {
-		if err := s.validAvatarURL(*req.AvatarURL); err != nil {
+		au, err := s.avatarURLParam(*req.AvatarURL)
+		if err != nil {
 			return err
 		}
-		id := s.uploadedAvatarID(*req.AvatarURL)
+		upd.AvatarURL = &au
+		id := s.uploadedAvatarID(au)
 		upd.AvatarID = &id
 	}
 	u, err := s.engine.UpdateUser(c.Request().Context(), uid, upd)
@@ -240,37 +247,6 @@ func (s *Server) uploadedAvatarID(avatarURL string) string {
 		return ""
 	}
 	return id
-}
-
-func validNickname(n string) error {
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 64 {
-		return invalidRequest("nickname: at most 64 characters of valid UTF-8")
-	}
-	for _, r := range n {
-		if unicode.IsControl(r) {
-			return invalidRequest("nickname: must not contain control characters")
-		}
-	}
-	return nil
-}
-
-// validAvatarURL accepts our own avatar URLs and https URLs (WeChat's
-// avatars), nothing that a page could turn into script or a local request.
-func (s *Server) validAvatarURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	if len(raw) > 1024 {
-		return invalidRequest("avatar_url: at most 1024 characters")
-	}
-	if strings.HasPrefix(raw, s.opts.PublicURL+avatarPath) {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return invalidRequest("avatar_url: must be an https URL or one returned by /api/v1/mp/me/avatar")
-	}
-	return nil
 }
 
 // mpAvatar is POST /api/v1/mp/me/avatar (multipart "file", <= 2 MiB). The
@@ -309,7 +285,11 @@ func (s *Server) mpAvatar(c echo.Context) error {
 	if ctype == "" {
 		return errUnsupportedMedia
 	}
-	a, err := s.engine.PutAvatar(c.Request().Context(), uid, ctype, data)
+	ctx := c.Request().Context()
+	if ctype, data, err = normalizeAvatar(ctx, ctype, data); err != nil {
+		return err
+	}
+	a, err := s.engine.PutAvatar(ctx, uid, ctype, data)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func TestProfileSaveClaimsUpload(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)
 	tok, _ := c.login(inst, "")
-	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
+	png := encodePNG(t, testImage(8, 8))
 
 	up := upload(t, c, tok, png).must(t, 200).str("avatar_url")
 	if me := c.req("GET", "/api/v1/mp/me", tok, nil).must(t, 200); me.str("avatar_url") != "" {

@@ -18,7 +18,8 @@ import (
 func TestNoSecretsInLogsOrResponses(t *testing.T) {
 	logs := &servertest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	inst := servertest.Start(t, servertest.Options{Logger: logger})
+	// No reuse window: the spent refresh token below is refused at once.
+	inst := servertest.Start(t, servertest.Options{Logger: logger, RefreshReuseWindow: -1})
 	c := newClient(t, inst)
 	c.record = true
 

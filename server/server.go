@@ -68,6 +68,10 @@ type Options struct {
 	MPPage         string // the mini-program page its code opens; required
 	MPEnvVersion   string // release, trial or develop; required
 	AllowedOrigins []string
+	// AvatarHosts are the https hosts an avatar_url may name besides our
+	// own avatar route; the pages' Content-Security-Policy allows images
+	// from them. Default DefaultAvatarHosts.
+	AvatarHosts    []string
 	TrustedProxies []*net.IPNet
 	ShutdownDelay  time.Duration // /readyz fails this long before Run stops serving
 
@@ -96,6 +100,8 @@ type Server struct {
 	now     func() time.Time
 
 	publicOrigin  string
+	avatarHosts   []string
+	pageCSP       string // Content-Security-Policy of every HTML page
 	secureCookies bool
 	qrCalls       flight[qrImage]
 	linkCalls     flight[string]
@@ -132,6 +138,14 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
+	if opts.AvatarHosts == nil {
+		opts.AvatarHosts = DefaultAvatarHosts
+	}
+	for _, h := range opts.AvatarHosts {
+		if !ValidAvatarHost(h) {
+			return nil, fmt.Errorf("server: AvatarHosts: %q is not a DNS name of a public host", h)
+		}
+	}
 	s := &Server{
 		opts:          opts,
 		log:           opts.Logger,
@@ -143,6 +157,8 @@ func New(opts Options) (*Server, error) {
 		web:           opts.Web,
 		now:           opts.Now,
 		publicOrigin:  u.Scheme + "://" + u.Host,
+		avatarHosts:   opts.AvatarHosts,
+		pageCSP:       pageCSP(u.Scheme+"://"+u.Host, opts.AvatarHosts),
 		secureCookies: secureCookies(opts.DevWeChat != nil, opts.PublicURL),
 	}
 	s.echo = s.newEcho()

@@ -158,6 +158,7 @@ func (s *Server) errorPage(c echo.Context, err error) error {
 		return err
 	}
 	noStore(c)
+	c.Response().Header().Set("Content-Security-Policy", s.pageCSP) // an HTML page like the others (server/csp.go)
 	if e.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 	}

@@ -40,6 +40,7 @@ func (s *Server) serveWeb(c echo.Context, name string) error {
 	case ".html":
 		ctype = "text/html; charset=utf-8"
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-cache")
+		c.Response().Header().Set("Content-Security-Policy", s.pageCSP)
 	}
 	if ctype == "" {
 		ctype = http.DetectContentType(data)

@@ -118,6 +118,7 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		RedeemWindow:   e.duration("SCANLOGIN_REDEEM_WINDOW"),
 		NumberMatch:    e.boolean("SCANLOGIN_NUMBER_MATCH"),
 		AllowedOrigins: e.list("SCANLOGIN_ALLOWED_ORIGINS"),
+		AvatarHosts:    e.list("SCANLOGIN_AVATAR_HOSTS"),
 		QRMode:         e.str("SCANLOGIN_QR_MODE"),
 		QRLinkPrefix:   e.str("SCANLOGIN_QR_LINK_PREFIX"),
 		VerifyFiles:    verifyFiles(e, "SCANLOGIN_WECHAT_VERIFY_FILE"),

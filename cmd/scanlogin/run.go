@@ -323,6 +323,7 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_NUMBER_MATCH        on | off
   SCANLOGIN_SITE_NAME           shown on the confirm page
   SCANLOGIN_ALLOWED_ORIGINS     CORS origins for the widget, comma-separated
+  SCANLOGIN_AVATAR_HOSTS        https hosts an avatar_url may name (default thirdwx.qlogo.cn,wx.qlogo.cn)
   SCANLOGIN_TRUSTED_PROXIES     proxy IPs/CIDRs whose X-Forwarded-For is believed
   SCANLOGIN_RATE_LIMITS         create=30,login=30,scan=20,poll=120 (per minute; 0 turns one off,
                                 all four 0 turn them all off)

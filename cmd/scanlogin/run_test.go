@@ -279,6 +279,7 @@ func TestLoadConfig(t *testing.T) {
 		"SCANLOGIN_NUMBER_MATCH":       "on",
 		"SCANLOGIN_TRUSTED_PROXIES":    "10.0.0.0/8, 192.0.2.1",
 		"SCANLOGIN_ALLOWED_ORIGINS":    "https://a.example,https://b.example",
+		"SCANLOGIN_AVATAR_HOSTS":       "thirdwx.qlogo.cn, cdn.example.com",
 		"SCANLOGIN_RATE_LIMITS":        "create=5,poll=60",
 		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 	}
@@ -288,7 +289,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.WeChatSecret != "file-secret" || cfg.SceneTTL != 90*time.Second || !cfg.NumberMatch || len(cfg.TrustedProxies) != 2 ||
-		len(cfg.AllowedOrigins) != 2 || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != app.DefaultLimits.LoginPerIP ||
+		len(cfg.AllowedOrigins) != 2 || len(cfg.AvatarHosts) != 2 || cfg.AvatarHosts[1] != "cdn.example.com" || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != app.DefaultLimits.LoginPerIP ||
 		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" {
 		t.Fatalf("config: %+v", cfg)
 	}
@@ -306,6 +307,11 @@ func TestLoadConfig(t *testing.T) {
 		{"bad key file", "SCANLOGIN_SIGNING_KEY_FILE", secretFile, "SCANLOGIN_SIGNING_KEY_FILE"},
 		{"bad env version", "SCANLOGIN_MP_ENV_VERSION", "beta", "SCANLOGIN_MP_ENV_VERSION"},
 		{"bad origin", "SCANLOGIN_ALLOWED_ORIGINS", "a.example", "SCANLOGIN_ALLOWED_ORIGINS"},
+		{"avatar host ip", "SCANLOGIN_AVATAR_HOSTS", "thirdwx.qlogo.cn,127.0.0.1", "SCANLOGIN_AVATAR_HOSTS"},
+		{"avatar host localhost", "SCANLOGIN_AVATAR_HOSTS", "localhost", "SCANLOGIN_AVATAR_HOSTS"},
+		{"avatar host decimal ip", "SCANLOGIN_AVATAR_HOSTS", "2130706433", "SCANLOGIN_AVATAR_HOSTS"},
+		{"avatar host with port", "SCANLOGIN_AVATAR_HOSTS", "cdn.example.com:8443", "SCANLOGIN_AVATAR_HOSTS"},
+		{"avatar host url", "SCANLOGIN_AVATAR_HOSTS", "https://cdn.example.com", "SCANLOGIN_AVATAR_HOSTS"},
 		{"no redis", "SCANLOGIN_REDIS_URL", "", "SCANLOGIN_REDIS_URL"},
 		{"no database", "SCANLOGIN_DATABASE_URL", "", "SCANLOGIN_DATABASE_URL"},
 		{"bad database", "SCANLOGIN_DATABASE_URL", "mysql://u@h/db", "SCANLOGIN_DATABASE_URL"},

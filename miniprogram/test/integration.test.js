@@ -419,7 +419,11 @@ describe('profile page', () => {
     const img = await fetch(p.api.absoluteURL(me.body.avatar_url))
     assert.equal(img.status, 200)
     assert.match(img.headers.get('content-type'), /image\/png/)
-    assert.deepEqual(Buffer.from(await img.arrayBuffer()), PNG)
+    // Stored re-encoded (pixels only, no metadata): a PNG of the same size.
+    const served = Buffer.from(await img.arrayBuffer())
+    assert.deepEqual(served.subarray(0, 8), PNG.subarray(0, 8), 'a PNG')
+    assert.equal(served.readUInt32BE(16), 8, 'width')
+    assert.equal(served.readUInt32BE(20), 8, 'height')
 
     await page.type('#nickname', 'Ada Lovelace')
     await page.tap('#save-nickname')

@@ -46,10 +46,13 @@ type Options struct {
 	HardCap        time.Duration // default 5m
 	RedeemWindow   time.Duration // default 60s
 	AccessTokenTTL time.Duration // default 15m
-	NumberMatch    bool
-	SiteName       string
-	AllowedOrigins []string
-	TrustedProxies []*net.IPNet
+	// RefreshReuseWindow: how long a rotated refresh token still answers
+	// with its successor; default 10s.
+	RefreshReuseWindow time.Duration
+	NumberMatch        bool
+	SiteName           string
+	AllowedOrigins     []string
+	TrustedProxies     []*net.IPNet
 	// Limits: zero means servertest's defaults, which are high enough that
 	// ordinary tests never meet them.
 	Limits app.Limits
@@ -123,6 +126,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	setDur(&cfg.HardCap, opts.HardCap)
 	setDur(&cfg.RedeemWindow, opts.RedeemWindow)
 	setDur(&cfg.AccessTokenTTL, opts.AccessTokenTTL)
+	setDur(&cfg.RefreshReuseWindow, opts.RefreshReuseWindow)
 	cfg.NumberMatch = cfg.NumberMatch || opts.NumberMatch
 	if opts.SiteName != "" {
 		cfg.SiteName = opts.SiteName

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 func hookError(w http.ResponseWriter, status int, msg string) {
@@ -27,8 +29,8 @@ func (f *Fake) hookLogin(w http.ResponseWriter, r *http.Request) {
 		OpenID   string `json:"openid"`
 		Nickname string `json:"nickname"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
-		hookError(w, http.StatusBadRequest, "body must be JSON {\"openid\",\"nickname\"?}")
+	if err := decodeHook(r, &in); err != nil {
+		hookError(w, http.StatusBadRequest, "body must be JSON {\"openid\",\"nickname\"?} in valid UTF-8")
 		return
 	}
 	if len([]rune(in.Nickname)) > 64 {
@@ -44,12 +46,26 @@ func (f *Fake) hookPhoneCode(w http.ResponseWriter, r *http.Request) {
 		OpenID string `json:"openid"`
 		Phone  string `json:"phone_number"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
-		hookError(w, http.StatusBadRequest, "body must be JSON {\"openid\",\"phone_number\"}")
+	if err := decodeHook(r, &in); err != nil {
+		hookError(w, http.StatusBadRequest, "body must be JSON {\"openid\",\"phone_number\"} in valid UTF-8")
 		return
 	}
 	code, err := f.MintPhoneCode(r.Context(), in.OpenID, in.Phone)
 	f.hookAnswer(w, code, err)
+}
+
+// decodeHook reads a hook's JSON body into v. Invalid UTF-8 (raw, or a
+// lone surrogate escape) is refused like the API refuses it, instead of
+// being replaced by U+FFFD as encoding/json does.
+func decodeHook(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		return err
+	}
+	if !jsontext.Value(body).IsValid(jsontext.AllowDuplicateNames(true)) {
+		return errors.New("invalid JSON or UTF-8")
+	}
+	return json.Unmarshal(body, v)
 }
 
 func (f *Fake) hookAnswer(w http.ResponseWriter, code string, err error) {

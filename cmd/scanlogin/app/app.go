@@ -202,6 +202,8 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		NumberMatch:   cfg.NumberMatch,
 		SessionTTL:    cfg.SessionTTL,
 		MPTokenTTL:    cfg.MPTokenTTL,
+		// Two tabs refreshing at once keep the session.
+		RefreshReuseWindow: cfg.RefreshReuseWindow,
 		// The poll limit is counted by the engine in the same round trip
 		// as the poll's first read.
 		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),
@@ -239,6 +241,7 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		MPPage:         cfg.MPPage,
 		MPEnvVersion:   cfg.MPEnvVersion,
 		AllowedOrigins: cfg.AllowedOrigins,
+		AvatarHosts:    cfg.AvatarHosts,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
 		QRMode:         cfg.QRMode,

@@ -41,6 +41,11 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	SessionTTL       time.Duration
 	MPTokenTTL       time.Duration
+	// RefreshReuseWindow: how long a rotated refresh token still answers
+	// with its successor (docs/ARCHITECTURE.md#tokens). Not an environment
+	// variable: 0 takes scanlogin.DefaultRefreshReuseWindow (10 s); tests
+	// shorten it.
+	RefreshReuseWindow time.Duration
 
 	SceneTTL      time.Duration // SCANLOGIN_SCENE_TTL, default 120s
 	ConfirmWindow time.Duration
@@ -55,6 +60,7 @@ type Config struct {
 	SiteName    string // SCANLOGIN_SITE_NAME, shown on the confirm page
 
 	AllowedOrigins []string     // SCANLOGIN_ALLOWED_ORIGINS: CORS for the widget, also trusted by the Origin check
+	AvatarHosts    []string     // SCANLOGIN_AVATAR_HOSTS: https hosts an avatar_url may name, default server.DefaultAvatarHosts
 	TrustedProxies []*net.IPNet // SCANLOGIN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
 
 	Limits Limits
@@ -153,6 +159,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SiteName == "" {
 		c.SiteName = DefaultSiteName
+	}
+	if c.AvatarHosts == nil {
+		c.AvatarHosts = server.DefaultAvatarHosts
 	}
 	if c.QRMode == "" {
 		c.QRMode = server.QRModeWxacode
@@ -284,6 +293,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("SCANLOGIN_ACCESS_TOKEN_TTL", "want between 1m and 24h, got %s", c.AccessTokenTTL)
+	}
+	for _, h := range c.AvatarHosts {
+		if !server.ValidAvatarHost(h) {
+			bad("SCANLOGIN_AVATAR_HOSTS", "want lowercase DNS names of public hosts such as thirdwx.qlogo.cn (no IP addresses, ports or localhost), got %q", h)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
