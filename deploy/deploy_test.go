@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// longestPoll is the longest a server holds a poll (SPEC §4: wait max 30 s).
+// longestPoll is the longest a server holds a poll (docs/ARCHITECTURE.md#waiting: wait max 30 s).
 const longestPoll = 30 * time.Second
 
 type compose struct {

@@ -21,7 +21,7 @@
 // later than stored; nothing is written, so polling has no side effects, and
 // Redis TTLs only collect the key minutes later.
 //
-// Deadlines follow SPEC §3: pending lives SceneTTL; the first scan grants
+// Deadlines follow docs/ARCHITECTURE.md#state-machine: pending lives SceneTTL; the first scan grants
 // min(scan+ConfirmWindow, created+HardCap); rescans change nothing; confirmed
 // must be redeemed within RedeemWindow. The poll token (256 random bits) is
 // returned once and stored only as its SHA-256.
@@ -35,7 +35,7 @@
 // every (re)subscription, at the deadline and at the end of the wait. See
 // wait.go. With Config.PollsPerMinute set, a Wait's first read also counts
 // the poll, per presented token, under sl:{<scene id>}:p:<token hash prefix>
-// in the same script (the poll limit of SPEC §7): one round trip, and the
+// in the same script (the poll limit of docs/ARCHITECTURE.md#limits): one round trip, and the
 // scene itself is still never written by a poll.
 //
 // The subscriber is also the health check: a dropped connection, or one that

@@ -14,7 +14,7 @@ import (
 // State is the state of a scene.
 type State string
 
-// The scene states of SPEC §3.
+// The scene states of docs/ARCHITECTURE.md#state-machine.
 const (
 	StatePending   State = "pending"
 	StateScanned   State = "scanned"

@@ -65,7 +65,7 @@ func (e *Engine) CreateSession(ctx context.Context, userID, ip, userAgent string
 // CreateSessionForScene starts the web session of a redeemed scene. Its ID
 // is derived from the scene, and it is created only if it does not exist
 // yet: a Redis failover that loses the scene's "redeemed" write but keeps
-// the session cannot let a replayed redeem open a second one (SPEC §8).
+// the session cannot let a replayed redeem open a second one (docs/ARCHITECTURE.md#storage).
 // Errors: ErrAlreadyRedeemed (the scene's session exists), ErrUnavailable.
 func (e *Engine) CreateSessionForScene(ctx context.Context, sceneID, userID, ip, userAgent string) (*Session, string, error) {
 	if !validID(userID) {

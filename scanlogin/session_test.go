@@ -158,7 +158,7 @@ func TestMPTokens(t *testing.T) {
 // TestSceneSessionOnce: a failover that loses the scene's "redeemed" write
 // but keeps the session (different slots) lets a replayed redeem pass the
 // scene's compare-and-set; the session, derived from the scene, is still
-// created only once (SPEC §8).
+// created only once (docs/ARCHITECTURE.md#storage).
 func TestSceneSessionOnce(t *testing.T) {
 	f := newSceneFixture(t, Config{SessionTTL: time.Hour})
 	ctx := t.Context()

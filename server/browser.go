@@ -12,7 +12,7 @@ import (
 	"github.com/scanlogin/scanlogin/scanlogin"
 )
 
-// Long-poll bounds of GET /api/v1/qr/{scene}/state (SPEC §4).
+// Long-poll bounds of GET /api/v1/qr/{scene}/state (docs/ARCHITECTURE.md#waiting).
 const (
 	defaultPollWait = 25 * time.Second
 	maxPollWait     = 30 * time.Second
@@ -29,7 +29,7 @@ func sceneParam(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// validSceneID: 32 lowercase hex characters (SPEC §3).
+// validSceneID: 32 lowercase hex characters (docs/ARCHITECTURE.md#state-machine).
 func validSceneID(id string) bool {
 	if len(id) != 32 {
 		return false

@@ -15,7 +15,7 @@ import (
 	"github.com/scanlogin/scanlogin/wxapi"
 )
 
-// Error is an error with its place in the API: an HTTP status, a SPEC error
+// Error is an error with its place in the API: an HTTP status, an API error
 // code and a message that is safe to show to the client. Handlers return
 // domain or wxapi errors as they are; errorFor turns them into an *Error
 // using the one table below.
@@ -66,7 +66,7 @@ func badUserData(e *Error, cause error) error { return fmt.Errorf("%w: %w", e, c
 // is the trouble: scanlogin.ErrOverloaded.
 const codeOverloaded = "overloaded"
 
-// errorTable is the one place where errors become statuses and SPEC codes.
+// errorTable is the one place where errors become statuses and error codes (docs/ARCHITECTURE.md#errors).
 // Order matters only where one error wraps another; the first match wins.
 var errorTable = []struct {
 	err        error
@@ -75,7 +75,7 @@ var errorTable = []struct {
 	message    string
 	retryAfter time.Duration
 }{
-	// The scene state machine (SPEC §3).
+	// The scene state machine (docs/ARCHITECTURE.md#state-machine).
 	{scanlogin.ErrInvalidSceneID, http.StatusBadRequest, "invalid_request", "scene: must be 32 lowercase hexadecimal characters", 0},
 	{scanlogin.ErrSceneNotFound, http.StatusNotFound, "scene_not_found", "no such scene", 0},
 	{scanlogin.ErrInvalidPollToken, http.StatusUnauthorized, "invalid_poll_token", "the poll token is missing or wrong", 0},
@@ -93,7 +93,7 @@ var errorTable = []struct {
 	{errBadToken, http.StatusUnauthorized, "invalid_token", "the token is invalid or expired", 0},
 	{scanlogin.ErrSessionNotFound, http.StatusUnauthorized, "invalid_token", "the session has ended", 0},
 	{scanlogin.ErrUserNotFound, http.StatusUnauthorized, "invalid_token", "the user no longer exists", 0},
-	// WeChat (SPEC §4).
+	// WeChat (docs/ARCHITECTURE.md#errors).
 	{wxapi.ErrInvalidCode, http.StatusUnauthorized, "invalid_code", "the WeChat login code is invalid or expired", 0},
 	{wxapi.ErrCodeUsed, http.StatusUnauthorized, "invalid_code", "the WeChat login code was already used", 0},
 	{wxapi.ErrMinuteQuota, http.StatusTooManyRequests, "rate_limited", "WeChat frequency limit reached, retry later", 60 * time.Second},
@@ -212,7 +212,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
 	// No error is worth caching, and state, redeem and session errors must
-	// not be (SPEC §4).
+	// not be (docs/ARCHITECTURE.md#errors).
 	noStore(c)
 	if e.Code == codeOverloaded {
 		s.metrics.overloaded.WithLabelValues(routeLabel(c)).Inc()

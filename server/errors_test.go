@@ -11,7 +11,7 @@ import (
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
 
-// TestErrorCodes produces every error code of SPEC §3 and §4 (and the few
+// TestErrorCodes produces every error code of docs/ARCHITECTURE.md#errors (and the few
 // the server adds) over HTTP and checks status, code and body shape.
 func TestErrorCodes(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
@@ -274,11 +274,11 @@ func TestErrorCodes(t *testing.T) {
 				t.Fatalf("got %d %q, want %d %q; body %s", r.Status, r.errCode(), tt.status, tt.code, r.Body)
 			}
 			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("Cache-Control %q, want no-store (SPEC §4)", cc)
+				t.Errorf("Cache-Control %q, want no-store (docs/ARCHITECTURE.md#waiting)", cc)
 			}
 			e, _ := r.JSON["error"].(map[string]any)
 			if msg, _ := e["message"].(string); msg == "" || len(r.JSON) != 1 {
-				t.Errorf("error body not in the SPEC shape: %s", r.Body)
+				t.Errorf("error body not in the error shape: %s", r.Body)
 			}
 		})
 	}

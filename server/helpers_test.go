@@ -45,7 +45,7 @@ type response struct {
 	JSON   map[string]any
 }
 
-// errCode is the SPEC error code of an error answer.
+// errCode is the error code of an error answer.
 func (r *response) errCode() string {
 	e, _ := r.JSON["error"].(map[string]any)
 	code, _ := e["code"].(string)

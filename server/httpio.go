@@ -13,7 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Body limits (SPEC §4).
+// Body limits (docs/ARCHITECTURE.md#limits).
 const (
 	maxBody       = 64 << 10
 	maxAvatar     = 2 << 20
@@ -41,7 +41,7 @@ func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // decodeJSON reads the request body into v. Unknown fields are ignored
-// (SPEC §4); an empty body leaves v as it is, so optional bodies may be
+// (docs/ARCHITECTURE.md#limits); an empty body leaves v as it is, so optional bodies may be
 // omitted; anything else that is not one JSON object of the right types is
 // a 400 invalid_request that names the field. A body that is not declared
 // application/json is a 415 unsupported_media_type.

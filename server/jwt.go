@@ -98,7 +98,7 @@ func LoadSigningKeys(paths string) ([]SigningKey, error) {
 // MarshalSigningKeyPEM encodes a private key as PKCS#8 PEM.
 func MarshalSigningKeyPEM(k SigningKey) ([]byte, error) { return oidcop.MarshalPKCS8PEM(k.Private) }
 
-// accessClaims are the claims of a web access token (SPEC §4).
+// accessClaims are the claims of a web access token (docs/ARCHITECTURE.md#tokens).
 type accessClaims struct {
 	SessionID string `json:"sid"`
 	jwt.RegisteredClaims

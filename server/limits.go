@@ -17,7 +17,7 @@ type Limits struct {
 	ScanPerUser int // scans per user (consent bombing)
 }
 
-// Limiter applies the rate limits of SPEC §7 with GCRA counters in Redis,
+// Limiter applies the rate limits of docs/ARCHITECTURE.md#limits with GCRA counters in Redis,
 // shared by every instance.
 type Limiter struct {
 	rl       *redis_rate.Limiter

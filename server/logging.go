@@ -162,7 +162,7 @@ func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 	)
 }
 
-// audit writes the audit line of SPEC §7 for one transition or redeem.
+// audit writes the audit line of docs/ARCHITECTURE.md#logging for one transition or redeem.
 func (s *Server) audit(c echo.Context, action, scene, userID string, err error) {
 	outcome := "ok"
 	level := slog.LevelInfo

@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// TestMiddlewareRecoversPanics: a handler that panics gets the SPEC's 500
+// TestMiddlewareRecoversPanics: a handler that panics gets the API's 500
 // without the panic's text, a log line with the request id, and is logged
 // and counted like any other request; the process carries on.
 func TestMiddlewareRecoversPanics(t *testing.T) {
@@ -33,7 +33,7 @@ func TestMiddlewareRecoversPanics(t *testing.T) {
 		Error struct{ Code, Message string }
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code != "internal" {
-		t.Fatalf("body %q: want the SPEC error shape with code internal (%v)", rec.Body, err)
+		t.Fatalf("body %q: want the error shape with code internal (%v)", rec.Body, err)
 	}
 	if strings.Contains(rec.Body.String(), "secret detail") {
 		t.Fatalf("the panic's text reached the client: %s", rec.Body)

@@ -99,7 +99,7 @@ func TestLongPoll(t *testing.T) {
 }
 
 // TestWaitingPollErrors: a waiting poll that cannot read its scene any more
-// answers in the SPEC's error shape, with Retry-After when Redis is down,
+// answers in the error shape, with Retry-After when Redis is down,
 // and is no longer counted as waiting.
 func TestWaitingPollErrors(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})

@@ -37,7 +37,7 @@ func TestProfileSaveClaimsUpload(t *testing.T) {
 	if r := c.req("PATCH", "/api/v1/mp/me", tok, map[string]any{"nickname": "Ming"}).must(t, 200); r.str("nickname") != "Ming" || r.str("avatar_url") != up {
 		t.Fatalf("PATCH: %s", r.Body)
 	}
-	// An unknown upload of ours is refused in the SPEC error shape.
+	// An unknown upload of ours is refused in the error shape.
 	r := c.req("PUT", "/api/v1/mp/me", tok, map[string]any{"avatar_url": inst.URL + "/api/v1/avatars/0123456789abcdef0123456789abcdef"}).must(t, 400)
 	if !strings.Contains(r.text(), `"code":"invalid_request"`) {
 		t.Fatalf("unknown upload: %s", r.Body)

@@ -60,7 +60,7 @@ func TestRedeemStoreTrouble(t *testing.T) {
 
 // TestRedeemLostWrite: a Redis failover that loses the scene's "redeemed"
 // write but keeps the session must not let the redeem be replayed into a
-// second session (SPEC §8).
+// second session (docs/ARCHITECTURE.md#storage).
 func TestRedeemLostWrite(t *testing.T) {
 	inst := servertest.Start(t, servertest.Options{})
 	c := newClient(t, inst)

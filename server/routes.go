@@ -16,7 +16,7 @@ import (
 // routeAvatarUpload gets the larger body limit.
 const routeAvatarUpload = "/api/v1/mp/me/avatar"
 
-// routes is the whole HTTP surface of scanlogin, in one place (SPEC §4).
+// routes is the whole HTTP surface of scanlogin, in one place (README.md, "HTTP API").
 func (s *Server) routes(e *echo.Echo) {
 	// Browser: scenes and their long poll (auth: the poll token).
 	e.POST("/api/v1/qr", s.createScene)
@@ -114,7 +114,7 @@ func (s *Server) middleware(e *echo.Echo) {
 		},
 	}))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		// A panic is a 500 in the SPEC's shape, its text and stack kept out
+		// A panic is a 500 in the API's error shape, its text and stack kept out
 		// of the response and the log; the access log above counts it.
 		DisablePrintStack:   true,
 		DisableErrorHandler: true,

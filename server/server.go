@@ -22,7 +22,7 @@ import (
 	"github.com/scanlogin/scanlogin/wxapi"
 )
 
-// HTTP server limits (SPEC §7). The write timeout must outlast the longest
+// HTTP server limits (docs/ARCHITECTURE.md#security). The write timeout must outlast the longest
 // poll (30 s) plus the time to write the answer.
 const (
 	ReadHeaderTimeout = 5 * time.Second
@@ -171,7 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 // Routes lists every registered route (method and Echo path).
 func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
 
-// HTTPServer returns an http.Server for s with the timeouts of SPEC §7. It
+// HTTPServer returns an http.Server for s with the timeouts of docs/ARCHITECTURE.md#security. It
 // speaks HTTP/1.1 and, on the same port, HTTP/2 with prior knowledge (h2c):
 // a proxy in front (deploy's Caddy) then carries thousands of waiting polls
 // over a few connections, and a waiting poll costs a stream instead of a

@@ -52,7 +52,7 @@ func (s *Server) setSessionCookie(c echo.Context, value string, ttl time.Duratio
 func SecureCookies(devMode bool, publicURL string) bool { return secureCookies(devMode, publicURL) }
 
 // secureCookies: Secure everywhere except the plain-HTTP localhost demo,
-// where the browser would otherwise drop the cookie (SPEC §7). With real
+// where the browser would otherwise drop the cookie (docs/ARCHITECTURE.md#security). With real
 // WeChat credentials a cookie is always Secure, whatever the URL.
 func secureCookies(devMode bool, publicURL string) bool {
 	if !devMode {
@@ -101,7 +101,7 @@ func (s *Server) webSession(c echo.Context) (*accessClaims, error) {
 	return claims, nil
 }
 
-// checkOrigin refuses cross-site requests that carry the cookie (SPEC §7):
+// checkOrigin refuses cross-site requests that carry the cookie (docs/ARCHITECTURE.md#security):
 // when the browser says where a request comes from (Origin, or
 // Sec-Fetch-Site), it must be us or an allowed origin. Clients that say
 // nothing (not browsers) are let through; they hold the token anyway.

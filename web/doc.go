@@ -5,5 +5,5 @@
 // The files are plain HTML, CSS and JavaScript modules with no build step,
 // embedded into the binary and served by package server. This package knows
 // nothing about the server: it only exposes the files. The pages talk to the
-// HTTP API of SPEC §4 and nothing else (no CDN, no external fonts).
+// HTTP API of README.md and nothing else (no CDN, no external fonts).
 package web

@@ -10,7 +10,7 @@ import (
 )
 
 // Redis timeouts: short, so that a dead or hung Redis turns into a 503
-// within 2 s instead of a hanging request (SPEC §8): two attempts (one
+// within 2 s instead of a hanging request (docs/ARCHITECTURE.md#waiting): two attempts (one
 // retry, for a pooled connection that died) of at most 800 ms each.
 const (
 	redisDialTimeout = 500 * time.Millisecond
