@@ -128,7 +128,7 @@ function bindings (s) {
 }
 
 // WXML's {{ }} language is a small subset of JavaScript expressions (see
-// ../shared/wechat-api.md §13c and WeChat's data-binding docs): literals,
+// WeChat's data-binding docs): literals,
 // names, member access, unary ! - +, arithmetic, comparison, && ||, ?:, and
 // array literals. No function calls (WXS does that), no arrow functions, no
 // template literals, no optional chaining or ??, no assignment, no `new`.
