@@ -143,6 +143,7 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 		return nil, ctx.Err()
 	}
 	before := probe.snapshot(ctx)
+	profiled := startProfiles(ctx, cfg, cl, logs)
 	l.st.start()
 	samplesDone := make(chan []sample, 1)
 	go func() { samplesDone <- l.sampleLoop(runCtx, probe) }()
@@ -161,6 +162,7 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	}
 	l.st.stop()
 	after := probe.snapshot(ctx)
+	profiled.Wait()
 
 	// Let logins confirmed in the window finish delivering, then stop.
 	stopPhones()

@@ -26,6 +26,8 @@ func TestFlagsRefuseWhatIsNotLocalOrBounded(t *testing.T) {
 		{"unbounded duration", []string{"-duration", "2h"}, "-duration"},
 		{"bad mode", []string{"-mode", "websocket"}, "-mode"},
 		{"oidc with a fault", []string{"-mode", "oidc", "-fault", "pubsub-kill"}, "-mode oidc"},
+		{"profile needs own servers", []string{"-browser-targets", "http://127.0.0.1:1", "-profile", "/tmp/p"}, "-profile"},
+		{"bad log level", []string{"-log-level", "loud"}, "-log-level"},
 		{"fault needs own servers", []string{"-browser-targets", "http://127.0.0.1:1", "-fault", "sigterm"}, "needs the servers started here"},
 	}
 	for _, tt := range tests {
@@ -106,6 +108,15 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 		})
 	}
 	t.Run("compare", func(t *testing.T) { compareRun(t, bin) })
+	t.Run("profile", func(t *testing.T) {
+		dir := t.TempDir()
+		shortRun(t, bin, []string{"-profile", dir}, 2)
+		for _, f := range []string{"server-0.cpu.pprof", "server-1.cpu.pprof", "server-0.allocs.pprof", "server-1.allocs.pprof"} {
+			if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+				t.Errorf("profile %s: %v", f, err)
+			}
+		}
+	})
 }
 
 // compareRun: -mode compare runs both modes at the same load and reports

@@ -69,6 +69,9 @@ type config struct {
 	cpuProfile string
 
 	oidcClient, oidcSecret, oidcRedirect string
+
+	profileDir string // -profile: the servers' profiles of the window
+	logLevel   string // -log-level: the servers' SCANLOGIN_LOG_LEVEL
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -103,6 +106,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
+	fs.StringVar(&c.profileDir, "profile", "", "servers started here: write each one's CPU and allocation profiles of the measured window to this directory (server-N.cpu.pprof, server-N.allocs.pprof)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "SCANLOGIN_LOG_LEVEL of the servers started here (info: one access-log line per request, as deployed; their logs go to files)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -139,6 +144,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-server-gomaxprocs: 0 to 64")
 	case c.db != "postgres" && c.db != "sqlite" && c.db != "none":
 		return nil, fmt.Errorf("-db: %q is not postgres, sqlite or none", c.db)
+	case c.profileDir != "" && len(c.browserTargets) > 0:
+		return nil, errors.New("-profile needs the servers started here (no -browser-targets)")
+	case c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warn" && c.logLevel != "error":
+		return nil, fmt.Errorf("-log-level: %q is not debug, info, warn or error", c.logLevel)
 	case c.wait < 1 || c.wait > 30:
 		return nil, errors.New("-wait: 1 to 30 seconds")
 	case c.fault != "" && c.fault != "redis-restart" && c.fault != "pubsub-kill" && c.fault != "sigterm":

@@ -43,9 +43,10 @@ type redisProc struct {
 }
 
 type serverProc struct {
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	url       string
+	debugAddr string // SCANLOGIN_DEBUG_ADDR, for -profile
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 func loopback(raw string) bool {
@@ -142,9 +143,18 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			"SCANLOGIN_SESSION_KEY_SECRET="+hex.EncodeToString(secret),
 			"SCANLOGIN_SCENE_TTL="+cfg.sceneTTL.String(),
 			"SCANLOGIN_OIDC_CLIENTS_FILE="+clientsFile,
-			"SCANLOGIN_LOG_LEVEL=warn",
+			"SCANLOGIN_LOG_LEVEL="+cfg.logLevel,
 		)
 		s.cmd.Env = append(s.cmd.Env, dbEnv...)
+		if cfg.profileDir != "" {
+			dport, err := freePort()
+			if err != nil {
+				c.close()
+				return nil, err
+			}
+			s.debugAddr = "127.0.0.1:" + strconv.Itoa(dport)
+			s.cmd.Env = append(s.cmd.Env, "SCANLOGIN_DEBUG_ADDR="+s.debugAddr)
+		}
 		if cfg.serverProcs > 0 {
 			// As a container with that many CPUs would get it.
 			s.cmd.Env = append(s.cmd.Env, "GOMAXPROCS="+strconv.Itoa(cfg.serverProcs))

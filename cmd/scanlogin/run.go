@@ -65,6 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// its lines are JSON and filtered like every other.
 	redis.SetLogger(redisLogger{log.With("component", "go-redis")})
 
+	if addr := getenv("SCANLOGIN_DEBUG_ADDR"); addr != "" {
+		if err := serveDebug(ctx, addr, log); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+
 	rdb, closeRedis, err := openRedis(cfg, log)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
