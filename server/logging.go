@@ -27,20 +27,28 @@ func NewRedactHandler(h slog.Handler) *RedactHandler { return &RedactHandler{nex
 
 const redacted = "[REDACTED]"
 
+// secretKeys name the attributes whose values are secrets: a key (lower
+// case, without its group prefix) is secret when it is one of them or ends
+// in "_" and one of them.
+var secretKeys = []string{
+	"token", "tokens", "code", "codes", "js_code", "secret", "secrets", "session_key", "sessionkey",
+	"password", "passwd", "authorization", "cookie", "set_cookie", "signature", "encrypted_data", "iv",
+	"poll_token", "refresh_token", "access_token", "private_key", "key_pem",
+}
+
 var (
-	// Keys are compared lower-cased, after dropping the group prefix.
-	secretKey = regexp.MustCompile(`(^|_)(token|tokens|code|codes|js_code|secret|secrets|session_key|sessionkey|password|passwd|authorization|cookie|set_cookie|signature|encrypted_data|iv|poll_token|refresh_token|access_token|private_key|key_pem)$`)
 	// Values: JWTs (three base64url parts, header starting eyJ) and
 	// "Bearer x" strings inside free text such as error messages.
 	jwtValue    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
 	bearerValue = regexp.MustCompile(`(?i)bearer\s+[A-Za-z0-9._~+/=-]+`)
-	// A whole value that looks like one of our opaque secrets: 40+
-	// base64url characters (poll, mp and refresh tokens carry 256 bits),
-	// optionally "<id>.<secret>". IDs (32 hex) and request ids are shorter.
-	opaqueValue = regexp.MustCompile(`^[A-Za-z0-9_-]{0,64}\.?[A-Za-z0-9_-]{40,}$`)
 	// Query parameters that carry secrets when a URL is logged.
 	queryValue = regexp.MustCompile(`(?i)((?:access_token|js_code|code|secret|token|refresh_token|poll_token)=)[^&\s"]+`)
 )
+
+// The redaction runs on every attribute of every log line (several per
+// request), so the common case is decided without a regular expression:
+// keys by suffix, opaque secrets by one pass over the bytes, and each
+// pattern above only when the text holds what it starts with.
 
 // isSecretKey reports whether an attribute named key holds a secret. Keys
 // such as error "code" of the API are safe under other names (error_code).
@@ -49,19 +57,58 @@ func isSecretKey(key string) bool {
 	if k == "error_code" || k == "status_code" {
 		return false
 	}
-	return secretKey.MatchString(k)
+	for _, name := range secretKeys {
+		if strings.HasSuffix(k, name) && (len(k) == len(name) || k[len(k)-len(name)-1] == '_') {
+			return true
+		}
+	}
+	return false
+}
+
+// isOpaqueSecret reports whether the whole value looks like one of our
+// opaque secrets: 40+ base64url characters (poll, mp and refresh tokens
+// carry 256 bits), optionally after "<id>." of at most 64. IDs (32 hex)
+// and request ids are shorter.
+func isOpaqueSecret(s string) bool {
+	if len(s) < 40 {
+		return false
+	}
+	dot := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		case c == '.' && dot < 0:
+			dot = i
+		default:
+			return false
+		}
+	}
+	return dot <= 64 && len(s)-dot-1 >= 40
+}
+
+// containsBearer is a case-insensitive strings.Contains(s, "bearer").
+func containsBearer(s string) bool {
+	for i := 0; i+6 <= len(s); i++ {
+		if s[i]|0x20 == 'b' && strings.EqualFold(s[i:i+6], "bearer") {
+			return true
+		}
+	}
+	return false
 }
 
 func redactString(s string) string {
-	if len(s) >= 40 && opaqueValue.MatchString(s) {
+	if isOpaqueSecret(s) {
 		return redacted
 	}
-	if !strings.ContainsAny(s, "=.") && !strings.Contains(strings.ToLower(s), "bearer") {
-		return s
+	if strings.Contains(s, "eyJ") {
+		s = jwtValue.ReplaceAllString(s, redacted)
 	}
-	s = jwtValue.ReplaceAllString(s, redacted)
-	s = bearerValue.ReplaceAllString(s, "Bearer "+redacted)
-	s = queryValue.ReplaceAllString(s, "${1}"+redacted)
+	if containsBearer(s) {
+		s = bearerValue.ReplaceAllString(s, "Bearer "+redacted)
+	}
+	if strings.IndexByte(s, '=') >= 0 {
+		s = queryValue.ReplaceAllString(s, "${1}"+redacted)
+	}
 	return s
 }
 
