@@ -70,7 +70,7 @@ const (
 
 // SignIn is one entry of the sign-in history.
 type SignIn struct {
-	ID        string // set by RecordSignIn
+	ID        string // set by the store
 	UserID    string
 	At        time.Time // zero: now
 	Kind      SignInKind
@@ -99,7 +99,10 @@ type UserStore interface {
 	// PutAvatar stores an unclaimed upload; a profile save claims it.
 	PutAvatar(ctx context.Context, userID, contentType string, data []byte) (*Avatar, error)
 	Avatar(ctx context.Context, id string) (*Avatar, error)
-	RecordSignIn(ctx context.Context, in SignIn) error
+	// RecordSignIns appends entries to the sign-in history, as one write
+	// (one commit) when it can, and returns one error per entry (nil:
+	// written): a bad entry fails alone.
+	RecordSignIns(ctx context.Context, ins []SignIn) []error
 	Ping(ctx context.Context) error
 }
 

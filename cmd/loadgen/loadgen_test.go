@@ -190,9 +190,11 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	if s.RedisCPUPerLoginMs == nil || *s.RedisCPUPerLoginMs <= 0 || s.LoadgenCPUPerLoginMs <= 0 {
 		t.Errorf("the rest of the machine not measured: redis %v loadgen %v", s.RedisCPUPerLoginMs, s.LoadgenCPUPerLoginMs)
 	}
-	// The database as deployed: its CPU counted, one sign-in written per
-	// login (two with OpenID Connect: the redeem and the client's), and no
-	// user read (the poll and redeem paths use the cache).
+	// The database as deployed: its CPU counted, at most one write of the
+	// sign-in history per login (two with OpenID Connect: the redeem and
+	// the client's; fewer when several share a write), nothing written
+	// entry by entry, and no user read (the poll and redeem paths use the
+	// cache).
 	if s.Database == "postgres" {
 		if s.DBCPUPerLoginMs == nil || *s.DBCPUPerLoginMs <= 0 {
 			t.Errorf("database CPU not measured: %v", s.DBCPUPerLoginMs)
@@ -201,8 +203,9 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 		if s.Mode == "oidc" {
 			want = 2
 		}
-		if n := s.DBCallsByOpPerLogin["record_sign_in"]; n < want*0.8 || n > want*1.2 || s.DBCallsByOpPerLogin["user"] != 0 {
-			t.Errorf("database calls per login %v, want record_sign_in about %v and no user read", s.DBCallsByOpPerLogin, want)
+		calls := s.DBCallsByOpPerLogin
+		if n := calls["record_sign_ins"]; n <= 0 || n > want*1.2 || calls["record_sign_in"] != 0 || calls["user"] != 0 {
+			t.Errorf("database calls per login %v, want record_sign_ins up to %v and no user read", calls, want)
 		}
 	}
 	// Phones that start in the window and finish after it blur the ratio a

@@ -2,13 +2,16 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
+	"github.com/scanlogin/scanlogin/scanlogin/sqlstore/sqlstoretest"
 )
 
 func TestSignIns(t *testing.T) {
@@ -27,7 +30,7 @@ func TestSignIns(t *testing.T) {
 			{UserID: u.ID, Kind: sqlstore.SignInRedeem, Client: "scene-3", At: clock.Add(-time.Hour)},
 		}
 		for _, si := range in {
-			if err := s.RecordSignIn(ctx, si); err != nil {
+			if err := s.RecordSignIns(ctx, []sqlstore.SignIn{si})[0]; err != nil {
 				t.Fatal(err)
 			}
 			clock = clock.Add(time.Second)
@@ -54,11 +57,170 @@ func TestSignIns(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteSignInsBefore = %d, %v", n, err)
 		}
-		if err := s.RecordSignIn(ctx, sqlstore.SignIn{UserID: "0123456789abcdef0123456789abcdef", Kind: sqlstore.SignInRedeem}); !errors.Is(err, scanlogin.ErrUserNotFound) {
-			t.Fatalf("RecordSignIn(unknown user) err = %v", err)
+		if err := s.RecordSignIns(ctx, []sqlstore.SignIn{{UserID: "0123456789abcdef0123456789abcdef", Kind: sqlstore.SignInRedeem}})[0]; !errors.Is(err, scanlogin.ErrUserNotFound) {
+			t.Fatalf("RecordSignIns(unknown user) err = %v", err)
 		}
-		if err := s.RecordSignIn(ctx, sqlstore.SignIn{UserID: u.ID, Kind: "password"}); err == nil {
-			t.Fatal("RecordSignIn accepted an unknown kind")
+		if err := s.RecordSignIns(ctx, []sqlstore.SignIn{{UserID: u.ID, Kind: "password"}})[0]; err == nil {
+			t.Fatal("RecordSignIns accepted an unknown kind")
 		}
 	})
+}
+
+// opCounter counts the store's calls by operation (Config.Observe).
+type opCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *opCounter) observe(op string, _ time.Duration, _ error) {
+	c.mu.Lock()
+	c.n[op]++
+	c.mu.Unlock()
+}
+
+// take returns the counts since the last take.
+func (c *opCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+// TestRecordSignInsBatch: many entries are written in one statement per
+// 256; an entry the database refuses (its user is gone) or the store
+// refuses (an unknown kind) fails alone, the others of its batch are
+// written.
+func TestRecordSignInsBatch(t *testing.T) {
+	calls := &opCounter{n: map[string]int{}}
+	eachBackend(t, sqlstore.Config{Observe: calls.observe}, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		var users []string
+		for i := range 3 {
+			u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "wxapp", OpenID: fmt.Sprint("o-", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, u.ID)
+		}
+		calls.take()
+		const n = 600
+		in := make([]sqlstore.SignIn, n)
+		for i := range in {
+			in[i] = sqlstore.SignIn{UserID: users[i%3], Kind: sqlstore.SignInRedeem, Client: fmt.Sprint("scene-", i),
+				At: time.UnixMilli(1_700_000_000_000 + int64(i)), IP: "192.0.2.1", UserAgent: "Firefox"}
+		}
+		for i, err := range s.RecordSignIns(ctx, in) {
+			if err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+		}
+		if got := calls.take(); len(got) != 1 || got[sqlstore.OpRecordSignIns] != 3 {
+			t.Fatalf("%d entries took calls %v, want 3 of %s", n, got, sqlstore.OpRecordSignIns)
+		}
+		c, err := s.Counts(ctx)
+		if err != nil || c.SignIns != n {
+			t.Fatalf("Counts = %+v, %v, want %d sign-ins", c, err, n)
+		}
+		latest, err := s.SignIns(ctx, users[2], 1)
+		if err != nil || len(latest) != 1 || latest[0].Client != fmt.Sprint("scene-", n-1) || !latest[0].At.Equal(in[n-1].At) ||
+			latest[0].IP != "192.0.2.1" || latest[0].UserAgent != "Firefox" || latest[0].Kind != sqlstore.SignInRedeem {
+			t.Fatalf("latest of user 2 = %+v, %v", latest, err)
+		}
+
+		bad := in[:10]
+		bad[4].UserID = "0123456789abcdef0123456789abcdef"
+		bad[7].Kind = "password"
+		errs := s.RecordSignIns(ctx, bad)
+		for i, err := range errs {
+			switch {
+			case i == 4 && !errors.Is(err, scanlogin.ErrUserNotFound):
+				t.Errorf("entry of an unknown user: %v", err)
+			case i == 7 && err == nil:
+				t.Error("an unknown kind was accepted")
+			case i != 4 && i != 7 && err != nil:
+				t.Errorf("entry %d, good, failed with the bad ones: %v", i, err)
+			}
+		}
+		// The refused statement, then the 9 entries it held one by one.
+		if got := calls.take(); got[sqlstore.OpRecordSignIns] != 1 || got[sqlstore.OpRecordSignIn] != 9 {
+			t.Fatalf("a refused batch took calls %v", got)
+		}
+		if c, err := s.Counts(ctx); err != nil || c.SignIns != n+8 {
+			t.Fatalf("Counts = %+v, %v, want %d sign-ins", c, err, n+8)
+		}
+	})
+}
+
+// TestRecordSignInsConcurrent: writers at once lose and mix up nothing.
+func TestRecordSignInsConcurrent(t *testing.T) {
+	eachBackend(t, sqlstore.Config{}, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		const writers, rounds, per = 8, 10, 20
+		var wg sync.WaitGroup
+		for w := range writers {
+			u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "wxapp", OpenID: fmt.Sprint("o-", w)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Go(func() {
+				for r := range rounds {
+					in := make([]sqlstore.SignIn, per)
+					for i := range in {
+						in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInOIDC, Client: fmt.Sprint(w, "-", r, "-", i)}
+					}
+					for _, err := range s.RecordSignIns(ctx, in) {
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		c, err := s.Counts(ctx)
+		if err != nil || c.SignIns != writers*rounds*per {
+			t.Fatalf("Counts = %+v, %v, want %d sign-ins", c, err, writers*rounds*per)
+		}
+	})
+}
+
+// TestRecordSignInsPostgresDown: with PostgreSQL stopped a batch fails as a
+// whole in one call (ErrUnavailable, not tried again entry by entry); when
+// it is back, the same store writes again.
+func TestRecordSignInsPostgresDown(t *testing.T) {
+	pg := sqlstoretest.Start(t)
+	calls := &opCounter{n: map[string]int{}}
+	s := open(t, pg.CreateDatabase(t), sqlstore.Config{Observe: calls.observe})
+	ctx := t.Context()
+	u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]sqlstore.SignIn, 50)
+	for i := range in {
+		in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInRedeem}
+	}
+	pg.Stop()
+	calls.take()
+	for i, err := range s.RecordSignIns(ctx, in) {
+		if !errors.Is(err, scanlogin.ErrUnavailable) {
+			t.Fatalf("entry %d with PostgreSQL down: %v", i, err)
+		}
+	}
+	if got := calls.take(); len(got) != 1 || got[sqlstore.OpRecordSignIns] != 1 {
+		t.Fatalf("calls with PostgreSQL down: %v, want one %s", got, sqlstore.OpRecordSignIns)
+	}
+	pg.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.RecordSignIns(ctx, in)[0] != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("sign-ins not written after PostgreSQL came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c, err := s.Counts(ctx); err != nil || c.SignIns != int64(len(in)) {
+		t.Fatalf("Counts = %+v, %v, want %d sign-ins", c, err, len(in))
+	}
 }

@@ -63,13 +63,17 @@ const (
 	OpPutAvatar              = "put_avatar"
 	OpAvatar                 = "avatar"
 	OpDeleteUnclaimedAvatars = "delete_unclaimed_avatars"
-	OpRecordSignIn           = "record_sign_in"
-	OpSignIns                = "sign_ins"
-	OpDeleteSignInsBefore    = "delete_sign_ins_before"
-	OpCounts                 = "counts"
-	OpPing                   = "ping"
-	OpImportUser             = "import_user"
-	OpSetting                = "setting"
+	// OpRecordSignIns is a batch of the sign-in history (one statement);
+	// OpRecordSignIn one entry, written alone after the database refused
+	// its batch.
+	OpRecordSignIns       = "record_sign_ins"
+	OpRecordSignIn        = "record_sign_in"
+	OpSignIns             = "sign_ins"
+	OpDeleteSignInsBefore = "delete_sign_ins_before"
+	OpCounts              = "counts"
+	OpPing                = "ping"
+	OpImportUser          = "import_user"
+	OpSetting             = "setting"
 )
 
 // Store is the durable store. It is safe for concurrent use.
