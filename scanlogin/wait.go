@@ -109,8 +109,8 @@ func (h *hub) waiters() int {
 	return h.n
 }
 
-// waiter is one Wait that sleeps: the subscriber, the timer, the end of its
-// context and Close all wake it through wake.
+// waiter is one Wait that sleeps: the subscriber, the timer and Close wake
+// it through wake; the end of its context through ctx.Done.
 type waiter struct {
 	wake       chan struct{} // 1-buffered: a pending wake-up is never lost, never blocks
 	prev, next *waiter       // the other waiters of the scene
@@ -137,7 +137,7 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 	e.hub.add(w)
 	defer e.hub.remove(w)
 
-	rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+	rctx, cancel := readContext(ctx)
 	s, err := e.authorizePoll(rctx, id, pollToken)
 	cancel()
 	if err != nil {
@@ -150,25 +150,26 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 		e.afterFirstRead()
 	}
 
-	timer := time.NewTimer(e.untilCheck(s, end))
+	// The timer wakes the waiter through w.wake, as the subscriber and
+	// Close do, so it sleeps on two channels rather than four: a select
+	// holds memory for each channel it sleeps on, and a Timer has a channel
+	// of its own (docs/ARCHITECTURE.md#waiting).
+	timer := time.AfterFunc(e.untilCheck(s, end), w.notify)
 	defer timer.Stop()
 	for {
-		closing := false
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("scanlogin: wait: %w", ctx.Err())
 		case <-w.wake:
-		case <-timer.C:
-		case <-e.closed:
-			closing = true
 		}
+		closing := e.isClosed()
 		if e.hub.unreachable.Load() {
 			if closing {
 				return s, nil // do not hold up shutdown on a read that cannot succeed
 			}
 			return nil, fmt.Errorf("scanlogin: wait: %w: redis does not answer", ErrUnavailable)
 		}
-		rctx, cancel := context.WithTimeout(ctx, waitReadTimeout)
+		rctx, cancel := readContext(ctx)
 		rec, err := e.readScene(rctx, id)
 		cancel()
 		if err != nil {
@@ -183,6 +184,15 @@ func (e *Engine) Wait(ctx context.Context, id, pollToken string, since int64, ma
 		}
 		timer.Reset(e.untilCheck(s, end))
 	}
+}
+
+// readContext bounds one read of a Wait by waitReadTimeout. It keeps ctx's
+// values but is not its child: a child would leave ctx holding a set of
+// children for the rest of the wait, a few hundred bytes per sleeping
+// waiter (docs/ARCHITECTURE.md#waiting). The end of ctx is seen when the
+// read returns, at most waitReadTimeout later.
+func readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), waitReadTimeout)
 }
 
 // canWait refuses a wait that cannot succeed: a malformed ID, or Redis

@@ -11,11 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -373,6 +375,33 @@ func TestCORS(t *testing.T) {
 	r = c.req("POST", "/api/v1/qr", "", nil, "Origin", "https://evil.example")
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("CORS for a foreign origin: %v", r.Header)
+	}
+}
+
+// TestRefusedOriginLogged: a cross-origin request from an origin missing
+// from SCANLOGIN_ALLOWED_ORIGINS is logged once per origin, naming the
+// setting; the allowed origins and our own are not.
+func TestRefusedOriginLogged(t *testing.T) {
+	logs := &servertest.LogBuffer{}
+	inst := servertest.Start(t, servertest.Options{
+		AllowedOrigins: []string{"https://shop.example"},
+		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	c := newClient(t, inst)
+	for _, origin := range []string{"https://evil.example", "https://shop.example", inst.URL, "https://evil.example", "https://other.example"} {
+		c.req("POST", "/api/v1/qr", "", nil, "Origin", origin)
+	}
+	var refused []string
+	for _, l := range logs.JSONLines() {
+		if strings.HasPrefix(fmt.Sprint(l["msg"]), "refused a cross-origin request") {
+			if l["setting"] != "SCANLOGIN_ALLOWED_ORIGINS" {
+				t.Errorf("the line does not name the setting: %v", l)
+			}
+			refused = append(refused, fmt.Sprint(l["origin"]))
+		}
+	}
+	if want := []string{"https://evil.example", "https://other.example"}; !slices.Equal(refused, want) {
+		t.Fatalf("refused origins logged: %q, want %q", refused, want)
 	}
 }
 

@@ -170,13 +170,16 @@ func (s *Server) sceneState(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The query is parsed here rather than with c.QueryParam, which keeps
+	// the parsed map in the Echo context for the whole wait.
+	query := c.Request().URL.Query()
 	var since int64
-	if v := c.QueryParam("since"); v != "" { // no version is 0, so an absent since answers at once
+	if v := query.Get("since"); v != "" { // no version is 0, so an absent since answers at once
 		if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
 			return invalidRequest("since: must be a non-negative integer")
 		}
 	}
-	wait, err := pollWait(c.QueryParam("wait"))
+	wait, err := pollWait(query.Get("wait"))
 	if err != nil {
 		return err
 	}

@@ -22,20 +22,24 @@ type originLog struct {
 	seen map[string]time.Time
 }
 
-// refusedOrigins logs cross-origin requests from origins the CORS policy
-// does not allow.
-func (s *Server) refusedOrigins(next echo.HandlerFunc) echo.HandlerFunc {
+// refusedOrigins is the middleware that logs cross-origin requests from
+// origins the CORS policy does not allow. Its set of allowed origins is
+// built once: Echo applies middleware anew on every request, and a set built
+// there would be held by every waiting poll.
+func (s *Server) refusedOrigins() echo.MiddlewareFunc {
 	allowed := map[string]bool{s.publicOrigin: true}
 	for _, o := range s.opts.AllowedOrigins {
 		allowed[o] = true
 	}
-	return func(c echo.Context) error {
-		origin := c.Request().Header.Get(echo.HeaderOrigin)
-		if origin != "" && origin != "null" && !allowed[origin] && s.origins.first(origin, s.now()) {
-			s.log.Warn("refused a cross-origin request: the origin is not in SCANLOGIN_ALLOWED_ORIGINS; add it there to embed the widget on that site",
-				"origin", origin, "route", c.Path(), "setting", "SCANLOGIN_ALLOWED_ORIGINS")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			origin := c.Request().Header.Get(echo.HeaderOrigin)
+			if origin != "" && origin != "null" && !allowed[origin] && s.origins.first(origin, s.now()) {
+				s.log.Warn("refused a cross-origin request: the origin is not in SCANLOGIN_ALLOWED_ORIGINS; add it there to embed the widget on that site",
+					"origin", origin, "route", c.Path(), "setting", "SCANLOGIN_ALLOWED_ORIGINS")
+			}
+			return next(c)
 		}
-		return next(c)
 	}
 }
 

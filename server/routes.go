@@ -130,7 +130,7 @@ func (s *Server) middleware(e *echo.Echo) {
 		// be framed (the widget is a script, not an iframe).
 		XFrameOptions: "DENY",
 	}))
-	e.Use(s.refusedOrigins)
+	e.Use(s.refusedOrigins())
 	if len(s.opts.AllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.opts.AllowedOrigins,
