@@ -31,7 +31,7 @@ func TestCluster(t *testing.T) {
 	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
 	t.Cleanup(func() { _ = rdb.Close() })
-	e, err := New(rdb, Config{SessionKeySecret: testSecret, Users: testUsers(t)})
+	e, err := New(rdb, Config{SessionKeySecret: testSecret, Users: testUsers(t), ScansPerMinute: 10, PollsPerMinute: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +41,9 @@ func TestCluster(t *testing.T) {
 	u, _, err := e.LoginUser(ctx, LoginInfo{OpenID: "oid-c", SessionKey: "k"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := e.Allow(ctx, "create", "192.0.2.1", 10); err != nil {
+		t.Fatalf("rate limit on cluster: %v", err)
 	}
 	s, tok, err := e.CreateScene(ctx, NewScene{})
 	if err != nil {
@@ -60,8 +63,8 @@ func TestCluster(t *testing.T) {
 	if _, err := e.Confirm(ctx, s.ID, u.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Redeem(ctx, s.ID, tok); err != nil {
-		t.Fatal(err)
+	if r, err := e.RedeemScene(ctx, s.ID, tok, "ip", "ua"); err != nil || r.Session == nil {
+		t.Fatalf("redeem on cluster: %+v %v", r, err)
 	}
 	sess, rt, err := e.CreateSession(ctx, u.ID, "ip", "ua")
 	if err != nil {

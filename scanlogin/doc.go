@@ -1,6 +1,7 @@
 // Package scanlogin is the domain of the product: login scenes and their state
 // machine on Redis, waiting for a scene to change, users found by OpenID, web
-// sessions with rotating refresh tokens, and mini-program login tokens.
+// sessions with rotating refresh tokens, mini-program login tokens, and the
+// rate-limit counters every instance shares.
 //
 // It knows nothing of HTTP, JWT or WeChat: callers hand it an OpenID that they
 // have already verified and receive users, scenes and sessions. Every method
@@ -38,6 +39,14 @@
 // in the same script (the poll limit of docs/ARCHITECTURE.md#limits): one round trip, and the
 // scene itself is still never written by a poll.
 //
+// # Rate limits
+//
+// The limits of creation, login and scans are GCRA, one Lua script per
+// check (limit.go): Allow for the server's limits by client IP, and the
+// scan's (Config.ScansPerMinute) in the same script as its read of the
+// scanner's profile. The poll limit is a fixed minute counted in the poll's
+// first read. A refused event is a *LimitError saying when to come back.
+//
 // The subscriber is also the health check: a dropped connection, or one that
 // leaves a PING unanswered for 800 ms (a hung or partitioned Redis), wakes
 // every waiter; if Redis does not answer a bounded probe either, woken and
@@ -64,8 +73,9 @@
 // SQLite), which keeps one user per WeChat identity even when two first
 // logins race; this package does not import it. Redis holds a cache of each
 // user under sl:user:{<id>}:c (a hash, written on login and on every profile
-// change, read by User: the poll and redeem paths cost the database no round
-// trip), expiring after Config.UserCacheTTL; a copy older than the cached
+// change; the scan copies the scanner's nickname and avatar from it into
+// the scene, so the poll and redeem paths cost neither the database nor
+// another Redis read), expiring after Config.UserCacheTTL; a copy older than the cached
 // one is never written over it. The WeChat session_key stays in Redis under
 // sl:user:{<id>}:sk, sealed with AES-256-GCM (Config.SessionKeySecret, the
 // user ID as associated data), for as long as a mini-program token lasts;

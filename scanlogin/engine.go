@@ -25,6 +25,10 @@ type Config struct {
 	// answers with its successor instead of counting as reuse (two tabs
 	// refreshing at once): default DefaultRefreshReuseWindow, negative off.
 	RefreshReuseWindow time.Duration
+	// ScansPerMinute caps one user's scans (consent bombing), counted in
+	// the same round trip as the scan's read of the scanner's profile (0:
+	// no cap).
+	ScansPerMinute int
 	// PollsPerMinute caps a Wait's polls of one scene per poll token, counted
 	// in the same round trip as the Wait's first read (0: no cap).
 	PollsPerMinute int

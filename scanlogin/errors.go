@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -46,20 +45,14 @@ var (
 	// CPU) while Redis itself answers. Retry shortly, or elsewhere. The cause
 	// is wrapped too.
 	ErrOverloaded = errors.New("server overloaded")
+	// ErrRateLimited: a rate limit is reached; the error is a *LimitError
+	// (limit.go) saying when to come back.
+	ErrRateLimited = errors.New("rate limit reached")
 	// ErrPollLimited: the poll token's polls of the scene are over
-	// Config.PollsPerMinute; the error is a *PollLimitError.
+	// Config.PollsPerMinute; the error is a *LimitError (a PollLimitError)
+	// and matches ErrRateLimited too.
 	ErrPollLimited = errors.New("too many polls of the scene")
 )
-
-// PollLimitError is ErrPollLimited with the time until the next poll is
-// allowed.
-type PollLimitError struct{ RetryAfter time.Duration }
-
-func (e *PollLimitError) Error() string {
-	return fmt.Sprintf("scanlogin: %v, retry after %s", ErrPollLimited, e.RetryAfter)
-}
-
-func (e *PollLimitError) Is(target error) bool { return target == ErrPollLimited }
 
 // scriptErrors maps the codes the Lua scripts answer with to sentinels.
 var scriptErrors = map[string]error{
@@ -73,7 +66,12 @@ var scriptErrors = map[string]error{
 	"final":            ErrSceneFinal,
 	"expired":          ErrSceneExpired,
 	"mismatch":         ErrMatchMismatch,
+	"need_scanner":     errNeedScanner,
 }
+
+// errNeedScanner: the redeem found no scanner profile in the scene and
+// changed nothing (see RedeemScene).
+var errNeedScanner = errors.New("scene keeps no scanner profile")
 
 // storeErr wraps a Redis failure. A cancelled caller gets its own context
 // error back, not ErrUnavailable, so a client that hung up is not counted as
@@ -90,11 +88,6 @@ func (e *Engine) storeErr(op string, err error) error {
 	}
 	return fmt.Errorf("scanlogin: %s: %w: %w", op, ErrUnavailable, err)
 }
-
-// StoreError classifies the failure of a Redis call made on the engine's
-// client outside the engine (the server's rate limiter) as the engine's own
-// calls are: the caller's context error, ErrOverloaded or ErrUnavailable.
-func (e *Engine) StoreError(op string, err error) error { return e.storeErr(op, err) }
 
 // overloaded reports whether err is a timeout of our own making while Redis
 // is healthy. go-redis honours a context deadline only while a command

@@ -8,8 +8,11 @@ import (
 
 // A Redemption is a confirmed scene turned into a web session.
 type Redemption struct {
-	Scene        *Scene // the scene as it stands (redeemed on success)
-	User         *User  // who signed in
+	Scene *Scene // the scene as it stands (redeemed on success)
+	// User is who signed in. When the scene kept its scanner's profile
+	// (Scene.Scanner) it is that: the ID, nickname and avatar URL as the
+	// scan found them, nothing else; otherwise the user as read.
+	User         *User
 	Session      *Session
 	RefreshToken string // returned once: the session's first refresh token
 }
@@ -27,6 +30,10 @@ type Redemption struct {
 // done before the scene is spent, so that an error up to then leaves the
 // scene redeemable and a retry can succeed; once it is spent, creating the
 // session is retried once even if ctx has ended, then given up for good.
+// A scene that kept its scanner's profile needs no user read at all: the
+// redeem script spends it in one round trip. One that did not (its user
+// was not cached at the scan) is refused by that script without change,
+// the user is read, and the script runs again.
 //
 // Errors, with nothing changed (the transient ones may be retried):
 // ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken, ErrNotConfirmed,
@@ -38,30 +45,25 @@ type Redemption struct {
 // On a refusal the Redemption carries the scene as it stands, when it was
 // read, so that the caller can log whose login it was.
 func (e *Engine) RedeemScene(ctx context.Context, id, pollToken, ip, userAgent string) (*Redemption, error) {
-	pre, err := e.Authorize(ctx, id, pollToken)
-	if err != nil {
-		return nil, err
-	}
-	// The scanner of a confirmed scene cannot change, so the user read
-	// here is the one Redeem names.
+	th := hashToken(pollToken)
+	sc, err := e.transition(ctx, "redeem", id, th, transitionArgs{needScanner: true})
 	var u *User
-	if pre.State == StateConfirmed {
-		if u, err = e.User(ctx, pre.ScannedBy); err != nil {
-			return &Redemption{Scene: pre}, err
+	if errors.Is(err, errNeedScanner) {
+		// The scanner of a confirmed scene cannot change, so the user read
+		// here is the one the redeem below names.
+		if u, err = e.User(ctx, sc.ScannedBy); err != nil {
+			return &Redemption{Scene: sc}, err
 		}
+		sc, err = e.transition(ctx, "redeem", id, th, transitionArgs{})
 	}
-	sc, err := e.Redeem(ctx, id, pollToken)
 	if err != nil {
-		if sc == nil {
-			sc = pre
-		}
 		return &Redemption{Scene: sc}, err
 	}
 	// From here on the scene is spent: a failure is final.
-	if u == nil || u.ID != sc.ScannedBy {
-		// Confirmed only after it was read above.
-		if u, err = e.User(context.WithoutCancel(ctx), sc.ScannedBy); err != nil {
-			return &Redemption{Scene: sc}, redeemFailed(err)
+	if u == nil {
+		u = &User{ID: sc.ScannedBy}
+		if sc.Scanner != nil { // always, past needScanner
+			u.Nickname, u.AvatarURL = sc.Scanner.Nickname, sc.Scanner.AvatarURL
 		}
 	}
 	sess, refresh, err := e.CreateSessionForScene(ctx, id, u.ID, ip, userAgent)

@@ -10,14 +10,18 @@ import (
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
 
-// confirmedBy returns a scene confirmed by a real user (RedeemScene reads
-// the user), its poll token and the user.
-func (f *sceneFixture) confirmedBy(openID string) (string, string, *User) {
+// confirmedBy returns a scene confirmed by a real user (RedeemScene needs a
+// user), its poll token and the user. beforeScan, if set, runs between the
+// login and the scan.
+func (f *sceneFixture) confirmedBy(openID string, beforeScan ...func(*User)) (string, string, *User) {
 	f.t.Helper()
 	ctx := f.t.Context()
 	u, _, err := f.e.LoginUser(ctx, LoginInfo{OpenID: openID})
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	for _, fn := range beforeScan {
+		fn(u)
 	}
 	s, tok, err := f.e.CreateScene(ctx, NewScene{})
 	if err != nil {
@@ -88,12 +92,19 @@ func TestRedeemSceneFailures(t *testing.T) {
 	f := newSceneFixture(t, Config{})
 	ctx := t.Context()
 
-	id, tok, u := f.confirmedBy("oid-unreadable")
-	key := f.e.userCacheKey(u.ID)
-	f.rdb.Rename(ctx, key, key+":saved")
-	f.rdb.Set(ctx, key, "x", time.Minute) // a wrong type fails the read as an outage would
+	// A user not cached at the scan (the scene keeps no profile) is read
+	// before the scene is spent: a read that fails leaves it redeemable.
+	var key string
+	id, tok, u := f.confirmedBy("oid-unreadable", func(u *User) {
+		key = f.e.userCacheKey(u.ID)
+		f.rdb.Rename(ctx, key, key+":saved")
+		f.rdb.Set(ctx, key, "x", time.Minute) // a wrong type fails the read as an outage would
+	})
 	if r, err := f.e.RedeemScene(ctx, id, tok, "", ""); !errors.Is(err, ErrUnavailable) || r == nil || r.Scene.ScannedBy != u.ID {
 		t.Fatalf("user unreadable: %+v %v", r, err)
+	}
+	if s, _ := f.e.Scene(ctx, id); s.State != StateConfirmed {
+		t.Fatalf("the scene is %s, want confirmed (still redeemable)", s.State)
 	}
 	f.rdb.Del(ctx, key)
 	f.rdb.Rename(ctx, key+":saved", key)
@@ -157,5 +168,40 @@ func TestRedeemSceneRecordsSignIn(t *testing.T) {
 	case in := <-got:
 		t.Fatalf("a refused redeem was recorded: %+v", in)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestRedeemSceneScannerProfile: the scan keeps the scanner's profile from
+// the user cache in the scene, so the redeem reads no user (here every
+// read of the cache would fail) and answers with that profile; a scanner
+// who was not cached at the scan is read from the store at the redeem.
+func TestRedeemSceneScannerProfile(t *testing.T) {
+	f := newSceneFixture(t, Config{})
+	ctx := t.Context()
+	nick, avatar := "小明", "https://thirdwx.qlogo.cn/a.png"
+	named := func(u *User) {
+		if _, err := f.e.UpdateUser(ctx, u.ID, ProfileUpdate{Nickname: &nick, AvatarURL: &avatar}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	id, tok, u := f.confirmedBy("oid-profile", named)
+	s, err := f.e.Authorize(ctx, id, tok)
+	if err != nil || s.Scanner == nil || *s.Scanner != (ScannerProfile{Nickname: nick, AvatarURL: avatar}) {
+		t.Fatalf("scene after the scan: %+v %v", s, err)
+	}
+	f.rdb.Set(ctx, f.e.userCacheKey(u.ID), "x", time.Minute) // any user read fails now
+	r, err := f.e.RedeemScene(ctx, id, tok, "", "")
+	if err != nil || r.User.ID != u.ID || r.User.Nickname != nick || r.User.AvatarURL != avatar {
+		t.Fatalf("redeem: %+v %v", r, err)
+	}
+
+	id, tok, u = f.confirmedBy("oid-uncached", named, func(u *User) { f.rdb.Del(ctx, f.e.userCacheKey(u.ID)) })
+	if s, err := f.e.Authorize(ctx, id, tok); err != nil || s.Scanner != nil {
+		t.Fatalf("scene scanned by a user not cached: %+v %v", s, err)
+	}
+	r, err = f.e.RedeemScene(ctx, id, tok, "", "")
+	if err != nil || r.User.ID != u.ID || r.User.Nickname != nick || r.User.OpenID != "oid-uncached" {
+		t.Fatalf("redeem of a scene without the profile: %+v %v", r, err)
 	}
 }

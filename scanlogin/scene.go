@@ -44,9 +44,16 @@ type Scene struct {
 	CreatedAt        time.Time
 	ExpiresAt        time.Time // deadline of the current state; zero once final
 	ScannedBy        string    // user ID of the scanner ("" before scan)
-	ScannedAt        time.Time
-	ConfirmedAt      time.Time
+	// Scanner is the scanner's profile as the scan found it in the user
+	// cache, for the browser's "is this you?" and the redeem's answer; nil
+	// when the scan found none there (see Scan).
+	Scanner     *ScannerProfile
+	ScannedAt   time.Time
+	ConfirmedAt time.Time
 }
+
+// ScannerProfile is what a scene keeps of its scanner's profile.
+type ScannerProfile struct{ Nickname, AvatarURL string }
 
 // ExpiresIn is the time left until ExpiresAt, never negative; zero once
 // final.
@@ -64,21 +71,28 @@ type NewScene struct{ BrowserIP, BrowserUserAgent string }
 // that creation is a single SET and each transition script a GET, a SET and
 // a PUBLISH. Times are Unix milliseconds of the engine's clock.
 type sceneRecord struct {
-	ID          string `json:"id"`
-	State       State  `json:"st"`
-	Version     int64  `json:"v"`
-	TokenHash   string `json:"th"` // SHA-256 hex of the poll token
-	MatchCode   string `json:"mc"`
-	Choices     string `json:"ch,omitempty"` // comma-separated, only with number match
-	IP          string `json:"ip"`
-	UserAgent   string `json:"ua"`
-	Created     int64  `json:"ca"`
-	Deadline    int64  `json:"dl"` // 0 once final
-	ScannedBy   string `json:"sb,omitempty"`
-	ScannedAt   int64  `json:"sa,omitempty"`
-	ConfirmedAt int64  `json:"cfa,omitempty"`
-	RedeemedAt  int64  `json:"ra,omitempty"`
-	FinalAt     int64  `json:"fa,omitempty"`
+	ID        string `json:"id"`
+	State     State  `json:"st"`
+	Version   int64  `json:"v"`
+	TokenHash string `json:"th"` // SHA-256 hex of the poll token
+	MatchCode string `json:"mc"`
+	Choices   string `json:"ch,omitempty"` // comma-separated, only with number match
+	IP        string `json:"ip"`
+	UserAgent string `json:"ua"`
+	Created   int64  `json:"ca"`
+	Deadline  int64  `json:"dl"` // 0 once final
+	ScannedBy string `json:"sb,omitempty"`
+	// Scanner is written by the scan script (transitionLua).
+	Scanner     *scannerRecord `json:"sp,omitempty"`
+	ScannedAt   int64          `json:"sa,omitempty"`
+	ConfirmedAt int64          `json:"cfa,omitempty"`
+	RedeemedAt  int64          `json:"ra,omitempty"`
+	FinalAt     int64          `json:"fa,omitempty"`
+}
+
+type scannerRecord struct {
+	Nickname  string `json:"n"`
+	AvatarURL string `json:"a"`
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -110,6 +124,9 @@ func (r *sceneRecord) view(now time.Time) *Scene {
 	if r.Choices != "" {
 		s.MatchChoices = strings.Split(r.Choices, ",")
 	}
+	if r.Scanner != nil {
+		s.Scanner = &ScannerProfile{Nickname: r.Scanner.Nickname, AvatarURL: r.Scanner.AvatarURL}
+	}
 	if !s.State.Final() {
 		if ms(now) >= r.Deadline {
 			s.State = StateExpired
@@ -126,6 +143,8 @@ const (
 	maxIP        = 64
 	// maxNickname is 64 characters (the server's limit) of up to 4 bytes.
 	maxNickname = 256
+	// maxAvatarURL is the longest avatar URL a profile keeps.
+	maxAvatarURL = 1024
 )
 
 // truncate cuts s to at most n bytes, on a rune boundary: a cut in the
@@ -238,7 +257,7 @@ func (e *Engine) authorized(rec *sceneRecord, tokenHash string) (*Scene, error) 
 // authorizePoll is Authorize for a Wait's first read: with
 // Config.PollsPerMinute set, it counts the poll in the same round trip
 // (pollReadLua), so the poll limit costs no Redis round trip of its own.
-// Errors: those of Authorize, and *PollLimitError.
+// Errors: those of Authorize, and *LimitError (ErrPollLimited).
 func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scene, error) {
 	if e.cfg.PollsPerMinute <= 0 {
 		return e.Authorize(ctx, id, pollToken)
@@ -255,7 +274,7 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 	switch res[0] {
 	case "limited":
 		ms, _ := res[1].(int64)
-		return nil, &PollLimitError{RetryAfter: max(time.Duration(ms)*time.Millisecond, time.Second)}
+		return nil, &LimitError{Limit: limitPoll, RetryAfter: max(time.Duration(ms)*time.Millisecond, time.Second)}
 	case "none":
 		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
 	}
@@ -286,12 +305,54 @@ return {'ok', s}
 
 // Scan records userID as the scanner of a pending scene and grants the
 // confirm window (never past the hard cap). A rescan by the same user
-// changes nothing and succeeds.
+// changes nothing and succeeds. With Config.ScansPerMinute set, the scan is
+// counted against the user's limit first. The scene keeps the scanner's
+// nickname and avatar from the user cache (Scene.Scanner), read in the
+// same round trip as the count, so that neither the browser's poll nor the
+// redeem reads the user again; a user not cached is scanned without them
+// (the scan never waits for the database).
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrAlreadyScanned,
-// ErrSceneFinal, ErrSceneExpired, ErrUnavailable. On a refusal the scene as
-// it stands is returned with the error.
+// ErrSceneFinal, ErrSceneExpired, *LimitError, ErrUnavailable. On a refusal
+// by the state machine the scene as it stands is returned with the error.
 func (e *Engine) Scan(ctx context.Context, id, userID string) (*Scene, error) {
-	return e.transition(ctx, "scan", id, userID, "")
+	if !validID(id) {
+		return nil, fmt.Errorf("scanlogin: scan: %w", ErrInvalidSceneID)
+	}
+	prof, err := e.countScan(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return e.transition(ctx, "scan", id, userID, transitionArgs{scanner: prof})
+}
+
+// countScan counts a scan of userID against Config.ScansPerMinute and
+// reads the user's cached profile, in one round trip (one script, or the
+// read alone with no limit). A profile that cannot be read is no error: it
+// is a courtesy, and the poll and the redeem read the user themselves when
+// the scene has none.
+func (e *Engine) countScan(ctx context.Context, userID string) (*ScannerProfile, error) {
+	if !validID(userID) {
+		return nil, nil // no such user: nothing cached
+	}
+	cache := e.userCacheKey(userID)
+	var f []any
+	var err error
+	if limit := e.cfg.ScansPerMinute; limit > 0 {
+		if f, err = e.count(ctx, "scan", limit, []string{e.scanLimitKey(userID), cache}, fID, fNickname, fAvatar); err != nil {
+			return nil, err // the limit fails closed
+		}
+	} else {
+		f, err = e.rdb.HMGet(ctx, cache, fID, fNickname, fAvatar).Result()
+	}
+	if err != nil || len(f) != 3 || f[0] != userID {
+		if err != nil {
+			e.log.Debug("scan: scanner profile unreadable", "user_id", userID, "err", err)
+		}
+		return nil, nil
+	}
+	nick, _ := f[1].(string)
+	avatar, _ := f[2].(string)
+	return &ScannerProfile{Nickname: nick, AvatarURL: avatar}, nil
 }
 
 // Confirm moves a scanned scene to confirmed, by its scanner only, and
@@ -301,7 +362,7 @@ func (e *Engine) Scan(ctx context.Context, id, userID string) (*Scene, error) {
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrNotScanned, ErrNotScanner,
 // ErrMatchMismatch, ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
 func (e *Engine) Confirm(ctx context.Context, id, userID, matchCode string) (*Scene, error) {
-	return e.transition(ctx, "confirm", id, userID, matchCode)
+	return e.transition(ctx, "confirm", id, userID, transitionArgs{pick: matchCode})
 }
 
 // Cancel cancels a scanned (or confirmed, not yet redeemed) scene on behalf
@@ -309,7 +370,7 @@ func (e *Engine) Confirm(ctx context.Context, id, userID, matchCode string) (*Sc
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrNotScanned, ErrNotScanner,
 // ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
 func (e *Engine) Cancel(ctx context.Context, id, userID string) (*Scene, error) {
-	return e.transition(ctx, "cancel", id, userID, "")
+	return e.transition(ctx, "cancel", id, userID, transitionArgs{})
 }
 
 // CancelByBrowser cancels a non-final scene on behalf of the browser that
@@ -317,7 +378,7 @@ func (e *Engine) Cancel(ctx context.Context, id, userID string) (*Scene, error) 
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrInvalidPollToken,
 // ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
 func (e *Engine) CancelByBrowser(ctx context.Context, id, pollToken string) (*Scene, error) {
-	return e.transition(ctx, "bcancel", id, hashToken(pollToken), "")
+	return e.transition(ctx, "bcancel", id, hashToken(pollToken), transitionArgs{})
 }
 
 // Redeem moves a confirmed scene to redeemed, exactly once; the returned
@@ -327,11 +388,20 @@ func (e *Engine) CancelByBrowser(ctx context.Context, id, pollToken string) (*Sc
 // ErrNotConfirmed, ErrAlreadyRedeemed, ErrSceneFinal, ErrSceneExpired,
 // ErrUnavailable.
 func (e *Engine) Redeem(ctx context.Context, id, pollToken string) (*Scene, error) {
-	return e.transition(ctx, "redeem", id, hashToken(pollToken), "")
+	return e.transition(ctx, "redeem", id, hashToken(pollToken), transitionArgs{})
+}
+
+// transitionArgs are what some transitions take besides the actor.
+type transitionArgs struct {
+	pick    string          // confirm: the number picked
+	scanner *ScannerProfile // scan: the scanner's profile to keep, if known
+	// needScanner (redeem): refuse with errNeedScanner, changing nothing,
+	// when the scene keeps no scanner profile (see RedeemScene).
+	needScanner bool
 }
 
 // transition runs one compare-and-set of the scene state machine in Redis.
-func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*Scene, error) {
+func (e *Engine) transition(ctx context.Context, op, id, actor string, a transitionArgs) (*Scene, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("scanlogin: %s: %w", op, ErrInvalidSceneID)
 	}
@@ -344,18 +414,25 @@ func (e *Engine) transition(ctx context.Context, op, id, actor, pick string) (*S
 	// redeems or cancels only for itself, after its own poll has answered:
 	// nobody else can be waiting for those two, so they publish nothing (a
 	// waiter that somehow exists still sees the change at its end-of-wait
-	// re-read). This keeps a login at 12 Redis commands.
+	// re-read). TestCommandsPerLogin pins what a login costs.
 	if e.suppressPublish || op == "redeem" || op == "bcancel" {
 		publish = "0"
 	}
 	if e.cfg.NumberMatch {
 		numberMatch = "1"
 	}
+	scanner, nick, avatar := "0", "", ""
+	if a.scanner != nil {
+		scanner, nick, avatar = "1", truncate(a.scanner.Nickname, maxNickname), truncate(a.scanner.AvatarURL, maxAvatarURL)
+	}
+	if a.needScanner {
+		scanner = "1"
+	}
 	res, err := e.scripts.transition.Run(ctx, e.rdb, []string{e.sceneKey(id)},
-		op, ms(now), actor, pick,
+		op, ms(now), actor, a.pick,
 		e.cfg.ConfirmWindow.Milliseconds(), e.cfg.HardCap.Milliseconds(),
 		e.cfg.RedeemWindow.Milliseconds(), gcGrace.Milliseconds(),
-		e.channel, publish, numberMatch,
+		e.channel, publish, numberMatch, scanner, nick, avatar,
 	).StringSlice()
 	if err != nil {
 		return nil, e.storeErr(op, err)
@@ -455,6 +532,8 @@ type scripts struct {
 	createSession *redis.Script
 	// pollRead is a Wait's first read with its poll counted.
 	pollRead *redis.Script
+	// limit counts one event of a rate limit (limit.go).
+	limit *redis.Script
 	// imageRead, imageStore, imageRelease: one code per scene
 	// (sceneimage.go).
 	imageRead, imageStore, imageRelease *redis.Script
@@ -469,6 +548,7 @@ func newScripts() scripts {
 		revoke:        redis.NewScript(revokeLua),
 		createSession: redis.NewScript(createSessionLua),
 		pollRead:      redis.NewScript(pollReadLua),
+		limit:         redis.NewScript(limitLua),
 		imageRead:     redis.NewScript(imageReadLua),
 		imageStore:    redis.NewScript(imageStoreLua),
 		imageRelease:  redis.NewScript(imageReleaseLua),
@@ -479,7 +559,9 @@ func newScripts() scripts {
 // KEYS[1] scene. ARGV: op (scan|confirm|cancel|bcancel|redeem), now ms,
 // actor (user ID, or poll token hash for bcancel/redeem), number-match pick,
 // confirm window ms, hard cap ms, redeem window ms, GC grace ms, channel,
-// publish (1|0), number match (1|0).
+// publish (1|0), number match (1|0), scanner (1|0: scan keeps the scanner's
+// nickname and avatar, ARGV[13] and ARGV[14], as "sp"; redeem refuses with
+// "need_scanner", changing nothing, a scene without "sp").
 // Reply {code, scene JSON}. Only "ok" wrote anything; "same" is an
 // idempotent repeat; every other code is a refusal that changed nothing.
 // The deadline is judged by the caller's clock (ARGV[2]), not Redis TIME,
@@ -489,7 +571,7 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return {'not_found', ''} end
 local op, now, actor, pick = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local confirmMs, hardMs, redeemMs, graceMs = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local publish, numberMatch = ARGV[10] == '1', ARGV[11] == '1'
+local publish, numberMatch, scanner = ARGV[10] == '1', ARGV[11] == '1', ARGV[12] == '1'
 local s = cjson.decode(raw)
 local st = s.st
 
@@ -519,6 +601,7 @@ if op == 'scan' then
   if st == 'pending' then
     s.sb = actor
     s.sa = now
+    if scanner then s.sp = {n = ARGV[13], a = ARGV[14]} end
     return commit('ok', 'scanned', math.min(now + confirmMs, s.ca + hardMs))
   end
   if s.sb == actor then return {'same', raw} end
@@ -538,6 +621,7 @@ elseif op == 'bcancel' then
   return commit('ok', 'cancelled', 0)
 elseif op == 'redeem' then
   if st ~= 'confirmed' then return {'not_confirmed', raw} end
+  if scanner and type(s.sp) ~= 'table' then return {'need_scanner', raw} end
   s.ra = now
   return commit('ok', 'redeemed', 0)
 end

@@ -176,7 +176,7 @@ func (e *Engine) UpdateUser(ctx context.Context, id string, p ProfileUpdate) (*U
 		p.Nickname = &n
 	}
 	if p.AvatarURL != nil {
-		a := truncate(*p.AvatarURL, 1024)
+		a := truncate(*p.AvatarURL, maxAvatarURL)
 		p.AvatarURL = &a
 	}
 	u, err := e.users.UpdateProfile(ctx, id, p)

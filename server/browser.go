@@ -203,7 +203,12 @@ func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) e
 	// leaves it out and clients keep what they have, and "confirmed" leaves
 	// it out too (the browser redeems at once and redeem returns the user),
 	// which keeps a Redis read off the path of the login's last wake-up.
-	if sc.ScannedBy != "" && sc.State == scanlogin.StateScanned && (since == 0 || sc.Version != since) {
+	// The scene keeps the profile the scan found (scanlogin.Engine.Scan);
+	// only one scanned without it asks for the user.
+	news := sc.ScannedBy != "" && sc.State == scanlogin.StateScanned && (since == 0 || sc.Version != since)
+	if news && sc.Scanner != nil {
+		resp.ScannedBy = &scannedBy{Nickname: scanlogin.CleanNickname(sc.Scanner.Nickname), AvatarURL: sc.Scanner.AvatarURL}
+	} else if news {
 		u, err := s.engine.User(c.Request().Context(), sc.ScannedBy)
 		switch {
 		case err == nil:

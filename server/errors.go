@@ -125,10 +125,10 @@ func errorFor(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	var pl *scanlogin.PollLimitError
-	if errors.As(err, &pl) {
+	var le *scanlogin.LimitError
+	if errors.As(err, &le) {
 		e := *errRateLimited
-		e.RetryAfter, e.cause = pl.RetryAfter, err
+		e.RetryAfter, e.cause = le.RetryAfter, err
 		return &e
 	}
 	for _, row := range errorTable {

@@ -25,7 +25,7 @@ func TestLimiterClientGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer engine.Close()
-	l := NewLimiter(rdb, Limits{CreatePerIP: 30}, engine.StoreError)
+	l := NewLimiter(engine, Limits{CreatePerIP: 30})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err = l.create(ctx, "192.0.2.1")

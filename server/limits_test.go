@@ -107,3 +107,32 @@ func TestPollLimitPerToken(t *testing.T) {
 		t.Fatalf("poll over the limit: Retry-After %q, code %q", r.Header.Get("Retry-After"), r.errCode())
 	}
 }
+
+// TestRateLimitsSharedByInstances: two instances on one Redis count every
+// limit together, whichever instance a request lands on, and the refusal
+// says when to come back (within the minute).
+func TestRateLimitsSharedByInstances(t *testing.T) {
+	limits := app.Limits{CreatePerIP: 2, LoginPerIP: 100, ScanPerUser: 2, PollPerScene: 2}
+	a := servertest.Start(t, servertest.Options{Limits: limits})
+	b := servertest.Start(t, servertest.Options{RedisURL: a.Redis.URL(), DatabaseURL: a.DatabaseURL, Limits: limits})
+	ca, cb := newClient(t, a), newClient(t, b)
+	retryWithinMinute := func(what string, r *response) {
+		t.Helper()
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != 429 || r.errCode() != "rate_limited" || err != nil || ra < 1 || ra > 60 {
+			t.Fatalf("%s: %d, Retry-After %q: %s", what, r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+	}
+
+	s1, s2 := ca.create(), cb.create()
+	retryWithinMinute("3rd create, on the first instance", ca.req("POST", "/api/v1/qr", "", nil))
+	retryWithinMinute("4th create, on the second", cb.req("POST", "/api/v1/qr", "", nil))
+
+	tok, _ := ca.login(a, "")
+	ca.req("POST", "/api/v1/qr/"+s1.ID+"/scan", tok, nil).must(t, 200)
+	cb.req("POST", "/api/v1/qr/"+s2.ID+"/scan", tok, nil).must(t, 200)
+	retryWithinMinute("3rd scan of the user, on either", ca.req("POST", "/api/v1/qr/"+s2.ID+"/scan", tok, nil))
+
+	ca.req("GET", "/api/v1/qr/"+s1.ID+"/state", s1.PollToken, nil).must(t, 200)
+	cb.req("GET", "/api/v1/qr/"+s1.ID+"/state", s1.PollToken, nil).must(t, 200)
+	retryWithinMinute("3rd poll", ca.req("GET", "/api/v1/qr/"+s1.ID+"/state", s1.PollToken, nil))
+}

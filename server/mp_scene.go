@@ -59,9 +59,6 @@ func (s *Server) scan(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := s.limits.scan(ctx, uid); err != nil {
-		return err
-	}
 	if err := s.checkScancodeTime(ctx, id, req.ScancodeTime); err != nil {
 		return err
 	}

@@ -16,22 +16,26 @@ func TestRedeemStoreTrouble(t *testing.T) {
 	rdb := inst.Client
 	ctx := t.Context()
 
-	confirmed := func() (scene, string) {
+	confirmed := func(beforeScan func(uid string)) (scene, string) {
 		t.Helper()
 		sc := c.create()
 		tok, uid := c.login(inst, "")
+		beforeScan(uid)
 		c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(t, 200)
 		c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
 		return sc, uid
 	}
 
 	t.Run("user unreadable before redeem", func(t *testing.T) {
-		sc, uid := confirmed()
-		key := "sl:user:{" + uid + "}:c"
-		// A wrong-type key in place of the cached user makes the read fail
-		// like an unreachable Redis.
-		rdb.Rename(ctx, key, key+":saved")
-		rdb.Set(ctx, key, "x", time.Minute)
+		// A wrong-type key in place of the cached user makes every read of
+		// it fail like an unreachable Redis: the scan keeps no profile in
+		// the scene, so the redeem must read the user, and cannot.
+		var key string
+		sc, _ := confirmed(func(uid string) {
+			key = "sl:user:{" + uid + "}:c"
+			rdb.Rename(ctx, key, key+":saved")
+			rdb.Set(ctx, key, "x", time.Minute)
+		})
 		r := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil)
 		if r.Status != 503 || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("redeem with the user unreadable: %d %v %s", r.Status, r.Header, r.Body)
@@ -46,7 +50,7 @@ func TestRedeemStoreTrouble(t *testing.T) {
 	})
 
 	t.Run("session unwritable after redeem", func(t *testing.T) {
-		sc, uid := confirmed()
+		sc, uid := confirmed(func(string) {})
 		rdb.Set(ctx, "sl:user:{"+uid+"}:sessions", "x", time.Minute)
 		r := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil)
 		if r.Status != 500 || r.errCode() != "internal" || r.Header.Get("Retry-After") != "" || r.Header.Get("Set-Cookie") != "" {

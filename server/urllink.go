@@ -55,7 +55,7 @@ func (s *Server) sceneLinkFor(c echo.Context) (string, error) {
 		return "", err
 	}
 	ctx := c.Request().Context()
-	if err := s.limits.allow(ctx, "link", s.limits.limits.CreatePerIP, c.RealIP()); err != nil {
+	if err := s.limits.link(ctx, c.RealIP()); err != nil {
 		return "", err
 	}
 	sc, err := s.engine.Scene(ctx, id)

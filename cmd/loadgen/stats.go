@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,7 +345,7 @@ type summary struct {
 	BrowserReqsPerLog float64            `json:"browser_requests_per_login"`
 	PhoneReqsPerLog   float64            `json:"phone_requests_per_login"`
 	RedisCmdsPerLogin float64            `json:"redis_commands_per_login"`
-	RedisTopPerLogin  map[string]float64 `json:"redis_commands_by_name_per_login"`
+	RedisByName       map[string]float64 `json:"redis_commands_by_name_per_login"`
 	CPUPerLoginMs     float64            `json:"server_cpu_ms_per_login"`
 	CPUByInstanceS    []float64          `json:"server_cpu_s_by_instance"` // -1: exited in the window
 	// CPUPartial: an instance exited in the window, so the CPU per login
@@ -412,26 +411,19 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 		s.BrowserReqsPerLog = float64(st.browserReqs.Load()) / per
 		s.PhoneReqsPerLog = float64(st.phoneReqs.Load()) / per
 		if before.commands != nil && after.commands != nil {
+			// Every command by name, so that the total can be itemised
+			// (docs/ARCHITECTURE.md#storage maps them to requests).
 			var total int64
-			type kv struct {
-				k string
-				v int64
-			}
-			var all []kv
+			s.RedisByName = map[string]float64{}
 			for k, v := range after.commands {
 				d := v - before.commands[k]
 				if k == "info" || d <= 0 {
 					continue // the probe's own
 				}
 				total += d
-				all = append(all, kv{k, d})
+				s.RedisByName[k] = float64(d) / per
 			}
-			sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
 			s.RedisCmdsPerLogin = float64(total) / per
-			s.RedisTopPerLogin = map[string]float64{}
-			for _, e := range all[:min(len(all), 10)] {
-				s.RedisTopPerLogin[e.k] = float64(e.v) / per
-			}
 		}
 		var cpu float64
 		for i := range after.cpu {

@@ -204,8 +204,9 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		MPTokenTTL:    cfg.MPTokenTTL,
 		// Two tabs refreshing at once keep the session.
 		RefreshReuseWindow: cfg.RefreshReuseWindow,
-		// The poll limit is counted by the engine in the same round trip
-		// as the poll's first read.
+		// The scan and poll limits are counted by the engine in the same
+		// round trip as the scan's and the poll's first read.
+		ScansPerMinute:   max(cfg.Limits.ScanPerUser, 0),
 		PollsPerMinute:   max(cfg.Limits.PollPerScene, 0),
 		SessionKeySecret: secret,
 		Users:            store,
@@ -221,11 +222,10 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 	if err != nil {
 		return nil, closeFake(fake, err)
 	}
-	limiter := server.NewLimiter(rdb, server.Limits{
+	limiter := server.NewLimiter(engine, server.Limits{
 		CreatePerIP: cfg.Limits.CreatePerIP,
 		LoginPerIP:  cfg.Limits.LoginPerIP,
-		ScanPerUser: cfg.Limits.ScanPerUser,
-	}, engine.StoreError)
+	})
 	opts := server.Options{
 		Engine:         engine,
 		WeChat:         wx,
