@@ -201,6 +201,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	log := s.log.With("request_id", requestID(c), "route", c.Path(), "status", e.Status, "error_code", e.Code)
 	switch {
+	case e == errShed:
+		// Counted, and logged once per interval, by admission control.
 	case e.Status >= 500:
 		log.Error("request failed", "err", err)
 	case e.Code == "already_redeemed":
@@ -214,7 +216,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	// No error is worth caching, and state, redeem and session errors must
 	// not be (docs/ARCHITECTURE.md#errors).
 	noStore(c)
-	if e.Code == codeOverloaded {
+	if e.Code == codeOverloaded && e != errShed {
 		s.metrics.overloaded.WithLabelValues(routeLabel(c)).Inc()
 	}
 	if e.RetryAfter > 0 {

@@ -26,6 +26,7 @@ type Metrics struct {
 	transitions  *prometheus.CounterVec
 	wechatCalls  *prometheus.CounterVec
 	overloaded   *prometheus.CounterVec
+	admission    *admissionMetrics
 	db           dbMetrics
 }
 
@@ -61,6 +62,8 @@ func NewMetrics() *Metrics {
 		}, []string{"route"}),
 	}
 	m.db = newDBMetrics()
+	m.admission = newAdmissionMetrics()
+	m.registry.MustRegister(m.admission.collectors()...)
 	m.registry.MustRegister(m.requests, m.latency, m.waitingPolls, m.transitions, m.wechatCalls, m.overloaded, m.db.calls, m.db.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -140,12 +143,13 @@ func (t *wechatTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// WeChatHTTPClient is the client for wxapi: sane timeouts, and every call
+// WeChatHTTPClient is the client for wxapi: sane timeouts, a request's
+// admission slot given up while it waits for WeChat (admission.go), and every call
 // counted in scanlogin_wechat_calls_total.
 func (m *Metrics) WeChatHTTPClient() *http.Client {
 	return &http.Client{Transport: &wechatTransport{
 		calls: m.wechatCalls,
-		next: &http.Transport{
+		next: stepOutTransport{&http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout:   5 * time.Second,
@@ -153,6 +157,6 @@ func (m *Metrics) WeChatHTTPClient() *http.Client {
 			IdleConnTimeout:       90 * time.Second,
 			MaxIdleConnsPerHost:   32,
 			ForceAttemptHTTP2:     true,
-		},
+		}},
 	}}
 }

@@ -105,7 +105,7 @@ var errorDescriptions = map[string]string{
 	"429": "rate_limited, with Retry-After",
 	"500": "internal: a bug, or a redeem whose session could not be created (get a new code)",
 	"502": "wechat_unavailable, with Retry-After",
-	"503": "unavailable (Redis cannot be reached) or overloaded (this instance is too busy to reach a healthy Redis in time), with Retry-After",
+	"503": "unavailable (Redis cannot be reached) or overloaded (this instance is too busy: new work is refused first, docs/ARCHITECTURE.md#overload; or it could not reach a healthy Redis in time), with Retry-After",
 }
 
 // Statuses shared by groups of routes. Every route can answer 413 (the
@@ -464,6 +464,8 @@ func addOIDCPaths(paths obj, routes []oidcop.Route) {
 		}
 		item[strings.ToLower(r.Method)] = obj{"tags": []string{tag}, "summary": oidcSummaries[r.Path],
 			"responses": obj{"200": obj{"description": "as OpenID Connect specifies"}, "302": obj{"description": "a redirect"},
-				"400": obj{"description": "an OAuth 2.0 error, or a page when no registered redirect URI can take it"}}}
+				"400": obj{"description": "an OAuth 2.0 error, or a page when no registered redirect URI can take it"},
+				"503": obj{"description": "temporarily_unavailable, or a page, with Retry-After: Redis cannot be reached or the server is busy",
+					"headers": obj{"Retry-After": retryAfter["Retry-After"]}}}}
 	}
 }

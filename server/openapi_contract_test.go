@@ -19,6 +19,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/paths"
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
+	"github.com/scanlogin/scanlogin/server"
 	"github.com/scanlogin/scanlogin/server/servertest"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -210,6 +211,18 @@ func TestOpenAPIContract(t *testing.T) {
 	// limit state is shared through Redis.
 	fresh, _ := c.login(inst, "")
 	ct.req("POST", "/api/v1/qr/"+short.ID+"/scan", fresh, nil).must(t, 410)
+
+	// Admission control (503 overloaded): an instance with its one slot
+	// taken refuses new work, in the API's shape or, to a browser opening
+	// the link, as a page.
+	busy := servertest.Start(t, servertest.Options{RedisURL: inst.Redis.URL(), DatabaseURL: inst.DatabaseURL,
+		Admission: server.AdmissionConfig{Limit: 1, LowWait: time.Millisecond}})
+	cb := newClient(t, busy)
+	cb.hc.Transport, cb.hc.CheckRedirect = rec, noFollow
+	release := holdSlot(t, busy, cb)
+	cb.req("POST", "/api/v1/qr", "", nil).must(t, 503)
+	cb.req("GET", "/api/v1/qr/"+sc0+"/link", "", nil, "Accept", "text/html").must(t, 503)
+	release().must(t, 200)
 
 	// Redis down (503).
 	inst.Redis.Stop()

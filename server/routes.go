@@ -98,7 +98,8 @@ func (s *Server) newEcho() *echo.Echo {
 
 // middleware is the chain every request runs through, outermost first: a
 // request id, the access log and metrics, panic recovery, security
-// headers, CORS for the widget's origins, the body limit.
+// headers, CORS for the widget's origins, the body limit, admission
+// control.
 func (s *Server) middleware(e *echo.Echo) {
 	e.Use(requestIDMiddleware)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
@@ -109,7 +110,9 @@ func (s *Server) middleware(e *echo.Echo) {
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			s.metrics.observe(c, v.Latency, v.Error)
-			s.logRequest(c, v.Latency, v.Error)
+			if !wasShed(c) { // refusals are logged once per interval (admission.go)
+				s.logRequest(c, v.Latency, v.Error)
+			}
 			return nil
 		},
 	}))
@@ -144,6 +147,9 @@ func (s *Server) middleware(e *echo.Echo) {
 		}))
 	}
 	e.Use(bodyLimit)
+	if s.gate != nil {
+		e.Use(s.admission)
+	}
 }
 
 // ipExtractor: the socket's peer address, unless that peer is a trusted

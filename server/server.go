@@ -74,6 +74,10 @@ type Options struct {
 	AvatarHosts    []string
 	TrustedProxies []*net.IPNet
 	ShutdownDelay  time.Duration // /readyz fails this long before Run stops serving
+	// Admission bounds the requests worked on at once and sheds new work
+	// first when they wait too long (docs/ARCHITECTURE.md#overload). Zero:
+	// the defaults; Limit < 0: off.
+	Admission AdmissionConfig
 
 	// QR codes and the phone path (README.md, "QR modes"): QRMode "link"
 	// makes the code locally from QRLinkPrefix + scene; "" or "wxacode"
@@ -106,6 +110,7 @@ type Server struct {
 	qrCalls       flight[qrImage]
 	linkCalls     flight[string]
 	origins       originLog
+	gate          *gate // nil: admission control off
 	draining      atomic.Bool
 	closeOnce     sync.Once
 }
@@ -123,6 +128,9 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: MPPage and MPEnvVersion are required")
 	}
 	if err := checkQROptions(opts); err != nil {
+		return nil, err
+	}
+	if err := opts.Admission.check(); err != nil {
 		return nil, err
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
@@ -160,6 +168,9 @@ func New(opts Options) (*Server, error) {
 		avatarHosts:   opts.AvatarHosts,
 		pageCSP:       pageCSP(u.Scheme+"://"+u.Host, opts.AvatarHosts),
 		secureCookies: secureCookies(opts.DevWeChat != nil, opts.PublicURL),
+	}
+	if opts.Admission.Limit >= 0 {
+		s.gate = newGate(opts.Admission.withDefaults(), s.log, s.metrics.admission)
 	}
 	s.echo = s.newEcho()
 	return s, nil
@@ -232,6 +243,9 @@ func (s *Server) Drain() { s.draining.Store(true) }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
+		if s.gate != nil {
+			s.gate.close()
+		}
 		_ = s.engine.Close()
 	})
 }

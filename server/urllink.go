@@ -150,7 +150,7 @@ func (s *Server) errorPage(c echo.Context, err error) error {
 	if e.Status == statusClientClosed {
 		return nil
 	}
-	if e.Status >= 500 {
+	if e.Status >= 500 && e != errShed { // sheds are logged per interval (admission.go)
 		s.log.Error("request failed", "err", err, "request_id", requestID(c), "route", c.Path())
 	}
 	page, rerr := fs.ReadFile(s.web, "error.html")

@@ -45,6 +45,7 @@ type load struct {
 
 	mu        sync.Mutex
 	confirmed []*ticket // confirmed by a phone inside the window
+	scanned   []*ticket // scanned by a phone inside the window: logins under way
 
 	// tokens keeps each phone user's mp token between logins, as the
 	// mini-program stores it (nil with -relogin).
@@ -134,7 +135,7 @@ func runLoad(ctx context.Context, cfg *config, cl *cluster, logs io.Writer) (*su
 	defer stopPhones()
 	if !cfg.create {
 		phones.Add(1)
-		go func() { defer phones.Done(); l.dispatchPhones(phoneCtx, &phones) }()
+		go func() { defer phones.Done(); l.dispatchPhones(phoneCtx, runCtx, &phones) }()
 	}
 	progressDone := make(chan struct{})
 	go l.progress(runCtx, logs, progressDone)
@@ -290,7 +291,22 @@ func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, bod
 	if side == "phone" {
 		client = l.phoneClient
 	}
-	resp, err := client.Do(req)
+	start := time.Now()
+	out, err := readResponse(client.Do(req))
+	if l.st.measuring.Load() && ctx.Err() == nil {
+		l.st.kinds.record(requestKind(method, url), out, time.Since(start))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.status == 503 {
+		l.st.unavailable(out.retryAfter > 0)
+	}
+	return out, nil
+}
+
+// readResponse reads an answer whole.
+func readResponse(resp *http.Response, err error) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -305,16 +321,16 @@ func (l *load) do(ctx context.Context, side, method, url, ip, bearer string, bod
 			out.retryAfter = time.Duration(n) * time.Second
 		}
 	}
-	if resp.StatusCode == 503 {
-		l.st.unavailable(out.retryAfter > 0)
-	}
 	return out, nil
 }
 
 // failure records a failed answer under what (the step) with its kind: the
-// transport failure or the status and error code.
+// transport failure or the status and error code. A refusal with
+// Retry-After (503 overloaded, 429) is not a failure: the step waits and
+// tries again, and the per-kind tally counts it.
 func (l *load) failure(what string, r *response, err error) {
 	switch {
+	case err == nil && refusal(r) != "":
 	case errors.Is(err, context.Canceled):
 		// Our own stop at the end of the run, not the server's doing.
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
@@ -337,6 +353,20 @@ func backoff(ctx context.Context, r *response, attempt int) bool {
 		d = r.retryAfter
 	}
 	return sleepCtx(ctx, d+time.Duration(rand.Int64N(int64(50*time.Millisecond))))
+}
+
+// widgetBackoff waits before creating a scene again as the browser widget
+// does (web/static/scanlogin.js, backoff): exponential from 1 s to 30 s
+// with ±25% jitter, never shorter than Retry-After. An overloaded server
+// sheds creation first, and browsers that came back every second would
+// spend on refusals what the logins under way need.
+func widgetBackoff(ctx context.Context, r *response, attempt int) bool {
+	exp := min(30*time.Second, time.Second<<min(max(attempt-1, 0), 5))
+	d := time.Duration(float64(exp) * (0.75 + rand.Float64()*0.5))
+	if r != nil {
+		d = max(d, r.retryAfter)
+	}
+	return sleepCtx(ctx, d)
 }
 
 // target picks the i-th live target of a list, skipping stopped instances.
@@ -390,7 +420,7 @@ func (l *load) browser(ctx context.Context, i int) {
 			}
 			l.failure("create", r, err)
 			attempt++
-			backoff(ctx, r, attempt)
+			widgetBackoff(ctx, r, attempt)
 			continue
 		}
 		attempt = 0
@@ -508,8 +538,10 @@ func (l *load) oidcComplete(ctx context.Context, i int, ip string, t *ticket, co
 
 // dispatchPhones starts logins at the configured rate whether or not earlier
 // ones have finished (open loop), so a slow server shows as latency rather
-// than as a lower offered load.
-func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
+// than as a lower offered load. It stops starting them when ctx ends; the
+// logins it started go on until loginCtx ends, so that one scanned as the
+// window closes still counts as lost only if it is.
+func (l *load) dispatchPhones(ctx, loginCtx context.Context, wg *sync.WaitGroup) {
 	start := time.Now()
 	started := 0
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -525,9 +557,11 @@ func (l *load) dispatchPhones(ctx context.Context, wg *sync.WaitGroup) {
 			select {
 			case t := <-l.avail:
 				wg.Add(1)
-				go func(n int) { defer wg.Done(); l.phone(ctx, n, rand.IntN(l.cfg.phones), t) }(started)
+				go func(n int) { defer wg.Done(); l.phone(loginCtx, n, rand.IntN(l.cfg.phones), t) }(started)
 			default:
-				l.st.fail("phone: no waiting browser", "")
+				// Every browser is busy, most likely waiting to create
+				// its next scene: this login is offered but never starts.
+				l.st.notStarted()
 			}
 		}
 	}
@@ -643,6 +677,11 @@ func (l *load) phone(ctx context.Context, n, user int, t *ticket) {
 		if s.out != nil {
 			_ = json.Unmarshal(r.body, s.out)
 		}
+		if s.name == "scan" && l.st.measuring.Load() {
+			l.mu.Lock()
+			l.scanned = append(l.scanned, t)
+			l.mu.Unlock()
+		}
 		if s.name == "login" && l.tokens != nil && token.Token != "" {
 			tok := token.Token
 			l.tokens[user].Store(&tok)
@@ -659,15 +698,17 @@ func (l *load) phone(ctx context.Context, n, user int, t *ticket) {
 	}
 }
 
-// undelivered counts logins confirmed in the window that no browser has
-// redeemed yet.
+// undelivered counts logins scanned or confirmed in the window that no
+// browser has redeemed yet.
 func (l *load) undelivered() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
-	for _, t := range l.confirmed {
-		if !t.redeemed.Load() {
-			n++
+	for _, list := range [][]*ticket{l.confirmed, l.scanned} {
+		for _, t := range list {
+			if !t.redeemed.Load() {
+				n++
+			}
 		}
 	}
 	return n

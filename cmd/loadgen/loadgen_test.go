@@ -108,6 +108,7 @@ func TestShortRunAgainstRealServers(t *testing.T) {
 		})
 	}
 	t.Run("compare", func(t *testing.T) { compareRun(t, bin) })
+	t.Run("overload", func(t *testing.T) { overloadRun(t, bin) })
 	t.Run("profile", func(t *testing.T) {
 		dir := t.TempDir()
 		shortRun(t, bin, []string{"-profile", dir}, 2)
@@ -216,6 +217,44 @@ func shortRun(t *testing.T, bin string, extra []string, phoneReqs float64) {
 	if !strings.Contains(stderr, "measuring") {
 		t.Error("no progress line")
 	}
+	for _, kind := range []string{"create", "poll", "redeem", "scan", "confirm"} {
+		if k := s.ByKind[kind]; k.OK == 0 || k.Failed != 0 || k.P50 <= 0 {
+			t.Errorf("requests %s: %+v", kind, k)
+		}
+	}
+	if s.ScannedInWindow == 0 || s.LostAfterScan != 0 {
+		t.Errorf("%d logins scanned in the window, %d of them never redeemed", s.ScannedInWindow, s.LostAfterScan)
+	}
+}
+
+// overloadRun: servers with one slot each (long polls take none), where new
+// work does not wait for it, refuse a browser's creation whenever another
+// request is at work (503 overloaded with Retry-After; at 400 logins/s a
+// good share), which loadgen counts as shed, not as errors, as the servers
+// do; every login under way still finishes.
+func overloadRun(t *testing.T, bin string) {
+	var s summary
+	stderr, _ := runJSON(t, &s, "-server-bin", bin, "-admission", "limit=1,low_wait=1ns", "-browsers", "200", "-phones", "400", "-rate", "400", "-warmup", "1s", "-duration", "4s", "-wait", "3")
+	if c := s.ByKind["create"]; c.Shed == 0 || c.OK == 0 {
+		t.Errorf("creation: %+v, want some shed and some made\n%s", c, stderr)
+	}
+	if s.ServerShed["low queue"]+s.ServerShed["low timeout"] == 0 {
+		t.Errorf("the servers report no new work shed: %v", s.ServerShed)
+	}
+	for kind, n := range s.Errors {
+		t.Errorf("error %q x%d", kind, n)
+	}
+	for _, kind := range []string{"redeem", "scan", "confirm"} {
+		if k := s.ByKind[kind]; k.Failed != 0 {
+			t.Errorf("requests %s: %+v", kind, k)
+		}
+	}
+	if s.LostLogins != 0 || s.LostAfterScan != 0 || s.Logins == 0 {
+		t.Errorf("%d logins, %d lost after confirm, %d after scan", s.Logins, s.LostLogins, s.LostAfterScan)
+	}
+	if !strings.Contains(stderr, "shed") {
+		t.Errorf("no table by kind:\n%s", stderr)
+	}
 }
 
 // An instance that exits in the window (the sigterm fault) has no CPU
@@ -232,5 +271,52 @@ func TestSummaryWithAnInstanceGone(t *testing.T) {
 	}
 	if s.CPUPerLoginMs != 2 || s.RedisCPUPerLoginMs == nil || *s.RedisCPUPerLoginMs != 1 || s.LoadgenCPUPerLoginMs != 0.5 {
 		t.Fatalf("per login: servers %v redis %v loadgen %v", s.CPUPerLoginMs, s.RedisCPUPerLoginMs, s.LoadgenCPUPerLoginMs)
+	}
+}
+
+func TestRequestKindsAndRefusals(t *testing.T) {
+	for url, want := range map[string]string{
+		"POST http://127.0.0.1:1/api/v1/qr":                         "create",
+		"GET http://127.0.0.1:1/api/v1/qr/ab/state?since=1&wait=25": "poll",
+		"POST http://127.0.0.1:1/api/v1/qr/ab/redeem":               "redeem",
+		"POST http://127.0.0.1:1/api/v1/qr/ab/scan":                 "scan",
+		"POST http://127.0.0.1:1/api/v1/qr/ab/confirm":              "confirm",
+		"POST http://127.0.0.1:1/api/v1/mp/login":                   "login",
+		"POST http://127.0.0.1:1/dev/wechat/login":                  "code",
+	} {
+		method, u, _ := strings.Cut(url, " ")
+		if got := requestKind(method, u); got != want {
+			t.Errorf("requestKind(%s) = %q, want %q", url, got, want)
+		}
+	}
+	overloaded := []byte(`{"error":{"code":"overloaded","message":"busy"}}`)
+	for _, tt := range []struct {
+		r    *response
+		want string
+	}{
+		{&response{status: 503, retryAfter: time.Second, body: overloaded}, "shed"},
+		{&response{status: 503, body: overloaded}, ""}, // no Retry-After: a failure
+		{&response{status: 503, retryAfter: 2 * time.Second, body: []byte(`{"error":{"code":"unavailable"}}`)}, ""},
+		{&response{status: 429, retryAfter: time.Second}, "limited"},
+		{&response{status: 200}, ""},
+		{nil, ""},
+	} {
+		if got := refusal(tt.r); got != tt.want {
+			t.Errorf("refusal(%+v) = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+	var k kinds
+	k.record("create", &response{status: 201}, 10*time.Millisecond)
+	k.record("create", &response{status: 503, retryAfter: time.Second, body: overloaded}, time.Millisecond)
+	k.record("create", nil, time.Millisecond)
+	if s := k.summary()["create"]; s.OK != 1 || s.Shed != 1 || s.Failed != 1 || s.P50 != 10 {
+		t.Errorf("summary %+v", s)
+	}
+	m := "scanlogin_shed_total{class=\"low\",reason=\"queue\",route=\"/api/v1/qr\"} 3\n" +
+		"scanlogin_shed_total{class=\"low\",reason=\"queue\",route=\"/api/v1/mp/login\"} 2\n" +
+		"scanlogin_shed_total{class=\"high\",reason=\"timeout\",route=\"/api/v1/qr/:scene/scan\"} 1\n"
+	got := labelled(m, "scanlogin_shed_total", "class", "reason")
+	if got["low queue"] != 5 || got["high timeout"] != 1 || len(got) != 2 {
+		t.Errorf("labelled: %v", got)
 	}
 }

@@ -8,6 +8,12 @@
 // the mini-program does (-relogin: before every scan). With no
 // -browser-targets it starts its own private redis-server, PostgreSQL
 // (-db) and two server instances, browsers on one, phones on the other. All traffic goes to loopback and stops by itself.
+//
+// The summary breaks the requests down by kind (create, poll, redeem,
+// code, login, scan, confirm): answered, shed (503 overloaded), limited
+// (429), failed, and their latency; an overload run (-rate about twice
+// what the servers sustain) shows what admission control refused and
+// whether the logins under way finished (docs/ARCHITECTURE.md#overload).
 package main
 
 import (
@@ -63,6 +69,9 @@ type config struct {
 	// snapshot (PostgreSQL starts a process per connection).
 	dbPIDs   func() []int
 	sceneTTL time.Duration
+	// admission is SCANLOGIN_ADMISSION for servers started here ("": the
+	// servers' default).
+	admission string
 
 	wechatLatency time.Duration // -mode qrmodes: the fake WeChat's getwxacodeunlimit latency
 
@@ -105,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.db, "db", "postgres", "database of the servers started here: postgres (a private PostgreSQL with its crash-safe defaults, as deployed), sqlite (one file both share) or none (no SCANLOGIN_DATABASE_URL: for a -server-bin of a Redis-only version, the before-run)")
 	fs.IntVar(&c.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the servers started here (0: Go's default, every core)")
 	fs.DurationVar(&c.sceneTTL, "scene-ttl", 120*time.Second, "SCANLOGIN_SCENE_TTL for servers started here")
+	fs.StringVar(&c.admission, "admission", "", "SCANLOGIN_ADMISSION for servers started here: off, or limit=N,low_wait=D,high_wait=D (empty: the servers' default)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the cores with what it measures)")
 	fs.StringVar(&c.profileDir, "profile", "", "servers started here: write each one's CPU and allocation profiles of the measured window to this directory (server-N.cpu.pprof, server-N.allocs.pprof)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "SCANLOGIN_LOG_LEVEL of the servers started here (info: one access-log line per request, as deployed; their logs go to files)")
@@ -259,6 +269,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return 1
 		}
+		printKinds(stderr, sum.ByKind)
 		out = sum
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")

@@ -155,6 +155,9 @@ func startCluster(ctx context.Context, cfg *config, logs io.Writer) (*cluster, e
 			s.debugAddr = "127.0.0.1:" + strconv.Itoa(dport)
 			s.cmd.Env = append(s.cmd.Env, "SCANLOGIN_DEBUG_ADDR="+s.debugAddr)
 		}
+		if cfg.admission != "" {
+			s.cmd.Env = append(s.cmd.Env, "SCANLOGIN_ADMISSION="+cfg.admission)
+		}
 		if cfg.serverProcs > 0 {
 			// As a container with that many CPUs would get it.
 			s.cmd.Env = append(s.cmd.Env, "GOMAXPROCS="+strconv.Itoa(cfg.serverProcs))

@@ -30,6 +30,9 @@ type stats struct {
 	logins, creates        atomic.Int64
 	allLogins, allCreated  atomic.Int64
 	with503, without503    atomic.Int64
+	notStartedN            atomic.Int64
+
+	kinds kinds // answers by request kind, in the window
 
 	mu        sync.Mutex
 	latencies []time.Duration
@@ -97,6 +100,14 @@ func (s *stats) inWindow(t time.Time) bool {
 	return !s.started.IsZero() && !t.Before(s.started) && (s.stopped.IsZero() || !t.After(s.stopped))
 }
 
+// notStarted counts a login the phones would start in the window but
+// found no browser with a scene for.
+func (s *stats) notStarted() {
+	if s.measuring.Load() {
+		s.notStartedN.Add(1)
+	}
+}
+
 func (s *stats) unavailable(withRetryAfter bool) {
 	if withRetryAfter {
 		s.with503.Add(1)
@@ -157,6 +168,8 @@ type snapshot struct {
 	// dbCalls the servers' database calls by operation (from /metrics).
 	dbCPU   float64
 	dbCalls map[string]float64
+	// shed is the servers' scanlogin_shed_total by "class reason".
+	shed map[string]float64
 }
 
 func (p *probe) snapshot(ctx context.Context) snapshot {
@@ -179,38 +192,53 @@ func (p *probe) snapshot(ctx context.Context) snapshot {
 			}
 		}
 	}
-	s.dbCalls = map[string]float64{}
+	s.dbCalls, s.shed = map[string]float64{}, map[string]float64{}
 	seen := map[string]bool{}
 	for _, base := range append(append([]string{}, p.cfg.browserTargets...), p.cfg.phoneTargets...) {
 		if !seen[base] {
 			seen[base] = true
-			for op, n := range dbCalls(ctx, http.DefaultClient, base) {
+			m := scrape(ctx, http.DefaultClient, base)
+			for op, n := range labelled(m, "scanlogin_db_call_duration_seconds_count", "op") {
 				s.dbCalls[op] += n
+			}
+			for k, n := range labelled(m, "scanlogin_shed_total", "class", "reason") {
+				s.shed[k] += n
 			}
 		}
 	}
 	return s
 }
 
-// dbCalls reads a server's database calls by operation from /metrics
-// (scanlogin_db_call_duration_seconds_count{op}).
-func dbCalls(ctx context.Context, c *http.Client, base string) map[string]float64 {
-	out := map[string]float64{}
+// scrape is a server's /metrics text ("" when it cannot be read).
+func scrape(ctx context.Context, c *http.Client, base string) string {
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	resp, err := c.Do(req)
 	if err != nil {
-		return out
+		return ""
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, `scanlogin_db_call_duration_seconds_count{op="`)
+	return string(b)
+}
+
+// labelled sums the series of a metric by the values of the given labels
+// (joined by a space), over its other labels.
+func labelled(metrics, name string, labels ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(metrics, "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
 		if !ok {
 			continue
 		}
-		op, v, _ := strings.Cut(rest, `"} `)
+		set, v, _ := strings.Cut(rest, "} ")
+		var key []string
+		for _, l := range labels {
+			_, after, _ := strings.Cut(set, l+`="`)
+			val, _, _ := strings.Cut(after, `"`)
+			key = append(key, val)
+		}
 		f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		out[op] = f
+		out[strings.Join(key, " ")] += f
 	}
 	return out
 }
@@ -330,24 +358,29 @@ type summary struct {
 	H2C         bool    `json:"browsers_h2c"`
 	PhonesH2C   bool    `json:"phones_h2c"`
 	ServerProcs int     `json:"server_gomaxprocs,omitempty"`
+	Admission   string  `json:"admission,omitempty"`
 	IdleWaiters int     `json:"idle_waiters"`
 	// RedisFsync is the appendfsync of the Redis started here.
 	RedisFsync string `json:"redis_appendfsync,omitempty"`
 
-	Logins            int64              `json:"logins"`
-	LoginsPerS        float64            `json:"logins_per_s"`
-	ScenesCreated     int64              `json:"scenes_created"`
-	ScenesPerS        float64            `json:"scenes_created_per_s"`
-	Latency           latency            `json:"confirm_to_delivery"`
-	OIDCLatency       *latency           `json:"oidc_confirm_to_tokens,omitempty"`
-	Errors            map[string]int64   `json:"errors"`
-	ErrorSamples      map[string]string  `json:"error_samples,omitempty"`
-	BrowserReqsPerLog float64            `json:"browser_requests_per_login"`
-	PhoneReqsPerLog   float64            `json:"phone_requests_per_login"`
-	RedisCmdsPerLogin float64            `json:"redis_commands_per_login"`
-	RedisByName       map[string]float64 `json:"redis_commands_by_name_per_login"`
-	CPUPerLoginMs     float64            `json:"server_cpu_ms_per_login"`
-	CPUByInstanceS    []float64          `json:"server_cpu_s_by_instance"` // -1: exited in the window
+	// LoginsNotStarted: logins offered (the phones' rate) that found no
+	// browser with a scene, because scenes were refused or slow to come.
+	LoginsNotStarted  int64                  `json:"logins_not_started"`
+	ByKind            map[string]kindSummary `json:"requests_by_kind"`
+	Logins            int64                  `json:"logins"`
+	LoginsPerS        float64                `json:"logins_per_s"`
+	ScenesCreated     int64                  `json:"scenes_created"`
+	ScenesPerS        float64                `json:"scenes_created_per_s"`
+	Latency           latency                `json:"confirm_to_delivery"`
+	OIDCLatency       *latency               `json:"oidc_confirm_to_tokens,omitempty"`
+	Errors            map[string]int64       `json:"errors"`
+	ErrorSamples      map[string]string      `json:"error_samples,omitempty"`
+	BrowserReqsPerLog float64                `json:"browser_requests_per_login"`
+	PhoneReqsPerLog   float64                `json:"phone_requests_per_login"`
+	RedisCmdsPerLogin float64                `json:"redis_commands_per_login"`
+	RedisByName       map[string]float64     `json:"redis_commands_by_name_per_login"`
+	CPUPerLoginMs     float64                `json:"server_cpu_ms_per_login"`
+	CPUByInstanceS    []float64              `json:"server_cpu_s_by_instance"` // -1: exited in the window
 	// CPUPartial: an instance exited in the window, so the CPU per login
 	// counts only the others.
 	CPUPartial bool `json:"server_cpu_partial,omitempty"`
@@ -367,10 +400,16 @@ type summary struct {
 		WithRetryAfter    int64 `json:"with_retry_after"`
 		WithoutRetryAfter int64 `json:"without_retry_after"`
 	} `json:"unavailable_503"`
-	ConfirmedInWindow int64        `json:"confirmed_in_window"`
-	LostLogins        int64        `json:"lost_logins"`
-	FaultResult       *faultResult `json:"fault_result,omitempty"`
-	Samples           []sample     `json:"samples"`
+	// ServerShed is what the servers' admission control refused in the
+	// window, by "class reason" (scanlogin_shed_total).
+	ServerShed        map[string]float64 `json:"server_shed,omitempty"`
+	ConfirmedInWindow int64              `json:"confirmed_in_window"`
+	LostLogins        int64              `json:"lost_logins"`
+	// Logins under way: scanned in the window; lost if never redeemed.
+	ScannedInWindow int64        `json:"scanned_in_window"`
+	LostAfterScan   int64        `json:"lost_after_scan"`
+	FaultResult     *faultResult `json:"fault_result,omitempty"`
+	Samples         []sample     `json:"samples"`
 }
 
 func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *summary {
@@ -378,7 +417,7 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 	window := after.at.Sub(before.at).Seconds()
 	s := &summary{
 		Mode: l.cfg.mode, Browsers: l.cfg.browsers, TargetRate: l.cfg.rate, WindowS: window, Fault: l.cfg.fault,
-		Relogin: l.cfg.relogin, H2C: l.cfg.h2c, PhonesH2C: l.cfg.phonesH2C, ServerProcs: l.cfg.serverProcs, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
+		Relogin: l.cfg.relogin, H2C: l.cfg.h2c, PhonesH2C: l.cfg.phonesH2C, ServerProcs: l.cfg.serverProcs, Admission: l.cfg.admission, Logins: st.logins.Load(), ScenesCreated: st.creates.Load(),
 	}
 	if l.cfg.dbPIDs != nil { // servers started here
 		s.Database = l.cfg.db
@@ -470,7 +509,23 @@ func (l *load) summarize(before, after snapshot, p *probe, fr *faultResult) *sum
 			s.LostLogins++
 		}
 	}
+	s.ScannedInWindow = int64(len(l.scanned))
+	for _, t := range l.scanned {
+		if !t.redeemed.Load() {
+			s.LostAfterScan++
+		}
+	}
 	l.mu.Unlock()
+	s.LoginsNotStarted = st.notStartedN.Load()
+	for k, n := range after.shed {
+		if d := n - before.shed[k]; d > 0 {
+			if s.ServerShed == nil {
+				s.ServerShed = map[string]float64{}
+			}
+			s.ServerShed[k] = d
+		}
+	}
+	s.ByKind = st.kinds.summary()
 	if fr != nil {
 		fr.MaxAfter = st.maxDeliveryAfter(l.faultAt)
 	}

@@ -166,6 +166,11 @@ func loadConfig(getenv func(string) string) (app.Config, error) {
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	cfg.Limits = parseLimits(e, "SCANLOGIN_RATE_LIMITS")
+	if a, err := server.ParseAdmission(e.str("SCANLOGIN_ADMISSION")); err != nil {
+		e.fail("SCANLOGIN_ADMISSION", "%v", err)
+	} else {
+		cfg.Admission = a
+	}
 	if err := errors.Join(e.errs...); err != nil {
 		return cfg, err
 	}

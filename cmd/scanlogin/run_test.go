@@ -281,6 +281,7 @@ func TestLoadConfig(t *testing.T) {
 		"SCANLOGIN_ALLOWED_ORIGINS":    "https://a.example,https://b.example",
 		"SCANLOGIN_AVATAR_HOSTS":       "thirdwx.qlogo.cn, cdn.example.com",
 		"SCANLOGIN_RATE_LIMITS":        "create=5,poll=60",
+		"SCANLOGIN_ADMISSION":          "limit=40,low_wait=250ms",
 		"SCANLOGIN_PUBLIC_URL":         "https://login.example.com",
 	}
 	cfg, err := loadConfig(func(k string) string { return good[k] })
@@ -290,7 +291,8 @@ func TestLoadConfig(t *testing.T) {
 	cfg = cfg.WithDefaults()
 	if cfg.WeChatSecret != "file-secret" || cfg.SceneTTL != 90*time.Second || !cfg.NumberMatch || len(cfg.TrustedProxies) != 2 ||
 		len(cfg.AllowedOrigins) != 2 || len(cfg.AvatarHosts) != 2 || cfg.AvatarHosts[1] != "cdn.example.com" || cfg.Limits.CreatePerIP != 5 || cfg.Limits.PollPerScene != 60 || cfg.Limits.LoginPerIP != app.DefaultLimits.LoginPerIP ||
-		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" {
+		len(cfg.SessionKeySecret) != 32 || len(cfg.SigningKeys) != 1 || cfg.DevMode() || cfg.Issuer != "https://login.example.com" || cfg.Addr != ":8080" ||
+		cfg.Admission.Limit != 40 || cfg.Admission.LowWait != 250*time.Millisecond || cfg.Admission.HighWait != 0 {
 		t.Fatalf("config: %+v", cfg)
 	}
 
@@ -298,6 +300,7 @@ func TestLoadConfig(t *testing.T) {
 		name, key, value, want string
 	}{
 		{"bad ttl", "SCANLOGIN_SCENE_TTL", "soon", "SCANLOGIN_SCENE_TTL"},
+		{"bad admission", "SCANLOGIN_ADMISSION", "limit=lots", "SCANLOGIN_ADMISSION"},
 		{"bad bool", "SCANLOGIN_NUMBER_MATCH", "maybe", "SCANLOGIN_NUMBER_MATCH"},
 		{"bad proxy", "SCANLOGIN_TRUSTED_PROXIES", "proxy.local", "SCANLOGIN_TRUSTED_PROXIES"},
 		{"bad limit", "SCANLOGIN_RATE_LIMITS", "create=lots", "SCANLOGIN_RATE_LIMITS"},

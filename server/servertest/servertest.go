@@ -56,6 +56,9 @@ type Options struct {
 	// Limits: zero means servertest's defaults, which are high enough that
 	// ordinary tests never meet them.
 	Limits app.Limits
+	// Admission: zero means servertest's default, a limit no functional
+	// test reaches; tests of admission control set their own.
+	Admission server.AdmissionConfig
 	// Logger receives the server's logs; default: discarded.
 	Logger *slog.Logger
 	// Now is the server's clock; default time.Now.
@@ -82,6 +85,10 @@ type Instance struct {
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// testAdmission lets far more requests work at once than a functional test
+// sends, so that only tests of admission control see a request shed.
+var testAdmission = server.AdmissionConfig{Limit: 100000}
 
 // testLimits are far above what a functional test does but still finite.
 var testLimits = app.Limits{CreatePerIP: 100000, LoginPerIP: 100000, ScanPerUser: 100000, PollPerScene: 100000}
@@ -142,6 +149,12 @@ func Start(tb testing.TB, opts Options) *Instance {
 		cfg.Limits = opts.Limits
 	case cfg.Limits == (app.Limits{}):
 		cfg.Limits = testLimits
+	}
+	switch {
+	case opts.Admission != (server.AdmissionConfig{}):
+		cfg.Admission = opts.Admission
+	case cfg.Admission == (server.AdmissionConfig{}):
+		cfg.Admission = testAdmission
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -244,6 +244,7 @@ func build(ctx context.Context, cfg Config, explicitIssuer bool, deps Deps, log 
 		AvatarHosts:    cfg.AvatarHosts,
 		TrustedProxies: cfg.TrustedProxies,
 		ShutdownDelay:  cfg.ShutdownDelay,
+		Admission:      cfg.Admission,
 		QRMode:         cfg.QRMode,
 		QRLinkPrefix:   cfg.QRLinkPrefix,
 		VerifyFiles:    cfg.VerifyFiles,

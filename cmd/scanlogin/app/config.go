@@ -67,6 +67,11 @@ type Config struct {
 
 	ShutdownDelay time.Duration // SCANLOGIN_SHUTDOWN_DELAY: /readyz fails this long before connections drain
 
+	// Admission is SCANLOGIN_ADMISSION (server.ParseAdmission): how many
+	// requests work at once and how long new work and work under way may
+	// wait for a slot (docs/ARCHITECTURE.md#overload). Zero: the defaults.
+	Admission server.AdmissionConfig
+
 	// The OpenID Connect provider (docs/OIDC.md): on in dev mode (with the
 	// demo client) and whenever a clients file is given.
 	OIDCClientsFile string                // SCANLOGIN_OIDC_CLIENTS_FILE, re-read on SIGHUP (App.ReloadOIDCClients)
