@@ -197,7 +197,11 @@ func (b *tab) navigate(url string) {
 // wait polls a JavaScript expression until it is truthy.
 func (b *tab) wait(what, expr string, timeout time.Duration) {
 	b.t.Helper()
-	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr,
+	// An exception is "not yet", as in Firefox's waitFor: between two
+	// documents of a redirect the element may not exist, and chromedp's Poll
+	// would end on the first exception instead of waiting.
+	cond := `(() => { try { return !!(` + expr + `); } catch (e) { return false; } })()`
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](cond,
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
 		b.shot("failed-" + b.name)
