@@ -2,15 +2,23 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
 	"github.com/scanlogin/scanlogin/server"
+	"github.com/scanlogin/scanlogin/server/oidcop"
 	"github.com/scanlogin/scanlogin/server/servertest"
 	"github.com/scanlogin/scanlogin/wxapi/wxfake"
 )
@@ -271,4 +279,119 @@ func TestAdmissionSlowBodyHoldsNoSlot(t *testing.T) {
 		t.Fatalf("the slow login: status %d, want 400 for its truncated body", s)
 	}
 	waitMetricValue(t, inst, "scanlogin_admission_active ", "0")
+}
+
+// TestAdmissionRefusedAuthorize: an OpenID authorization request refused
+// under overload goes back to its client as OAuth 2.0 says
+// (temporarily_unavailable with its state, Retry-After), by GET or POST,
+// and a relying-party library (zitadel/oidc's rp) reports that error to
+// its application; a request that names no registered client and redirect
+// URI gets the busy page and no redirect.
+func TestAdmissionRefusedAuthorize(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{
+		Admission: server.AdmissionConfig{Limit: 2, LowWait: time.Millisecond, HighWait: 20 * time.Second},
+	})
+	c := newClient(t, inst)
+	demo, ok := inst.App.OIDC.Client(oidcop.DevClient(inst.URL, nil).ID)
+	if !ok {
+		t.Fatal("no demo client in dev mode")
+	}
+	callback := demo.RedirectURIs[0]
+
+	// The client's application, on zitadel/oidc's relying party.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cookies := httphelper.NewCookieHandler(key, key, httphelper.WithUnsecure())
+	var reported []string
+	party, err := rp.NewRelyingPartyOIDC(t.Context(), inst.App.Config.Issuer, demo.ID, demo.Secret, callback, []string{"openid"},
+		rp.WithPKCE(cookies), rp.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, errorType, _, state string) {
+			reported = []string{errorType, state}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := httptest.NewRecorder()
+	rp.AuthURLHandler(func() string { return "st-overload" }, party)(signIn, httptest.NewRequest("GET", "/login", nil))
+	authURL, err := url.Parse(signIn.Header().Get("Location"))
+	if err != nil || authURL.Query().Get("redirect_uri") != callback {
+		t.Fatalf("the relying party's authorization request: %q", signIn.Header().Get("Location"))
+	}
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method string, params url.Values) (*http.Response, string) {
+		t.Helper()
+		u := *authURL
+		var req *http.Request
+		if method == "POST" {
+			u.RawQuery = ""
+			req, _ = http.NewRequest(method, u.String(), strings.NewReader(params.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			u.RawQuery = params.Encode()
+			req, _ = http.NewRequest(method, u.String(), nil)
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("%s %v: %d without Retry-After: 1", method, params, resp.StatusCode)
+		}
+		return resp, string(body)
+	}
+
+	release := holdSlot(t, inst, c)
+	for _, method := range []string{"GET", "POST"} {
+		resp, _ := send(method, authURL.Query())
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), callback+"?") ||
+			loc.Query().Get("error") != "temporarily_unavailable" || loc.Query().Get("state") != "st-overload" {
+			t.Fatalf("%s refused authorize: %d Location %q, want 302 to the client with temporarily_unavailable", method, resp.StatusCode, loc)
+		}
+		// The browser arrives at the client's callback.
+		reported = nil
+		arrive := httptest.NewRequest("GET", loc.String(), nil)
+		for _, ck := range signIn.Result().Cookies() {
+			arrive.AddCookie(ck)
+		}
+		rp.CodeExchangeHandler(func(http.ResponseWriter, *http.Request, *oidc.Tokens[*oidc.IDTokenClaims], string, rp.RelyingParty) {
+			t.Error("the relying party got tokens from a refused request")
+		}, party)(httptest.NewRecorder(), arrive)
+		if strings.Join(reported, " ") != "temporarily_unavailable st-overload" {
+			t.Errorf("%s: the relying party reported %q, want temporarily_unavailable for its state", method, reported)
+		}
+	}
+	with := func(k, v string) url.Values {
+		q := authURL.Query()
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+		return q
+	}
+	for name, params := range map[string]url.Values{
+		"unknown client":       with("client_id", "nobody"),
+		"other redirect_uri":   with("redirect_uri", callback+"/../evil"),
+		"missing redirect_uri": with("redirect_uri", ""),
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			resp, body := send(method, params)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || !strings.Contains(body, "The service is busy") {
+				t.Errorf("%s %s: %d Location %q, want the busy page: %.200s", method, name, resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+		}
+	}
+	release().must(t, 200)
+
+	// Admitted again, the same request goes on to the login step.
+	resp, err := browser.Get(authURL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Path != oidcop.PathLogin {
+		t.Errorf("authorize once admitted: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }

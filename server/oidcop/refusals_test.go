@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -51,6 +52,20 @@ func noRedirect(t *testing.T, u string) {
 	}
 }
 
+// unregisteredRedirects are redirect URIs client "app" did not register,
+// each close to its rpBase+"/callback".
+var unregisteredRedirects = []string{
+	"https://evil.example/callback",
+	rpBase + "/callback/../../evil",
+	rpBase + "/callback?next=https://evil.example",
+	rpBase + "/callback/",
+	strings.ToUpper(rpBase) + "/callback",
+	"//evil.example/callback",
+	rpBase + "/callback#x",
+	"http://127.0.0.1:9@evil.example/rp/callback",
+	"",
+}
+
 func TestRefusals(t *testing.T) {
 	e := start(t, "", "")
 	iss := e.issuer()
@@ -65,17 +80,7 @@ func TestRefusals(t *testing.T) {
 		noRedirect(t, authz(base("nobody", rpBase+"/callback")))
 	})
 	t.Run("unregistered redirect_uri", func(t *testing.T) {
-		for _, ru := range []string{
-			"https://evil.example/callback",
-			rpBase + "/callback/../../evil",
-			rpBase + "/callback?next=https://evil.example",
-			rpBase + "/callback/",
-			strings.ToUpper(rpBase) + "/callback",
-			"//evil.example/callback",
-			rpBase + "/callback#x",
-			"http://127.0.0.1:9@evil.example/rp/callback",
-			"",
-		} {
+		for _, ru := range unregisteredRedirects {
 			noRedirect(t, authz(base("app", ru)))
 		}
 	})
@@ -282,4 +287,141 @@ func TestRedisDown(t *testing.T) {
 	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound || loc.Query().Get("error") != "server_error" {
 		t.Errorf("authorize with Redis down: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+}
+
+// TestBusy: the answers of a request refused under overload
+// (docs/ARCHITECTURE.md#overload). An authorization request that names a
+// registered client, one of its registered redirect URIs and the code flow
+// goes back to the client with temporarily_unavailable and its state, as
+// the library sends a normal request's errors (query, or fragment when
+// asked); any other gets the busy page and no redirect. Back-channel
+// endpoints answer OAuth's JSON error. All with Retry-After.
+func TestBusy(t *testing.T) {
+	e := start(t, "", "")
+	busy := e.inst.App.OIDC
+	if busy == nil {
+		t.Fatal("no provider")
+	}
+	iss := e.issuer()
+	// The iss parameter (RFC 9207) is sent exactly when discovery says so.
+	discReq, _ := http.NewRequest("GET", iss+oidcop.PathDiscovery, nil)
+	_, disc := e.doJSON(discReq)
+	if len(disc) == 0 {
+		t.Fatal("no discovery document")
+	}
+	sendsIss := disc["authorization_response_iss_parameter_supported"] == true
+	valid := func(client, redirect string) url.Values {
+		return url.Values{"client_id": {client}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid"},
+			"state": {"st-42"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	}
+	with := func(v url.Values, kv ...string) url.Values {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				v.Del(kv[i])
+			} else {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return v
+	}
+	refuse := func(method, rawQuery string, form url.Values) *http.Response {
+		t.Helper()
+		var req *http.Request
+		if method == http.MethodPost {
+			req = httptest.NewRequest(method, iss+oidcop.PathAuthorize, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			req = httptest.NewRequest(method, iss+oidcop.PathAuthorize+"?"+rawQuery, nil)
+		}
+		req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
+		w := httptest.NewRecorder()
+		busy.Busy(w, req, 1)
+		resp := w.Result()
+		if resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("%s %s: Retry-After %q, want 1", method, rawQuery+form.Encode(), resp.Header.Get("Retry-After"))
+		}
+		return resp
+	}
+
+	redirects := []struct {
+		name     string
+		method   string
+		v        url.Values
+		fragment bool
+		state    string
+	}{
+		{"GET", "GET", valid("app", rpBase+"/callback"), false, "st-42"},
+		{"POST form", "POST", valid("app", rpBase+"/callback"), false, "st-42"},
+		{"public client", "GET", valid("spa", rpBase+"/spa"), false, "st-42"},
+		{"no state", "GET", with(valid("app", rpBase+"/callback"), "state", ""), false, ""},
+		{"response_mode=query", "GET", with(valid("app", rpBase+"/callback"), "response_mode", "query"), false, "st-42"},
+		{"response_mode=fragment", "GET", with(valid("app", rpBase+"/callback"), "response_mode", "fragment"), true, "st-42"},
+	}
+	for _, tc := range redirects {
+		t.Run("redirect/"+tc.name, func(t *testing.T) {
+			resp := refuse(tc.method, tc.v.Encode(), tc.v)
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || err != nil {
+				t.Fatalf("%d Location %q, want 302 to the client", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			params := loc.Query()
+			if tc.fragment {
+				params, _ = url.ParseQuery(loc.Fragment)
+				if loc.RawQuery != "" {
+					t.Errorf("fragment mode with a query: %s", loc)
+				}
+			}
+			loc.RawQuery, loc.Fragment = "", ""
+			if loc.String() != tc.v.Get("redirect_uri") {
+				t.Errorf("redirected to %s, want %s", loc, tc.v.Get("redirect_uri"))
+			}
+			if params.Get("error") != "temporarily_unavailable" || params.Get("error_description") == "" ||
+				params.Get("state") != tc.state || params.Has("state") != (tc.state != "") || params.Has("code") {
+				t.Errorf("parameters %v", params)
+			}
+			if params.Has("iss") != sendsIss || (sendsIss && params.Get("iss") != iss) {
+				t.Errorf("iss %q; discovery advertises it: %v", params.Get("iss"), sendsIss)
+			}
+		})
+	}
+
+	pages := []struct {
+		name   string
+		method string
+		query  string
+	}{
+		{"unknown client", "GET", valid("nobody", rpBase+"/callback").Encode()},
+		{"no client", "GET", with(valid("app", rpBase+"/callback"), "client_id", "").Encode()},
+		{"missing redirect_uri", "GET", with(valid("app", rpBase+"/callback"), "redirect_uri", "").Encode()},
+		{"another client's redirect_uri", "GET", valid("app", rpBase+"/spa").Encode()},
+		{"response_type token", "GET", with(valid("app", rpBase+"/callback"), "response_type", "token").Encode()},
+		{"no response_type", "GET", with(valid("app", rpBase+"/callback"), "response_type", "").Encode()},
+		{"unparseable query", "GET", valid("app", rpBase+"/callback").Encode() + "&x=%zz"},
+		{"unparseable max_age", "GET", with(valid("app", rpBase+"/callback"), "max_age", "soon").Encode()},
+		{"POST form, unregistered redirect_uri", "POST", valid("app", "https://evil.example/callback").Encode()},
+	}
+	for _, ru := range unregisteredRedirects {
+		pages = append(pages, struct{ name, method, query string }{"redirect_uri " + ru, "GET", valid("app", ru).Encode()})
+	}
+	for _, tc := range pages {
+		t.Run("page/"+tc.name, func(t *testing.T) {
+			form, _ := url.ParseQuery(tc.query)
+			resp := refuse(tc.method, tc.query, form)
+			body := bodyOf(resp)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" ||
+				!strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "服务繁忙") {
+				t.Errorf("%d Location %q, want the busy page: %.200s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+		})
+	}
+
+	t.Run("token endpoint", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		busy.Busy(w, httptest.NewRequest("POST", iss+oidcop.PathToken, nil), 1)
+		var m map[string]string
+		_ = json.Unmarshal(w.Body.Bytes(), &m)
+		if w.Code != http.StatusServiceUnavailable || m["error"] != "temporarily_unavailable" || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("%d %v", w.Code, m)
+		}
+	})
 }
