@@ -57,14 +57,23 @@
 // ContextTimeoutEnabled, so give the client a ReadTimeout of about 1 s for
 // the same bound on a read caught mid-hang.
 //
+// Every other call fails as quickly as the client's round trips do: the
+// engine does not bound a single round trip (the application's client
+// bounds each at 1.2 s, docs/ARCHITECTURE.md#redis), but a call that goes
+// on after a round trip failed (a scan past its profile read, a redeem, a
+// cache refresh and its fallback) bounds all of them together by the same
+// 1.2 s, so that a Redis that hangs part-way does not cost one timeout per
+// round trip.
+//
 // # Overload
 //
 // A call that runs out of time inside this process (queued for a pooled
-// connection past its deadline or the client's pool timeout) while the
-// subscriber still hears from Redis fails with ErrOverloaded, not
-// ErrUnavailable: an overloaded server must not report a healthy store as
-// down. Socket timeouts, refused and dropped connections, and anything
-// while the subscriber has lost Redis, are ErrUnavailable.
+// connection past its deadline or the client's pool timeout, or cut by its
+// context deadline) while the subscriber still hears from Redis fails with
+// ErrOverloaded, not ErrUnavailable: an overloaded server must not report a
+// healthy store as down. The client's socket timeouts, refused and dropped
+// connections, and anything while the subscriber has lost Redis, are
+// ErrUnavailable.
 //
 // # Users and sessions
 //

@@ -83,6 +83,13 @@ const (
 	// failFastAfter: a new Wait fails at once with ErrUnavailable when the
 	// wake-up subscription has been down this long.
 	failFastAfter = 500 * time.Millisecond
+	// opTimeout bounds, all together, the round trips of a call that goes
+	// on after one of them fails (a scan past its profile read, a redeem,
+	// a cache refresh and its fallback). Each round trip alone may take the
+	// Redis client's whole bound when Redis hangs; without a shared one
+	// they added up (a redeem took 6 s). It equals the bound the
+	// application puts on each Redis call (docs/ARCHITECTURE.md#redis).
+	opTimeout = 1200 * time.Millisecond
 )
 
 func (c *Config) setDefaults() error {

@@ -90,13 +90,17 @@ func (e *Engine) storeErr(op string, err error) error {
 }
 
 // overloaded reports whether err is a timeout of our own making while Redis
-// is healthy. go-redis honours a context deadline only while a command
-// queues for a pooled connection (its sockets have their own read and write
-// timeouts), and its pool timeout bounds the same queue: both mean that this
+// is healthy: a context deadline (the caller's, or the bound a client puts
+// on every call), which go-redis honours while a command queues for a
+// pooled connection and, with ContextTimeoutEnabled, on the socket too; or
+// its pool timeout, which bounds the same queue. They mean that this
 // process had more work than connections and CPU, not that Redis stopped
-// answering. Redis's health is the subscriber's verdict, which rests on its
-// own connection's PINGs and not on the pool (see subscribeLoop). Socket
-// timeouts, refused and dropped connections remain ErrUnavailable.
+// answering, unless the subscriber says otherwise: Redis's health is its
+// verdict, which rests on its own connection's PINGs and not on the pool
+// (see subscribeLoop). In the second or so before it notices a hang, a
+// call cut by its deadline counts as overloaded too; both are 503 with
+// Retry-After. The client's own socket timeouts, refused and dropped
+// connections remain ErrUnavailable.
 func (e *Engine) overloaded(err error) bool {
 	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, redis.ErrPoolTimeout) {
 		return false

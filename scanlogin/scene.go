@@ -318,6 +318,10 @@ func (e *Engine) Scan(ctx context.Context, id, userID string) (*Scene, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("scanlogin: scan: %w", ErrInvalidSceneID)
 	}
+	// The profile read and the transition share one bound: a profile read
+	// that fails is no error, and must not double a hung Redis's wait.
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	prof, err := e.countScan(ctx, userID)
 	if err != nil {
 		return nil, err

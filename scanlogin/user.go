@@ -203,9 +203,11 @@ func (e *Engine) SetPhone(ctx context.Context, id, phone string) (*User, error) 
 
 // refreshCache writes a changed user to the cache. Should that fail, the
 // cached copy is deleted instead; should that fail too, the stale copy
-// lives until its TTL (logged).
+// lives until its TTL (logged). The store has the change already, so this
+// goes on if the caller has gone, within one bound for both writes.
 func (e *Engine) refreshCache(ctx context.Context, u *User) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
 	if err := e.cacheUser(ctx, u, ""); err == nil {
 		return
 	}

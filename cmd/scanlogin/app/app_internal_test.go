@@ -1,10 +1,16 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/server"
 )
@@ -78,5 +84,74 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 	prod := Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", DatabaseURL: "postgres://db/scanlogin", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}.WithDefaults()
 	if err := prod.Validate(); err != nil {
 		t.Errorf("a complete production config does not validate: %v", err)
+	}
+}
+
+// TestRedisCallsBounded: against a server that accepts connections and
+// answers nothing, every call of the client fails within redisCallTimeout,
+// the calls that first wait for a pooled connection (more at once than the
+// pool holds) and pipelines alike; go-redis's own timeouts let those take
+// two connection waits or two attempts.
+func TestRedisCallsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	rdb, err := OpenRedis("redis://" + ln.Addr().String() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	calls := rdb.(*redis.Client).Options().PoolSize * 2
+	took := make([]time.Duration, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			start := time.Now()
+			if i%2 == 0 {
+				errs[i] = rdb.Get(context.Background(), "k").Err()
+			} else {
+				_, errs[i] = rdb.Pipelined(context.Background(), func(p redis.Pipeliner) error {
+					p.Get(context.Background(), "k")
+					p.Set(context.Background(), "k", "v", time.Minute)
+					return nil
+				})
+			}
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	slowest := slices.Max(took)
+	t.Logf("%d calls at once, slowest %s", calls, slowest)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("call %d succeeded against a server that answers nothing", i)
+		}
+	}
+	// The slack is the scheduler's, under -race on a loaded machine.
+	if slowest > redisCallTimeout+300*time.Millisecond {
+		t.Errorf("a call took %s, bound %s", slowest, redisCallTimeout)
 	}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -10,12 +11,19 @@ import (
 )
 
 // Redis timeouts: short, so that a dead or hung Redis turns into a 503
-// within 2 s instead of a hanging request (docs/ARCHITECTURE.md#waiting): two attempts (one
-// retry, for a pooled connection that died) of at most 800 ms each.
+// within 2 s instead of a hanging request (docs/ARCHITECTURE.md#redis). An
+// attempt waits at most 800 ms for an answer, and one retry (for a pooled
+// connection that died) may follow; redisCallTimeout bounds each call (a
+// command or a pipeline) as a whole, its wait for a pooled connection and
+// the retry included: without it a call took two attempts, or two waits
+// for a connection, when Redis hung (over 3 s under load). 1.2 s leaves the
+// rest of the 2 s to the request on a loaded machine, and is still tens of
+// times a busy Redis's p99.
 const (
 	redisDialTimeout = 500 * time.Millisecond
 	redisIOTimeout   = 800 * time.Millisecond
 	redisMaxRetries  = 1
+	redisCallTimeout = 1200 * time.Millisecond
 )
 
 // OpenRedis connects to SCANLOGIN_REDIS_URL. Accepted forms:
@@ -28,7 +36,8 @@ const (
 //
 // (rediss+sentinel and rediss+cluster use TLS.) Query parameters are
 // go-redis's own (dial_timeout, read_timeout, pool_size, ...); timeouts not
-// given there default to short values.
+// given there default to short values, and every call is bounded as a
+// whole (redisCallTimeout).
 func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
@@ -45,8 +54,8 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
-		return redis.NewClient(opt), nil
+		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.ContextTimeoutEnabled)
+		return bounded(redis.NewClient(opt)), nil
 	case "sentinel":
 		return openSentinel(plain)
 	case "cluster":
@@ -54,8 +63,8 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
-		return redis.NewClusterClient(opt), nil
+		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.ContextTimeoutEnabled)
+		return bounded(redis.NewClusterClient(opt)), nil
 	default:
 		return nil, fmt.Errorf("unknown scheme %q", scheme)
 	}
@@ -83,8 +92,8 @@ func openSentinel(u string) (redis.UniversalClient, error) {
 	if opt.MasterName == "" {
 		return nil, fmt.Errorf("a sentinel URL needs ?master_name=")
 	}
-	setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
-	return redis.NewFailoverClient(opt), nil
+	setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.ContextTimeoutEnabled)
+	return bounded(redis.NewFailoverClient(opt)), nil
 }
 
 func queryOf(raw string) url.Values {
@@ -95,7 +104,10 @@ func queryOf(raw string) url.Values {
 	return u.Query()
 }
 
-func setTimeouts(dial, read, write *time.Duration, retries *int) {
+// setTimeouts fills in the timeouts the URL did not set, and makes the
+// client's sockets honour context deadlines, which callBound sets.
+func setTimeouts(dial, read, write *time.Duration, retries *int, contextTimeouts *bool) {
+	*contextTimeouts = true
 	if *retries == 0 {
 		*retries = redisMaxRetries
 	}
@@ -109,3 +121,59 @@ func setTimeouts(dial, read, write *time.Duration, retries *int) {
 		*write = redisIOTimeout
 	}
 }
+
+// bounded installs callBound on c.
+func bounded(c redis.UniversalClient) redis.UniversalClient {
+	c.AddHook(callBound{redisCallTimeout})
+	return c
+}
+
+// callBound is a go-redis hook that gives every call a deadline at most d
+// away (a sooner one of the caller's stays). With the client's
+// ContextTimeoutEnabled the deadline bounds the call as a whole: its wait
+// for a pooled connection, each attempt's socket reads and writes, and the
+// pause before the retry. Commands that block on purpose keep the timeout
+// they are given (scanlogin sends none; tests hold connections with them),
+// and publish/subscribe connections do not pass through it: the
+// subscriber has its own ping deadlines.
+type callBound struct{ d time.Duration }
+
+// blocking tells the commands that wait for as long as they are told.
+func blocking(name string) bool {
+	switch name {
+	case "blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
+		"xread", "xreadgroup", "wait", "waitaof":
+		return true
+	}
+	return false
+}
+
+func (b callBound) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (b callBound) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if blocking(cmd.Name()) {
+			return next(ctx, cmd)
+		}
+		ctx, cancel := b.bound(ctx)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (b callBound) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := b.bound(ctx)
+		defer cancel()
+		return next(ctx, cmds)
+	}
+}
+
+func (b callBound) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= b.d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.d)
+}
+
+var _ redis.Hook = callBound{}
