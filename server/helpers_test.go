@@ -71,32 +71,9 @@ func (c *client) req(method, path, token string, body any, headers ...string) *r
 
 func (c *client) reqCtx(ctx context.Context, method, path, token string, body any, headers ...string) *response {
 	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := newRequest(ctx, method, c.base+path, token, body, headers...)
 	if err != nil {
 		c.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -171,4 +148,38 @@ func (c *client) confirmed(inst *servertest.Instance) (scene, string) {
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(c.t, 200)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(c.t, 200)
 	return sc, tok
+}
+
+// newRequest is a request to the API: method url with an optional bearer
+// token and body (string, []byte or anything JSON-encodable), and extra
+// headers as key, value pairs.
+func newRequest(ctx context.Context, method, url, token string, body any, headers ...string) (*http.Request, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req, nil
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -316,30 +317,9 @@ func TestRedisHangs(t *testing.T) {
 // send is client.req for a goroutine: it returns transport errors rather
 // than failing the test.
 func send(hc *http.Client, base, method, path, token string, body any, headers ...string) (*response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
+	req, err := newRequest(context.Background(), method, base+path, token, body, headers...)
 	if err != nil {
 		return nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
