@@ -2,6 +2,7 @@ package scanlogin
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,8 +149,15 @@ func TestScanLimit(t *testing.T) {
 // commandstats: resetting the stats, new connections' HELLO, the
 // subscriber's PINGs.
 func perLoginWork(calls map[string]int64) map[string]int64 {
-	for _, k := range []string{"config|resetstat", "hello", "ping", "info"} {
-		delete(calls, k)
+	for k := range calls {
+		switch {
+		case k == "config|resetstat", k == "info":
+			delete(calls, k) // the test's own
+		case k == "hello", k == "ping", k == "subscribe", strings.HasPrefix(k, "client|"):
+			// A connection's set-up and the subscribers' keep-alive: an
+			// engine's subscriber may (re)connect inside the window.
+			delete(calls, k)
+		}
 	}
 	return calls
 }
