@@ -52,7 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	log, err := newLogger(stderr, getenv("SCANLOGIN_LOG_LEVEL"))
+	logOut := newLogWriter(stderr)
+	defer logOut.Flush()
+	log, err := newLogger(logOut, getenv("SCANLOGIN_LOG_LEVEL"))
 	if err != nil {
 		return fmt.Errorf("configuration: SCANLOGIN_LOG_LEVEL: %w", err)
 	}
@@ -107,6 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		} else {
 			log.Info("scanlogin demo ready: open "+cfg.PublicURL+"/ and scan with a phone on the same network, or use the phone simulator", "url", cfg.PublicURL+"/")
 		}
+		_ = logOut.Flush() // the log's start-up lines come before the banner
 		fmt.Fprintf(stdout, "\n  scanlogin demo: open %s/\n  users are kept in %s\n", cfg.PublicURL, app.DescribeDatabase(cfg.DatabaseURL))
 		if hint != "" {
 			fmt.Fprintf(stdout, "  %s\n", hint)
@@ -115,6 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
+	_ = logOut.Flush()
 	// SIGHUP re-reads the OpenID clients; a bad file keeps the old ones.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -286,14 +290,16 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// newLogger is the program's logger: JSON lines to w, redacted; warnings
+// and errors are written through at once.
+func newLogger(w *logWriter, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if level != "" {
 		if err := l.UnmarshalText([]byte(level)); err != nil {
 			return nil, fmt.Errorf("want debug, info, warn or error, got %q", level)
 		}
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})
+	h := syncHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), w}
 	return slog.New(server.NewRedactHandler(h)), nil
 }
 
