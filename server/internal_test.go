@@ -123,6 +123,36 @@ func TestRedactHandler(t *testing.T) {
 	}
 }
 
+// TestRedactHandlerOneAttr: a line whose only secret is one attribute, or
+// its message, is redacted too (clean lines pass through untouched).
+func TestRedactHandlerOneAttr(t *testing.T) {
+	lines := []func(*slog.Logger){
+		func(l *slog.Logger) { l.Info("m", "token", "T-secret-1") },
+		func(l *slog.Logger) { l.Info("m", "Authorization", "Bearer B-secret-2") },
+		func(l *slog.Logger) { l.Info("m", "note", "header was Bearer B-secret-3") },
+		func(l *slog.Logger) { l.Info("m", "x", "Yj3kq9secret-4_Zx0aB1cD2eF3gH4iJ5kL6mN7oP8qR9s") },
+		func(l *slog.Logger) { l.Info("m", "err", errors.New("js_code=C-secret-5")) },
+		func(l *slog.Logger) { l.Info("m", slog.Group("req", "cookie", "c=X-secret-6")) },
+		func(l *slog.Logger) { l.Info("m", "url", "/cb?code=C-secret-7&state=s") },
+		func(l *slog.Logger) { l.Info("hello eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2VjcmV0LTg") },
+		func(l *slog.Logger) { l.Info("m", "n", 1, "at", time.Now(), "token", 9) },
+		func(l *slog.Logger) { l.Info("m", "v", slog.AnyValue(struct{ S string }{"token=T-secret-10"})) },
+	}
+	for i, line := range lines {
+		var buf bytes.Buffer
+		line(slog.New(NewRedactHandler(slog.NewJSONHandler(&buf, nil))))
+		out := buf.String()
+		if strings.Contains(out, "secret-") || strings.Contains(out, "c2VjcmV0LTg") || strings.Contains(out, `"token":9`) {
+			t.Errorf("line %d leaked: %s", i, out)
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(NewRedactHandler(slog.NewJSONHandler(&buf, nil))).Info("http request", "route", "/api/v1/qr/:scene/state", "status", 200, "took", time.Millisecond)
+	if want := `"msg":"http request","route":"/api/v1/qr/:scene/state","status":200,"took":1000000}`; !strings.Contains(buf.String(), want) {
+		t.Errorf("a clean line changed: %s", buf.String())
+	}
+}
+
 func TestSecureCookies(t *testing.T) {
 	for u, want := range map[string]bool{
 		"https://login.example.com": true,
