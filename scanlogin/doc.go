@@ -73,7 +73,9 @@
 // ErrOverloaded, not ErrUnavailable: an overloaded server must not report a
 // healthy store as down. The client's socket timeouts, refused and dropped
 // connections, and anything while the subscriber has lost Redis, are
-// ErrUnavailable.
+// ErrUnavailable. The user store follows the same rule with its own
+// evidence (package sqlstore: a call that ran out of time while the
+// database answered other calls is ErrOverloaded).
 //
 // # Users and sessions
 //

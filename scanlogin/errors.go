@@ -37,13 +37,14 @@ var (
 	// ErrInvalidToken: a mini-program token or refresh token is unknown or
 	// expired.
 	ErrInvalidToken = errors.New("invalid token")
-	// ErrUnavailable: Redis is unreachable or timed out. The cause is wrapped
-	// too.
+	// ErrUnavailable: Redis, or the user store, is unreachable or does not
+	// answer. The cause is wrapped too.
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrOverloaded: a Redis call could not be made in time because this
 	// process is over capacity (its calls queued for a connection or for the
-	// CPU) while Redis itself answers. Retry shortly, or elsewhere. The cause
-	// is wrapped too.
+	// CPU) while Redis itself answers; or a call of the user store ran out of
+	// time while the database answered other calls. Retry shortly, or
+	// elsewhere. The cause is wrapped too.
 	ErrOverloaded = errors.New("server overloaded")
 	// ErrRateLimited: a rate limit is reached; the error is a *LimitError
 	// (limit.go) saying when to come back.

@@ -86,8 +86,9 @@ type SignIn struct {
 // the truth, so losing Redis never loses or splits a user.
 //
 // Every method returns an error matching ErrUnavailable when the store
-// cannot be reached in time; ErrUserNotFound and ErrAvatarNotFound are
-// answers.
+// cannot be reached in time, or ErrOverloaded when a call ran out of time
+// while the store answered others (it is busy, not down); ErrUserNotFound
+// and ErrAvatarNotFound are answers.
 type UserStore interface {
 	// LoginUser finds the user with the identity or creates one: two
 	// concurrent first logins of one identity yield one user, and created
@@ -166,7 +167,7 @@ func (e *Engine) User(ctx context.Context, id string) (*User, error) {
 
 // UpdateUser sets the non-nil profile fields in the store and refreshes
 // the cache. Errors: ErrUserNotFound; ErrAvatarNotFound when p.AvatarID
-// names no upload of the user's; ErrUnavailable.
+// names no upload of the user's; ErrUnavailable, ErrOverloaded.
 func (e *Engine) UpdateUser(ctx context.Context, id string, p ProfileUpdate) (*User, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("scanlogin: update user: %w", ErrUserNotFound)
@@ -188,7 +189,7 @@ func (e *Engine) UpdateUser(ctx context.Context, id string, p ProfileUpdate) (*U
 }
 
 // SetPhone records the number WeChat verified for the user ("" removes
-// it). Errors: ErrUserNotFound, ErrUnavailable.
+// it). Errors: ErrUserNotFound, ErrUnavailable, ErrOverloaded.
 func (e *Engine) SetPhone(ctx context.Context, id, phone string) (*User, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("scanlogin: set phone: %w", ErrUserNotFound)
@@ -273,7 +274,8 @@ func (e *Engine) SessionKey(ctx context.Context, userID string) (string, error) 
 // PutAvatar stores an avatar image uploaded by the user, unclaimed: a
 // profile save whose ProfileUpdate.AvatarID names it makes it the user's
 // avatar, and uploads nobody claims are collected (the store's
-// DeleteUnclaimedAvatars). Errors: ErrUserNotFound, ErrUnavailable.
+// DeleteUnclaimedAvatars). Errors: ErrUserNotFound, ErrUnavailable,
+// ErrOverloaded.
 func (e *Engine) PutAvatar(ctx context.Context, userID, contentType string, data []byte) (*Avatar, error) {
 	if !validID(userID) {
 		return nil, fmt.Errorf("scanlogin: put avatar: %w", ErrUserNotFound)
@@ -282,7 +284,7 @@ func (e *Engine) PutAvatar(ctx context.Context, userID, contentType string, data
 }
 
 // Avatar returns a stored avatar with its image.
-// Errors: ErrAvatarNotFound, ErrUnavailable.
+// Errors: ErrAvatarNotFound, ErrUnavailable, ErrOverloaded.
 func (e *Engine) Avatar(ctx context.Context, avatarID string) (*Avatar, error) {
 	if !validID(avatarID) {
 		return nil, fmt.Errorf("scanlogin: avatar: %w", ErrAvatarNotFound)
@@ -291,7 +293,8 @@ func (e *Engine) Avatar(ctx context.Context, avatarID string) (*Avatar, error) {
 }
 
 // PingUsers reports whether the user store answers: ErrUnavailable when
-// it does not.
+// it does not, ErrOverloaded when it answers others but not this call in
+// time.
 func (e *Engine) PingUsers(ctx context.Context) error { return e.users.Ping(ctx) }
 
 // msOrZero is t in Unix ms, 0 for the zero time.

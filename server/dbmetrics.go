@@ -37,7 +37,7 @@ func newDBMetrics() dbMetrics {
 		}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scanlogin_db_errors_total",
-			Help: "Failed database calls by operation and kind: unavailable (down, hung, timed out) or error (refused by the database: a bug). Not-found answers are not errors.",
+			Help: "Failed database calls by operation and kind: unavailable (down, hung, or timed out with nothing answered meanwhile), overloaded (timed out while the database answered other calls: waiting for a connection or a CPU) or error (refused by the database: a bug). Not-found answers are not errors.",
 		}, []string{"op", "kind"}),
 	}
 }
@@ -51,6 +51,8 @@ func (m *Metrics) ObserveDB(op string, took time.Duration, err error) {
 		errors.Is(err, context.Canceled):
 	case errors.Is(err, scanlogin.ErrUnavailable):
 		m.db.errors.WithLabelValues(op, "unavailable").Inc()
+	case errors.Is(err, scanlogin.ErrOverloaded):
+		m.db.errors.WithLabelValues(op, "overloaded").Inc()
 	default:
 		m.db.errors.WithLabelValues(op, "error").Inc()
 	}

@@ -62,8 +62,8 @@ var (
 // cause.
 func badUserData(e *Error, cause error) error { return fmt.Errorf("%w: %w", e, cause) }
 
-// codeOverloaded is the code of a 503 that says this instance, not Redis,
-// is the trouble: scanlogin.ErrOverloaded.
+// codeOverloaded is the code of a 503 that says the load is the trouble, not
+// a store that is down: scanlogin.ErrOverloaded, from Redis or the database.
 const codeOverloaded = "overloaded"
 
 // errorTable is the one place where errors become statuses and error codes (docs/ARCHITECTURE.md#errors).
@@ -108,8 +108,9 @@ var errorTable = []struct {
 	// cause may be a Redis failure.
 	{scanlogin.ErrRedeemFailed, http.StatusInternalServerError, "internal", "the login could not be completed; get a new code", 0},
 	{scanlogin.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable, retry later", 2 * time.Second},
-	// This instance had more work than it could get to Redis in time;
-	// Redis is fine, and so is another instance (docs/ARCHITECTURE.md).
+	// This instance had more work than it could get to Redis or the
+	// database in time (or the database more than it could answer in time);
+	// the store answers, and another instance may too (docs/ARCHITECTURE.md).
 	{scanlogin.ErrOverloaded, http.StatusServiceUnavailable, codeOverloaded, "the server is busy, retry shortly", time.Second},
 }
 

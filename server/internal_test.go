@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,6 +59,43 @@ func TestValidSceneID(t *testing.T) {
 	}
 }
 
+// TestObserveDB: database calls that failed are counted by kind; answers
+// (not found) and callers that gave up are not failures.
+func TestObserveDB(t *testing.T) {
+	m := NewMetrics()
+	for _, err := range []error{
+		nil,
+		fmt.Errorf("sqlstore: user: %w", scanlogin.ErrUserNotFound),
+		fmt.Errorf("sqlstore: user: %w", context.Canceled),
+		fmt.Errorf("sqlstore: user: %w: %w", scanlogin.ErrUnavailable, errors.New("dial unix: connection refused")),
+		fmt.Errorf("sqlstore: user: %w: %w", scanlogin.ErrOverloaded, context.DeadlineExceeded),
+		fmt.Errorf("sqlstore: user: %w: %w", scanlogin.ErrOverloaded, context.DeadlineExceeded),
+		errors.New("sqlstore: user: syntax error"),
+	} {
+		m.ObserveDB("user", time.Millisecond, err)
+	}
+	mfs, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "scanlogin_db_errors_total" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "kind" {
+					got[l.GetValue()] = mt.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if want := map[string]float64{"unavailable": 1, "overloaded": 2, "error": 1}; !maps.Equal(got, want) {
+		t.Fatalf("scanlogin_db_errors_total by kind = %v, want %v", got, want)
+	}
+}
+
 // TestErrorMapping: the table maps wrapped errors; 5xx never carry text.
 func TestErrorMapping(t *testing.T) {
 	for _, tt := range []struct {
@@ -77,6 +115,8 @@ func TestErrorMapping(t *testing.T) {
 		{&wxapi.Error{API: "getwxacodeunlimit", Code: 99999}, 502, "wechat_unavailable", true},
 		{fmt.Errorf("post: %w", wxapi.ErrUnavailable), 502, "wechat_unavailable", true},
 		{fmt.Errorf("x: %w: %w", scanlogin.ErrOverloaded, redis.ErrPoolTimeout), 503, "overloaded", true},
+		// The database, cut by its bound while it answered other calls.
+		{fmt.Errorf("sqlstore: user: %w: %w", scanlogin.ErrOverloaded, context.DeadlineExceeded), 503, "overloaded", true},
 		{fmt.Errorf("x: %w: %v", scanlogin.ErrRedeemFailed, scanlogin.ErrUnavailable), 500, "internal", false},
 		{context.DeadlineExceeded, 503, "unavailable", true},
 		{&http.MaxBytesError{Limit: 1}, 413, "payload_too_large", false},

@@ -58,7 +58,7 @@ func NewMetrics() *Metrics {
 		}, []string{"api", "errcode"}),
 		overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scanlogin_overloaded_total",
-			Help: "Requests answered 503 overloaded by route pattern: this instance could not get to a healthy Redis in time (its calls queued for a connection or the CPU). Redis being down is 503 unavailable instead.",
+			Help: "Requests answered 503 overloaded by route pattern: a call to a healthy Redis or database did not finish in time (it queued for a connection or a CPU). A store that is down is 503 unavailable instead.",
 		}, []string{"route"}),
 	}
 	m.db = newDBMetrics()

@@ -190,8 +190,9 @@ func (s *Server) readyz(c echo.Context) error {
 		e := errorFor(err)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(retryAfterSeconds(e.RetryAfter), 1)))
 		if e.Code == codeOverloaded {
-			// Redis is fine; this instance is too busy to ask it in time.
-			// Failing readiness sends new browsers to the others.
+			// Redis or the database answers, not this call in time: the
+			// store is not reported down. Failing readiness sends new
+			// browsers to the others.
 			status = "overloaded"
 		}
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": status})

@@ -18,7 +18,8 @@ type Avatar = scanlogin.Avatar
 // PutAvatar stores an image the user uploaded, unclaimed, and returns it
 // without its data. A profile save claims it (ProfileUpdate.AvatarID);
 // DeleteUnclaimedAvatars collects uploads nobody claimed.
-// Errors: scanlogin.ErrUserNotFound, scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrUserNotFound, scanlogin.ErrUnavailable,
+// scanlogin.ErrOverloaded.
 func (s *Store) PutAvatar(ctx context.Context, userID, contentType string, data []byte) (a *Avatar, err error) {
 	sum := sha256.Sum256(data)
 	a = &Avatar{ID: newID(), UserID: userID, ContentType: contentType, SHA256: hex.EncodeToString(sum[:]),
@@ -37,7 +38,8 @@ func (s *Store) PutAvatar(ctx context.Context, userID, contentType string, data 
 
 // Avatar returns a stored avatar with its image, claimed or not (a client
 // may show an upload before saving the profile).
-// Errors: scanlogin.ErrAvatarNotFound, scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrAvatarNotFound, scanlogin.ErrUnavailable,
+// scanlogin.ErrOverloaded.
 func (s *Store) Avatar(ctx context.Context, id string) (a *Avatar, err error) {
 	err = s.call(ctx, OpAvatar, func(ctx context.Context) error {
 		a = &Avatar{ID: id}
@@ -73,7 +75,7 @@ func claimAvatar(ctx context.Context, tx *sql.Tx, userID, id string, now int64) 
 
 // DeleteUnclaimedAvatars deletes uploads created before the time that no
 // profile claimed, and returns how many.
-// Errors: scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) DeleteUnclaimedAvatars(ctx context.Context, before time.Time) (n int64, err error) {
 	err = s.call(ctx, OpDeleteUnclaimedAvatars, func(ctx context.Context) error {
 		res, err := s.w.ExecContext(ctx, `DELETE FROM avatars WHERE claimed_at IS NULL AND created_at < $1`, ms(before))

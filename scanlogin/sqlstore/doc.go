@@ -15,9 +15,13 @@
 // applied by goose when the store is opened; on PostgreSQL an advisory lock
 // lets several instances start at once.
 //
-// Every call is bounded by Config.Timeout, and a database that is down,
-// hung or overloaded yields an error wrapping scanlogin.ErrUnavailable; the
-// pool reconnects by itself when the database returns. Config.Observe and
+// Every call is bounded by Config.Timeout. A database that is down or hung
+// yields an error wrapping scanlogin.ErrUnavailable, and the pool
+// reconnects by itself when the database returns. A call cut by its bound
+// while the database answered other calls of the store (it waited for a
+// connection, or for a CPU, of this process or of the database) wraps
+// scanlogin.ErrOverloaded instead: retry shortly, the database is not down
+// (Store.fail, docs/ARCHITECTURE.md#the-database). Config.Observe and
 // Store.Stats let the server export metrics without this package knowing
 // Prometheus. MigrateRedis copies users from a Redis of the previous
 // version, where they lived before this store existed.

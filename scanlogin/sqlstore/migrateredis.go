@@ -47,7 +47,8 @@ type MigrateCounts struct {
 // is idempotent: a user already here is left alone, so a second run changes
 // nothing, and a run cut short can be run again. Users are copied one
 // transaction each. Web sessions are not copied: they stay in Redis.
-// Errors: scanlogin.ErrUnavailable; a Redis error as it is.
+// Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded; a Redis error
+// as it is.
 func (s *Store) MigrateRedis(ctx context.Context, src RedisSource) (MigrateCounts, error) {
 	if src.KeyPrefix == "" {
 		src.KeyPrefix = "sl:"

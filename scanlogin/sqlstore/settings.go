@@ -8,7 +8,7 @@ import (
 // SharedSetting returns the value stored under name, storing value first
 // if there is none: every instance on one database gets the value of the
 // first that asked, even when several ask at once. Errors:
-// scanlogin.ErrUnavailable.
+// scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) SharedSetting(ctx context.Context, name string, value []byte) (stored []byte, err error) {
 	if name == "" || len(value) == 0 {
 		return nil, errors.New("sqlstore: shared setting: empty name or value")

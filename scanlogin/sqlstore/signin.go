@@ -33,10 +33,12 @@ const maxSignInsPerStatement = 256
 // one commit (one WAL flush on PostgreSQL) for the lot:
 // docs/ARCHITECTURE.md#the-database. Each entry's ID is generated and At
 // defaults to now. It returns one error per entry, nil for those written:
-// a database that is down fails them all (scanlogin.ErrUnavailable); when
-// the database refuses the statement, the entries are written one by one,
-// so that a bad one fails alone (scanlogin.ErrUserNotFound for an entry
-// whose user is gone) and the others are kept.
+// a database that is down fails them all (scanlogin.ErrUnavailable), and so
+// does one too busy to answer the statement in time
+// (scanlogin.ErrOverloaded: writing each entry alone would only add to its
+// load); when the database refuses the statement, the entries are written
+// one by one, so that a bad one fails alone (scanlogin.ErrUserNotFound for
+// an entry whose user is gone) and the others are kept.
 func (s *Store) RecordSignIns(ctx context.Context, ins []SignIn) []error {
 	errs := make([]error, len(ins))
 	rows := make([]signInRow, 0, min(len(ins), maxSignInsPerStatement))
@@ -93,16 +95,17 @@ func (s *Store) insertSignIns(ctx context.Context, rows []signInRow, errs []erro
 		_, err := s.w.ExecContext(ctx, query, args...)
 		return err
 	})
-	if err == nil || errors.Is(err, scanlogin.ErrUnavailable) || ctx.Err() != nil {
+	if err == nil || outage(err) || ctx.Err() != nil {
 		for _, r := range rows {
 			errs[r.i] = err
 		}
 		return
 	}
-	// Refused: one by one, unless the database goes away meanwhile.
+	// Refused: one by one, unless the database goes away, or falls behind,
+	// meanwhile.
 	for k, r := range rows {
 		errs[r.i] = s.insertSignIn(ctx, r)
-		if errors.Is(errs[r.i], scanlogin.ErrUnavailable) || ctx.Err() != nil {
+		if outage(errs[r.i]) || ctx.Err() != nil {
 			for _, rest := range rows[k+1:] {
 				errs[rest.i] = errs[r.i]
 			}
@@ -154,7 +157,7 @@ func (s *Store) insertSignIn(ctx context.Context, r signInRow) error {
 }
 
 // SignIns returns the user's latest sign-ins, newest first, at most limit
-// (default 50). Errors: scanlogin.ErrUnavailable.
+// (default 50). Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) SignIns(ctx context.Context, userID string, limit int) (out []SignIn, err error) {
 	if limit <= 0 {
 		limit = 50
@@ -183,7 +186,8 @@ func (s *Store) SignIns(ctx context.Context, userID string, limit int) (out []Si
 }
 
 // DeleteSignInsBefore deletes history older than the time (retention) and
-// returns how many entries. Errors: scanlogin.ErrUnavailable.
+// returns how many entries. Errors: scanlogin.ErrUnavailable,
+// scanlogin.ErrOverloaded.
 func (s *Store) DeleteSignInsBefore(ctx context.Context, before time.Time) (n int64, err error) {
 	err = s.call(ctx, OpDeleteSignInsBefore, func(ctx context.Context) error {
 		res, err := s.w.ExecContext(ctx, `DELETE FROM sign_ins WHERE at < $1`, ms(before))
@@ -201,7 +205,7 @@ type Counts struct{ Users, Identities, Avatars, SignIns int64 }
 
 // Counts counts the rows (a full scan on PostgreSQL: for the operator's
 // command line and tests, not for every scrape).
-// Errors: scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) Counts(ctx context.Context) (c Counts, err error) {
 	err = s.call(ctx, OpCounts, func(ctx context.Context) error {
 		return s.r.QueryRowContext(ctx, `SELECT

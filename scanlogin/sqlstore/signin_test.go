@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/scanlogin/scanlogin/scanlogin"
 	"github.com/scanlogin/scanlogin/scanlogin/sqlstore"
 	"github.com/scanlogin/scanlogin/scanlogin/sqlstore/sqlstoretest"
@@ -222,5 +224,73 @@ func TestRecordSignInsPostgresDown(t *testing.T) {
 	}
 	if c, err := s.Counts(ctx); err != nil || c.SignIns != int64(len(in)) {
 		t.Fatalf("Counts = %+v, %v, want %d sign-ins", c, err, len(in))
+	}
+}
+
+// TestRecordSignInsOverloaded: a batch whose statement waits past the
+// store's timeout while the database answers other calls (here it waits for
+// a lock another session holds) fails as a whole with ErrOverloaded, in one
+// call, not tried again entry by entry; when the lock is gone, the same
+// store writes again.
+func TestRecordSignInsOverloaded(t *testing.T) {
+	url := sqlstoretest.Database(t)
+	calls := &opCounter{n: map[string]int{}}
+	s := open(t, url, sqlstore.Config{Timeout: 300 * time.Millisecond, Observe: calls.observe})
+	ctx := t.Context()
+	u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]sqlstore.SignIn, 50)
+	for i := range in {
+		in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInRedeem}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	lock, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback(ctx) }()
+	if _, err := lock.Exec(ctx, `LOCK TABLE sign_ins IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// Other calls are answered meanwhile.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if _, err := s.User(ctx, u.ID); err != nil {
+				t.Errorf("User while sign_ins is locked: %v", err)
+			}
+		}
+	})
+	calls.take()
+	errs := s.RecordSignIns(ctx, in)
+	close(done)
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, scanlogin.ErrOverloaded) || errors.Is(err, scanlogin.ErrUnavailable) {
+			t.Fatalf("entry %d with sign_ins locked: %v, want ErrOverloaded", i, err)
+		}
+	}
+	if got := calls.take(); got[sqlstore.OpRecordSignIns] != 1 || got[sqlstore.OpRecordSignIn] != 0 {
+		t.Fatalf("calls with sign_ins locked: %v, want one %s", got, sqlstore.OpRecordSignIns)
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range s.RecordSignIns(ctx, in) {
+		if err != nil {
+			t.Fatalf("entry %d after the lock: %v", i, err)
+		}
 	}
 }

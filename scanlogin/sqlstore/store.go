@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,8 @@ type Config struct {
 	// Observe, when set, is called after every call with the method's name
 	// (the Op* constants), its duration and the error it returns (nil on
 	// success). Database failures are the errors that match
-	// scanlogin.ErrUnavailable; ErrUserNotFound and the like are answers.
+	// scanlogin.ErrUnavailable or scanlogin.ErrOverloaded (see Store.fail);
+	// ErrUserNotFound and the like are answers.
 	Observe func(op string, d time.Duration, err error)
 	// Now is the clock for created/updated times. Default time.Now.
 	Now    func() time.Time
@@ -87,6 +89,10 @@ type Store struct {
 	observe func(string, time.Duration, error)
 	now     func() time.Time
 	log     *slog.Logger
+	// answers counts the calls the database answered (see answered), so
+	// that a call cut by a time bound can tell whether the database
+	// answered others meanwhile (see fail).
+	answers atomic.Uint64
 }
 
 // Open connects to the database named by rawURL, applies pending
@@ -213,9 +219,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
+	answers := s.answers.Load()
 	results, err := p.Up(ctx)
 	if err != nil {
-		return s.fail("migrate", ctx, ctx, err)
+		return s.fail("migrate", ctx, ctx, answers, err)
 	}
 	for _, r := range results {
 		s.log.Info("database migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
@@ -236,7 +243,8 @@ func (s *Store) Close() error {
 }
 
 // Ping checks that the database answers, for a readiness probe.
-// Errors: scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded (the database
+// answers, but not this call in time: not an outage, see fail).
 func (s *Store) Ping(ctx context.Context) error {
 	return s.call(ctx, OpPing, func(ctx context.Context) error {
 		if err := s.w.PingContext(ctx); err != nil {
@@ -278,13 +286,19 @@ func (s *Store) Stats() PoolStats {
 }
 
 // call runs f under the store's timeout, turns database failures into
-// ErrUnavailable and reports the call to Config.Observe.
+// ErrUnavailable or ErrOverloaded (fail), counts the calls the database
+// answered, and reports the call to Config.Observe.
 func (s *Store) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
 	start := time.Now()
+	answers := s.answers.Load()
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	err := f(cctx)
+	got := answered(cctx, err)
 	if err != nil {
-		err = s.fail(op, ctx, cctx, err)
+		err = s.fail(op, ctx, cctx, answers, err)
+	}
+	if got {
+		s.answers.Add(1)
 	}
 	cancel()
 	if s.observe != nil {
@@ -294,21 +308,74 @@ func (s *Store) call(ctx context.Context, op string, f func(ctx context.Context)
 }
 
 // fail classifies err from op, run under callCtx (ctx and the store's
-// timeout). Answers (not found) pass unchanged; a caller that gave up gets
-// its own context error back, not ErrUnavailable, so a client that hung up
-// is not counted as an outage; failures to reach or use the database wrap
-// ErrUnavailable; anything else (a query the database rejects) is a plain
-// error: a bug, not an outage.
-func (s *Store) fail(op string, ctx, callCtx context.Context, err error) error {
+// timeout); answers is the count of answered calls when op began.
+//
+// Answers (not found) pass unchanged. A caller that gave up (cancelled
+// ctx) gets its own context error back, not ErrUnavailable, so a client
+// that hung up is not counted as an outage. A call cut by a time bound
+// (the store's timeout, the caller's deadline, or the driver's connect
+// timeout) is ErrOverloaded when the database answered another call of
+// this store while this one waited: the database is reachable and this
+// call queued for a connection, or for the CPU of this process or of the
+// database, so it must not be reported as down
+// (docs/ARCHITECTURE.md#the-database). When nothing answered since the
+// call began, the database is hung or unreachable: ErrUnavailable. (A call
+// begun shortly before the database hangs can still see an answer given to
+// an earlier one, and so be ErrOverloaded; the next ones are not.) Other
+// failures to reach or use the database (a refused or dropped connection,
+// a database shutting down) wrap ErrUnavailable; anything else (a query
+// the database rejects) is a plain error: a bug, not an outage.
+func (s *Store) fail(op string, ctx, callCtx context.Context, answers uint64, err error) error {
 	switch {
 	case errors.Is(err, scanlogin.ErrUserNotFound), errors.Is(err, scanlogin.ErrAvatarNotFound):
 		return err
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled):
 		return fmt.Errorf("sqlstore: %s: %w", op, ctx.Err())
-	case callCtx.Err() != nil, unavailable(err):
+	case callCtx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		if !errors.Is(err, context.DeadlineExceeded) {
+			// Cut by the bound, the driver may say only what that did (a
+			// transaction already rolled back): keep the deadline in the chain.
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+		if s.answers.Load() != answers {
+			return fmt.Errorf("sqlstore: %s: %w: %w", op, scanlogin.ErrOverloaded, err)
+		}
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, scanlogin.ErrUnavailable, err)
+	case unavailable(err):
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, scanlogin.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// outage reports whether err, from a call, says the database could not
+// serve it (down, hung, or not in time): ErrUnavailable or ErrOverloaded.
+func outage(err error) bool {
+	return errors.Is(err, scanlogin.ErrUnavailable) || errors.Is(err, scanlogin.ErrOverloaded)
+}
+
+// answered reports whether a call that ran under callCtx and returned err
+// got an answer from the database: a result, not found, or an error the
+// database sent back that shows it at work (a query it refused, a
+// serialization failure). A call cut by its bound did not, nor one that
+// failed to reach the database, nor one the database turned away for
+// want of resources or because it is shutting down.
+func answered(callCtx context.Context, err error) bool {
+	switch {
+	case err == nil, errors.Is(err, scanlogin.ErrUserNotFound), errors.Is(err, scanlogin.ErrAvatarNotFound):
+		return true
+	case callCtx.Err() != nil:
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "53"),
+			strings.HasPrefix(pgErr.Code, "57P"), strings.HasPrefix(pgErr.Code, "58"):
+			return false
+		}
+		return true
+	}
+	return !unavailable(err)
 }
 
 func unavailable(err error) bool {

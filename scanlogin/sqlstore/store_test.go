@@ -160,7 +160,7 @@ func TestPostgresDown(t *testing.T) {
 		if took > 2*time.Second {
 			t.Errorf("%s with PostgreSQL down took %s", call.name, took)
 		}
-		if !errors.Is(err, scanlogin.ErrUnavailable) {
+		if !errors.Is(err, scanlogin.ErrUnavailable) || errors.Is(err, scanlogin.ErrOverloaded) {
 			t.Errorf("%s with PostgreSQL down: err = %v, want ErrUnavailable", call.name, err)
 		}
 	}
@@ -190,7 +190,8 @@ func TestPostgresDown(t *testing.T) {
 }
 
 // TestPostgresHung: a PostgreSQL that stops answering (a hung host) fails
-// calls at the store's timeout with ErrUnavailable, and the store recovers
+// calls at the store's timeout with ErrUnavailable, not ErrOverloaded:
+// nothing was answered while they waited (Store.fail). The store recovers
 // when it answers again.
 func TestPostgresHung(t *testing.T) {
 	pg := sqlstoretest.Start(t)
@@ -216,7 +217,7 @@ func TestPostgresHung(t *testing.T) {
 			}
 			took := time.Since(start)
 			t.Logf("call %d with PostgreSQL hung: %s", i, took)
-			if took > 2*time.Second || !errors.Is(err, scanlogin.ErrUnavailable) {
+			if took > 2*time.Second || !errors.Is(err, scanlogin.ErrUnavailable) || errors.Is(err, scanlogin.ErrOverloaded) {
 				t.Errorf("call %d with PostgreSQL hung: %s, err = %v", i, took, err)
 			}
 		})
@@ -237,3 +238,70 @@ func TestPostgresHung(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestOverloaded: a healthy database that gets more calls at once than one
+// connection serves within the store's timeout fails the calls that waited
+// too long with ErrOverloaded, never ErrUnavailable, since it answered
+// other calls meanwhile (Store.fail, docs/ARCHITECTURE.md#the-database).
+// Should no call fail, the round is run again with twice the calls.
+func TestOverloaded(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			u, _, err := open(t, url, sqlstore.Config{}).LoginUser(t.Context(), sqlstore.Identity{AppID: "a", OpenID: "o"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, url, sqlstore.Config{MaxConns: 1, Timeout: overloadTimeout})
+			ctx := t.Context()
+			for n := 512; ; n *= 2 {
+				// The connection is open before the calls start.
+				if err := s.Ping(ctx); err != nil {
+					t.Fatalf("Ping: %v", err)
+				}
+				errs := make([]error, n)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() {
+						<-start
+						var got *sqlstore.User
+						got, errs[i] = s.User(ctx, u.ID)
+						if errs[i] == nil && got.ID != u.ID {
+							t.Errorf("User = %+v", got)
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				var ok, overloaded, other int
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						ok++
+					case errors.Is(err, scanlogin.ErrOverloaded) && !errors.Is(err, scanlogin.ErrUnavailable):
+						overloaded++
+					default:
+						if other++; other <= 5 {
+							t.Errorf("call %d of %d: %v, want ErrOverloaded", i, n, err)
+						}
+					}
+				}
+				t.Logf("%d calls at once, one connection, timeout %s: %d answered, %d overloaded, %d otherwise", n, overloadTimeout, ok, overloaded, other)
+				if overloaded > 0 || t.Failed() {
+					return
+				}
+				if n >= 16384 {
+					t.Fatalf("no call of %d at once waited past the %s timeout", n, overloadTimeout)
+				}
+			}
+		})
+	}
+}
+
+// overloadTimeout is the store's timeout in TestOverloaded: short, so that
+// calls queued for the connection run out of it, and long enough that the
+// database answers some call within it, and a connection cut by it is
+// opened again within it, on a busy machine under the race detector (5 ms
+// was not enough there even to connect).
+const overloadTimeout = 100 * time.Millisecond

@@ -72,7 +72,7 @@ func userByID(ctx context.Context, q querier, id string) (*User, error) {
 // LoginUser finds the user with the identity or creates one: two
 // concurrent first logins of one identity yield one user, and created is
 // true for exactly one of them. A UnionID given now is kept.
-// Errors: scanlogin.ErrUnavailable.
+// Errors: scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) LoginUser(ctx context.Context, id Identity) (u *User, created bool, err error) {
 	if id.OpenID == "" {
 		return nil, false, errors.New("sqlstore: login user: empty openid")
@@ -141,7 +141,7 @@ func (s *Store) loginUser(ctx context.Context, id Identity) (*User, bool, error)
 var errLost = errors.New("identity claimed by another login")
 
 // User returns a user by ID. Errors: scanlogin.ErrUserNotFound,
-// scanlogin.ErrUnavailable.
+// scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) User(ctx context.Context, id string) (u *User, err error) {
 	err = s.call(ctx, OpUser, func(ctx context.Context) error {
 		u, err = userByID(ctx, s.r, id)
@@ -152,7 +152,8 @@ func (s *Store) User(ctx context.Context, id string) (u *User, err error) {
 
 // UpdateProfile sets the non-nil fields and returns the user.
 // Errors: scanlogin.ErrUserNotFound; scanlogin.ErrAvatarNotFound when
-// p.AvatarID names no upload of this user's; scanlogin.ErrUnavailable.
+// p.AvatarID names no upload of this user's; scanlogin.ErrUnavailable,
+// scanlogin.ErrOverloaded.
 func (s *Store) UpdateProfile(ctx context.Context, userID string, p ProfileUpdate) (u *User, err error) {
 	err = s.call(ctx, OpUpdateProfile, func(ctx context.Context) error {
 		return s.tx(ctx, func(tx *sql.Tx) error {
@@ -177,7 +178,7 @@ func (s *Store) UpdateProfile(ctx context.Context, userID string, p ProfileUpdat
 
 // SetPhone records the number WeChat verified for the user now ("" removes
 // it) and returns the user. Errors: scanlogin.ErrUserNotFound,
-// scanlogin.ErrUnavailable.
+// scanlogin.ErrUnavailable, scanlogin.ErrOverloaded.
 func (s *Store) SetPhone(ctx context.Context, userID, phone string) (u *User, err error) {
 	err = s.call(ctx, OpSetPhone, func(ctx context.Context) error {
 		return s.tx(ctx, func(tx *sql.Tx) error {
