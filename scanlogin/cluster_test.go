@@ -83,4 +83,20 @@ func TestCluster(t *testing.T) {
 	if _, err := e.UpdateUser(ctx, u.ID, ProfileUpdate{Nickname: &nick}); err != nil {
 		t.Fatal(err)
 	}
+	// The scan with a mini-program token: the token, the scan limit and
+	// the user cache in one script.
+	mpt, _, err := e.IssueMPToken(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _, err := e.CreateScene(ctx, NewScene{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc, uid, err := e.ScanWithToken(ctx, s2.ID, mpt); err != nil || uid != u.ID || sc.Scanner == nil || sc.Scanner.Nickname != nick {
+		t.Fatalf("scan with a token on cluster: %+v %q %v", sc, uid, err)
+	}
+	if err := e.RevokeMPToken(ctx, mpt); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -98,7 +98,11 @@
 // tokens are "<session id>.<secret>", stored as hashes, and rotate on every
 // use; a spent token presented again revokes the session.
 //
-// Mini-program login tokens are opaque random strings, not JWTs: only the
+// Mini-program login tokens are "<user id>.<secret>", not JWTs: only the
 // server ever reads them, each use is checked against Redis anyway, and
-// revocation is deleting one key (sl:mpt:{<sha256 of token>}).
+// revocation is deleting one key (sl:user:{<user id>}:mpt:<sha256 of
+// token>, in the user's slot, so that ScanWithToken checks the token, the
+// scan limit and the user cache in one script). Tokens of the form before
+// (the secret alone, under sl:mpt:{<sha256 of token>}) are accepted until
+// they expire (docs/ARCHITECTURE.md#tokens).
 package scanlogin

@@ -253,10 +253,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 
 // Key layout. Everything of one scene shares the hash tag {<scene id>}, so
 // the scene scripts run on Redis Cluster; a session and its spent refresh
-// tokens share {<session id>}; a user's cached copy, session key and session
-// index share {<user id>}. (The previous version kept users themselves under
-// <prefix>user:{<id>} and <prefix>openid:{<openid>}; see
-// sqlstore.MigrateRedis.)
+// tokens share {<session id>}; a user's cached copy, session key, session
+// index, scan limit and mini-program tokens share {<user id>}. (The
+// previous version kept users themselves under <prefix>user:{<id>} and
+// <prefix>openid:{<openid>}; see sqlstore.MigrateRedis.)
 func (e *Engine) sceneKey(id string) string { return e.kp + "{" + id + "}:s" }
 func (e *Engine) imageKey(id string) string { return e.kp + "{" + id + "}:img" }
 
@@ -271,4 +271,11 @@ func (e *Engine) sessionKeyKey(id string) string { return e.kp + "user:{" + id +
 func (e *Engine) userSessKey(id string) string   { return e.kp + "user:{" + id + "}:sessions" }
 func (e *Engine) sessKey(id string) string       { return e.kp + "sess:{" + id + "}" }
 func (e *Engine) spentKey(id string) string      { return e.kp + "sess:{" + id + "}:spent" }
-func (e *Engine) mpTokenKey(hash string) string  { return e.kp + "mpt:{" + hash + "}" }
+
+// mpTokenKey is where a mini-program token of the old form was kept (its
+// own slot); userMPTokenKey is the current form's, in its user's slot
+// (session.go).
+func (e *Engine) mpTokenKey(hash string) string { return e.kp + "mpt:{" + hash + "}" }
+func (e *Engine) userMPTokenKey(id, hash string) string {
+	return e.kp + "user:{" + id + "}:mpt:" + hash
+}

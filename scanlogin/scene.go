@@ -3,6 +3,7 @@ package scanlogin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -317,7 +318,8 @@ return {'ok', s}
 // nickname and avatar from the user cache (Scene.Scanner), read in the
 // same round trip as the count, so that neither the browser's poll nor the
 // redeem reads the user again; a user not cached is scanned without them
-// (the scan never waits for the database).
+// (the scan never waits for the database). ScanWithToken is the same for a
+// phone that presents its mini-program token.
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrAlreadyScanned,
 // ErrSceneFinal, ErrSceneExpired, *LimitError, ErrUnavailable. On a refusal
 // by the state machine the scene as it stands is returned with the error.
@@ -329,30 +331,85 @@ func (e *Engine) Scan(ctx context.Context, id, userID string) (*Scene, error) {
 	// that fails is no error, and must not double a hung Redis's wait.
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	prof, err := e.countScan(ctx, userID)
+	prof, err := e.countScan(ctx, userID, "")
 	if err != nil {
 		return nil, err
 	}
 	return e.transition(ctx, "scan", id, userID, transitionArgs{scanner: prof})
 }
 
+// ScanWithToken is Scan by the user of a mini-program token, and returns
+// that user's ID too: "" while the token is not known to be good, that is
+// with ErrInvalidToken and with a Redis failure before the token was
+// checked; the user's ID with every error after (*LimitError, the scene's).
+// A token of the current form ("<user id>.<secret>", session.go) is
+// checked by the script that counts the scan and reads the scanner's
+// profile (countScan, in the user's hash slot), so the whole scan is two
+// round trips, that script and the transition, under one bound as Scan's;
+// a token that is refused spends none of the user's scan limit. A token of
+// the old form is looked up first (MPTokenUser), then scanned by Scan.
+// Errors: ErrInvalidSceneID, ErrInvalidToken, and those of Scan.
+func (e *Engine) ScanWithToken(ctx context.Context, id, token string) (*Scene, string, error) {
+	if !validID(id) {
+		return nil, "", fmt.Errorf("scanlogin: scan: %w", ErrInvalidSceneID)
+	}
+	if !validMPTokenLength(token) {
+		return nil, "", fmt.Errorf("scanlogin: scan: mp token: %w", ErrInvalidToken)
+	}
+	userID := mpTokenUserOf(token)
+	if userID == "" {
+		// The old form, in a slot of its own: a round trip more (see
+		// session.go for when this fallback can go).
+		uid, err := e.MPTokenUser(ctx, token)
+		if err != nil {
+			return nil, "", err
+		}
+		s, err := e.Scan(ctx, id, uid)
+		return s, uid, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	prof, err := e.countScan(ctx, userID, hashToken(token))
+	var le *LimitError
+	if errors.As(err, &le) {
+		return nil, userID, err // the token passed: the limit is checked after it
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := e.transition(ctx, "scan", id, userID, transitionArgs{scanner: prof})
+	return s, userID, err
+}
+
 // countScan counts a scan of userID against Config.ScansPerMinute and
 // reads the user's cached profile, in one round trip (one script, or the
-// read alone with no limit). A profile that cannot be read is no error: it
-// is a courtesy, and the poll and the redeem read the user themselves when
-// the scene has none.
-func (e *Engine) countScan(ctx context.Context, userID string) (*ScannerProfile, error) {
+// read alone with no limit and no token). With tokenHash (ScanWithToken),
+// the script first checks the user's mini-program token of that hash and
+// refuses one that is not there, not the user's or expired with
+// ErrInvalidToken, counting nothing. A profile that cannot be read is no
+// error: it is a courtesy, and the poll and the redeem read the user
+// themselves when the scene has none.
+func (e *Engine) countScan(ctx context.Context, userID, tokenHash string) (*ScannerProfile, error) {
 	if !validID(userID) {
+		if tokenHash != "" {
+			return nil, fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
+		}
 		return nil, nil // no such user: nothing cached
 	}
 	cache := e.userCacheKey(userID)
 	var f []any
 	var err error
-	if limit := e.cfg.ScansPerMinute; limit > 0 {
-		if f, err = e.count(ctx, "scan", limit, []string{e.scanLimitKey(userID), cache}, fID, fNickname, fAvatar); err != nil {
+	switch limit := e.cfg.ScansPerMinute; {
+	case tokenHash != "":
+		keys := []string{e.scanLimitKey(userID), cache, e.userMPTokenKey(userID, tokenHash)}
+		if f, err = e.count(ctx, "scan", limit, keys, userID, fID, fNickname, fAvatar); err != nil {
+			return nil, err // the token and the limit fail closed
+		}
+	case limit > 0:
+		if f, err = e.count(ctx, "scan", limit, []string{e.scanLimitKey(userID), cache}, "", fID, fNickname, fAvatar); err != nil {
 			return nil, err // the limit fails closed
 		}
-	} else {
+	default:
 		f, err = e.rdb.HMGet(ctx, cache, fID, fNickname, fAvatar).Result()
 	}
 	if err != nil || len(f) != 3 || f[0] != userID {

@@ -28,11 +28,21 @@ type Session struct {
 // so that a spent token coming back is recognised as reuse and kills the
 // session, while a made-up token for a known session ID is merely invalid.
 //
-// Mini-program tokens are opaque 256-bit random strings, not JWTs: the
-// mini-program never needs to read them, every use is checked against Redis
-// anyway (GET /api/v1/mp/me is the validity check), and an opaque token is
-// revoked by deleting one key. Redis stores "mpt:{sha256(token)}" ->
-// "<user id> <expiry ms>".
+// Mini-program tokens are "<user id>.<256 random bits>", not JWTs: the
+// mini-program never needs to read them (to it they are opaque), every use
+// is checked against Redis anyway (GET /api/v1/mp/me is the validity
+// check), and a token is revoked by deleting one key. Redis stores
+// "user:{<user id>}:mpt:<sha256(token)>" -> "<user id> <expiry ms>": in the
+// user's hash slot, so that the scan checks the token, counts the scan and
+// reads the scanner's profile in one script (ScanWithToken). The user ID in
+// the token only says where to look; the stored value decides.
+//
+// Tokens issued before that were the random part alone, stored under
+// "mpt:{sha256(token)}" (another slot). They are still accepted until they
+// expire, Config.MPTokenTTL (SCANLOGIN_MP_TOKEN_TTL, 7 days by default)
+// after their issue: once that has passed since the release that issues the
+// new form, the old form's fallback (mpTokenKeyOf's second case and
+// mpTokenKey) can go (docs/ARCHITECTURE.md#tokens).
 
 const (
 	sID, sUser, sIP, sUA, sCreated, sLastSeen, sExpires, sRefresh = "id", "uid", "ip", "ua", "ca", "ls", "ea", "rt"
@@ -326,27 +336,55 @@ func sessionFromFields(m map[string]string) *Session {
 }
 
 // IssueMPToken returns a new mini-program login token for userID and its
-// lifetime. Errors: ErrUnavailable.
+// lifetime: "<user id>.<secret>". Errors: ErrUnavailable.
 func (e *Engine) IssueMPToken(ctx context.Context, userID string) (string, time.Duration, error) {
 	if !validID(userID) {
 		return "", 0, fmt.Errorf("scanlogin: issue mp token: %w", ErrUserNotFound)
 	}
-	token := newSecret()
+	token := userID + "." + newSecret()
 	ttl := e.cfg.MPTokenTTL
 	exp := ms(e.now().Add(ttl))
-	if err := e.rdb.Set(ctx, e.mpTokenKey(hashToken(token)), userID+" "+strconv.FormatInt(exp, 10), ttl).Err(); err != nil {
+	if err := e.rdb.Set(ctx, e.userMPTokenKey(userID, hashToken(token)), userID+" "+strconv.FormatInt(exp, 10), ttl).Err(); err != nil {
 		return "", 0, e.storeErr("issue mp token", err)
 	}
 	return token, ttl, nil
 }
 
-// MPTokenUser returns the user a mini-program token belongs to.
+// mpTokenUserOf is the user a token of the current form names (not yet
+// checked), or "" for any other string.
+func mpTokenUserOf(token string) string {
+	uid, _, ok := strings.Cut(token, ".")
+	if !ok || !validID(uid) {
+		return ""
+	}
+	return uid
+}
+
+// mpTokenKeyOf is where Redis keeps a mini-program token, and the user its
+// form names: the current form in that user's slot, any other string under
+// the old form's key (with no user).
+func (e *Engine) mpTokenKeyOf(token string) (key, uid string) {
+	if uid := mpTokenUserOf(token); uid != "" {
+		return e.userMPTokenKey(uid, hashToken(token)), uid
+	}
+	// The old form (before tokens named their user): see the comment at
+	// the top of this file for when this can go.
+	return e.mpTokenKey(hashToken(token)), ""
+}
+
+// validMPTokenLength refuses what no token of ours can be before Redis is
+// asked.
+func validMPTokenLength(token string) bool { return token != "" && len(token) <= 256 }
+
+// MPTokenUser returns the user a mini-program token belongs to. It accepts
+// both forms (see the comment at the top of this file).
 // Errors: ErrInvalidToken (unknown, revoked or expired), ErrUnavailable.
 func (e *Engine) MPTokenUser(ctx context.Context, token string) (string, error) {
-	if token == "" || len(token) > 256 {
+	if !validMPTokenLength(token) {
 		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
 	}
-	v, err := e.rdb.Get(ctx, e.mpTokenKey(hashToken(token))).Result()
+	key, named := e.mpTokenKeyOf(token)
+	v, err := e.rdb.Get(ctx, key).Result()
 	if isNil(err) {
 		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
 	}
@@ -355,19 +393,20 @@ func (e *Engine) MPTokenUser(ctx context.Context, token string) (string, error) 
 	}
 	uid, expS, _ := strings.Cut(v, " ")
 	exp, _ := strconv.ParseInt(expS, 10, 64)
-	if ms(e.now()) >= exp {
+	if named != "" && uid != named || ms(e.now()) >= exp {
 		return "", fmt.Errorf("scanlogin: mp token: %w", ErrInvalidToken)
 	}
 	return uid, nil
 }
 
-// RevokeMPToken makes a mini-program token invalid at once. Revoking an
-// unknown token is not an error. Errors: ErrUnavailable.
+// RevokeMPToken makes a mini-program token of either form invalid at once.
+// Revoking an unknown token is not an error. Errors: ErrUnavailable.
 func (e *Engine) RevokeMPToken(ctx context.Context, token string) error {
 	if token == "" {
 		return nil
 	}
-	if err := e.rdb.Del(ctx, e.mpTokenKey(hashToken(token))).Err(); err != nil {
+	key, _ := e.mpTokenKeyOf(token)
+	if err := e.rdb.Del(ctx, key).Err(); err != nil {
 		return e.storeErr("revoke mp token", err)
 	}
 	return nil

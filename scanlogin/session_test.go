@@ -121,11 +121,18 @@ func TestMPTokens(t *testing.T) {
 	ctx := t.Context()
 	u, _, _ := f.e.LoginUser(ctx, LoginInfo{OpenID: "oid-mp"})
 	tok, ttl, err := f.e.IssueMPToken(ctx, u.ID)
-	if err != nil || ttl != time.Hour || len(tok) < 40 {
+	if err != nil || ttl != time.Hour || !strings.HasPrefix(tok, u.ID+".") || len(tok) != 32+1+43 {
 		t.Fatalf("issue: %q %v %v", tok, ttl, err)
 	}
-	if n, _ := f.rdb.Exists(ctx, f.e.mpTokenKey(hashToken(tok))).Result(); n != 1 {
-		t.Fatal("token not stored under its hash")
+	key := f.e.userMPTokenKey(u.ID, hashToken(tok))
+	if key != "sl:user:{"+u.ID+"}:mpt:"+hashToken(tok) {
+		t.Fatalf("token key %s", key)
+	}
+	if n, _ := f.rdb.Exists(ctx, key).Result(); n != 1 {
+		t.Fatal("token not stored under its hash in its user's slot")
+	}
+	if ttl := f.rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("token key TTL %v", ttl)
 	}
 	keys := f.rdb.Keys(ctx, "*").Val()
 	for _, k := range keys {

@@ -293,6 +293,7 @@ func TestWaitRedisDown(t *testing.T) {
 		"alive":   func() error { _, err := e.SessionAlive(ctx, userA); return err },
 		"refresh": func() error { _, _, err := e.RefreshSession(ctx, userA+".x"); return err },
 		"mptoken": func() error { _, err := e.MPTokenUser(ctx, "t"); return err },
+		"mpscan":  func() error { _, _, err := e.ScanWithToken(ctx, newID(), userA+".t"); return err },
 	} {
 		wg.Go(func() { // concurrently: each spends go-redis's retries
 			t1 := time.Now()

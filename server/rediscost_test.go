@@ -1,33 +1,45 @@
 package server_test
 
 import (
+	"context"
 	"maps"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
-// TestRedisCommandsPerLogin pins the Redis commands of one login over HTTP
-// as the browser and a phone holding its mini-program token make it, every
-// rate limit on, counted by INFO commandstats (commands a script runs
-// count too); docs/ARCHITECTURE.md#storage itemises them:
+// TestRedisCommandsPerLogin pins the Redis round trips and commands of one
+// login over HTTP as the browser and a phone holding its mini-program token
+// make it, every rate limit on: round trips as the server's client sends
+// them (a command, a script or a pipeline each), commands as INFO
+// commandstats counts them (commands a script runs count too);
+// docs/ARCHITECTURE.md#storage itemises them:
 //
 //	create   the limit's script (GET and SET of its state), SET NX of the scene
 //	poll 1   one script: GET the scene, INCR the poll count, PEXPIRE it (a
 //	         new scene's first poll); woken by the scan, GET
-//	scan     GET the mp token; one script: GET and SET of the user's scan
-//	         limit, HMGET the profile from the user cache; the
-//	         transition: GET, SET, PUBLISH
+//	scan     one script in the user's slot: GET the mp token, GET and SET
+//	         of the user's scan limit, HMGET the profile from the user
+//	         cache; the transition: GET, SET, PUBLISH
 //	poll 2   the script (GET, INCR); woken by the confirm, GET
 //	confirm  GET the mp token; the transition: GET, SET, PUBLISH
 //	redeem   the transition: GET, SET (the scene keeps the scanner's
 //	         profile: no user read); the session: ZADD NX, PEXPIRE of the
 //	         index, a script: EXISTS, HSET, PEXPIRE
+//
+// Round trips: create 2, poll 1 2, scan 2, poll 2 2, confirm 2, redeem 2.
 func TestRedisCommandsPerLogin(t *testing.T) {
-	inst := servertest.Start(t, servertest.Options{Limits: app.Limits{CreatePerIP: 1000, LoginPerIP: 1000, ScanPerUser: 1000, PollPerScene: 1000}})
+	calls := &callCounter{}
+	inst := servertest.Start(t, servertest.Options{
+		Limits:    app.Limits{CreatePerIP: 1000, LoginPerIP: 1000, ScanPerUser: 1000, PollPerScene: 1000},
+		RedisHook: calls,
+	})
 	c := newClient(t, inst)
 	tok, _ := c.login(inst, "Alice")
 	login := func() {
@@ -61,9 +73,11 @@ func TestRedisCommandsPerLogin(t *testing.T) {
 	ctx := t.Context()
 	const n = 3
 	before := inst.Redis.CommandCalls(ctx, t)
+	trips := calls.n.Load()
 	for range n {
 		login()
 	}
+	trips = calls.n.Load() - trips
 	got := map[string]float64{}
 	total := 0.0
 	for k, v := range inst.Redis.CommandCalls(ctx, t) {
@@ -82,5 +96,44 @@ func TestRedisCommandsPerLogin(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Fatalf("%.1f Redis commands per login %v, want 36 %v", total, got, want)
+	}
+	if per := float64(trips) / n; per != 12 {
+		t.Fatalf("%.1f Redis round trips per login, want 12", per)
+	}
+}
+
+// callCounter counts the calls a Redis client makes: a command, a script
+// or a pipeline is one round trip. A connection's set-up (HELLO, CLIENT)
+// and the health checks' PING are not a login's work.
+type callCounter struct{ n atomic.Int64 }
+
+func notLoginWork(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select", "ping":
+		return true
+	}
+	return false
+}
+
+func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !notLoginWork(cmd) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if !notLoginWork(cmd) {
+				c.n.Add(1)
+				break
+			}
+		}
+		return next(ctx, cmds)
 	}
 }

@@ -600,9 +600,11 @@ func (l *load) servers() []string {
 }
 
 // keyCensus counts keys by kind: the first name segment after the "sl:"
-// prefix ("{" for scenes, "sess", "mpt", "user", "wxfake", ...), so a soak
-// shows which kinds grow (sessions and tokens live for days by design) and
-// which must stay flat (scenes, codes, limiter state).
+// prefix ("{" for scenes, "sess", "user", "wxfake", ...; mini-program
+// tokens, kept in their user's slot as user:{<id>}:mpt:<hash>, and those of
+// the old form, mpt:{<hash>}, as "mpt"), so a soak shows which kinds grow
+// (sessions and tokens live for days by design) and which must stay flat
+// (scenes, codes, limiter state).
 func keyCensus(ctx context.Context, rdb *redis.Client) map[string]int64 {
 	out := map[string]int64{}
 	iter := rdb.Scan(ctx, 0, "*", 2000).Iterator()
@@ -610,6 +612,10 @@ func keyCensus(ctx context.Context, rdb *redis.Client) map[string]int64 {
 		k := strings.TrimPrefix(iter.Val(), "sl:")
 		if strings.HasPrefix(k, "{") {
 			out["scene"]++
+			continue
+		}
+		if strings.HasPrefix(k, "user:") && strings.Contains(k, "}:mpt:") {
+			out["mpt"]++
 			continue
 		}
 		if i := strings.IndexAny(k, ":{"); i > 0 {

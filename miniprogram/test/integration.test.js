@@ -43,8 +43,12 @@ function token (p) {
   return p.api.getToken()
 }
 
+// mpTokenKey is where the server keeps a mini-program token
+// ("<user id>.<secret>"): in its user's hash slot, under the token's SHA-256.
+// Only this test knows the layout; the pages treat the token as opaque.
 function mpTokenKey (t) {
-  return 'sl:mpt:{' + crypto.createHash('sha256').update(t).digest('hex') + '}'
+  const user = t.slice(0, t.indexOf('.'))
+  return 'sl:user:{' + user + '}:mpt:' + crypto.createHash('sha256').update(t).digest('hex')
 }
 
 async function deadURL () {
@@ -144,7 +148,7 @@ describe('silent login', () => {
   it('replaces a revoked token transparently on the next request', async () => {
     const p = await launched()
     const old = token(p)
-    assert.equal(await redis.command(stack.redis.port, 'DEL', mpTokenKey(old)), 1, 'the mp token key (engine layout sl:mpt:{sha256})')
+    assert.equal(await redis.command(stack.redis.port, 'DEL', mpTokenKey(old)), 1, 'the mp token key (engine layout sl:user:{<user>}:mpt:<sha256>)')
     const before401 = await call(server, 'GET', '/api/v1/mp/me', { token: old })
     assert.equal(before401.status, 401)
     const me = await p.api.request({ path: '/api/v1/mp/me' })

@@ -66,6 +66,10 @@ type Options struct {
 	// Config, when set, is used as the base configuration; the fields above
 	// override its zero values only where they are set.
 	Config *app.Config
+	// RedisHook, when set, is added to the instance's Redis client before
+	// the server starts: it sees every call the server makes (tests that
+	// count them).
+	RedisHook redis.Hook
 }
 
 // Instance is one running server.
@@ -107,6 +111,9 @@ func Start(tb testing.TB, opts Options) *Instance {
 		tb.Fatalf("servertest: redis: %v", err)
 	}
 	inst.Client = rdb
+	if opts.RedisHook != nil {
+		rdb.AddHook(opts.RedisHook)
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
