@@ -2,6 +2,7 @@ package scanlogin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -297,4 +298,39 @@ func waitForWaitersQuiet(e *Engine, n int) {
 func waitForVersionSeen(e *Engine, _ string) {
 	time.Sleep(2 * time.Millisecond)
 	waitForWaitersQuiet(e, 1)
+}
+
+// BenchmarkDecodeScene: one scanned scene's record as a poll or a
+// transition reads it, through encoding/json (as it was read before) and
+// decodeScene.
+func BenchmarkDecodeScene(b *testing.B) {
+	rec := sceneRecord{
+		ID: "0123456789abcdef0123456789abcdef", State: StateScanned, Version: 2,
+		TokenHash: strings.Repeat("9f", 32), MatchCode: "42", IP: "203.0.113.9",
+		UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36",
+		Created:   1765000000000, Deadline: 1765000060000, ScannedBy: "fedcba9876543210fedcba9876543210",
+		Scanner: &scannerRecord{Nickname: "Alice", AvatarURL: "https://login.example.com/api/v1/avatars/0123456789abcdef"}, ScannedAt: 1765000001000,
+	}
+	raw, err := json.Marshal(&rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r sceneRecord
+			if err := json.Unmarshal(raw, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decodeScene", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := decodeScene(rec.ID, raw)
+			if err != nil || *r.Scanner != *rec.Scanner {
+				b.Fatal(r, err)
+			}
+		}
+	})
 }
