@@ -177,6 +177,14 @@ func TestRedactHandlerOneAttr(t *testing.T) {
 		func(l *slog.Logger) { l.Info("hello eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2VjcmV0LTg") },
 		func(l *slog.Logger) { l.Info("m", "n", 1, "at", time.Now(), "token", 9) },
 		func(l *slog.Logger) { l.Info("m", "v", slog.AnyValue(struct{ S string }{"token=T-secret-10"})) },
+		func(l *slog.Logger) {
+			l.Info("m", "v", struct{ T string }{"Yj3kq9secret-11_Zx0aB1cD2eF3gH4iJ5kL6mN7oP8qR9s"})
+		},
+		func(l *slog.Logger) { l.Info("m", "v", map[string]string{"session_key": "S-secret-12"}) },
+		func(l *slog.Logger) { l.Info("m", "h", http.Header{"Cookie": {"sid=X-secret-13"}}) },
+		func(l *slog.Logger) {
+			l.Info("m", "v", map[string]any{"list": []any{map[string]string{"refresh_token": "R-secret-14"}}})
+		},
 	}
 	for i, line := range lines {
 		var buf bytes.Buffer
@@ -190,6 +198,12 @@ func TestRedactHandlerOneAttr(t *testing.T) {
 	slog.New(NewRedactHandler(slog.NewJSONHandler(&buf, nil))).Info("http request", "route", "/api/v1/qr/:scene/state", "status", 200, "took", time.Millisecond)
 	if want := `"msg":"http request","route":"/api/v1/qr/:scene/state","status":200,"took":1000000}`; !strings.Contains(buf.String(), want) {
 		t.Errorf("a clean line changed: %s", buf.String())
+	}
+	// An object keeps what is not secret, as an object.
+	buf.Reset()
+	slog.New(NewRedactHandler(slog.NewJSONHandler(&buf, nil))).Info("m", "v", map[string]any{"session_key": "S", "user": "u1", "n": 12345678901234567})
+	if want := `"v":{"n":12345678901234567,"session_key":"[REDACTED]","user":"u1"}`; !strings.Contains(buf.String(), want) {
+		t.Errorf("a redacted object: %s, want %s", buf.String(), want)
 	}
 }
 
