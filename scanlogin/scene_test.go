@@ -480,3 +480,20 @@ func TestSessionScriptReloadAfterFlush(t *testing.T) {
 		t.Fatalf("user sessions: %v %v", list, err)
 	}
 }
+
+// TestDecodeSceneLenient: a record with a byte that is not UTF-8 (a
+// nickname the scan script copied as it was) or a name twice still reads,
+// as encoding/json read it; a record that is not JSON does not.
+func TestDecodeSceneLenient(t *testing.T) {
+	raw := []byte("{\"id\":\"s1\",\"st\":\"pending\",\"st\":\"scanned\",\"v\":2,\"sp\":{\"n\":\"A\xffB\",\"a\":\"\"}}")
+	rec, err := decodeScene("s1", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != StateScanned || rec.Scanner == nil || rec.Scanner.Nickname != "A\uFFFDB" {
+		t.Errorf("decoded %+v, scanner %+v", rec, rec.Scanner)
+	}
+	if _, err := decodeScene("s1", []byte(`{"id":"s1","st":`)); err == nil {
+		t.Error("a cut record decoded")
+	}
+}
