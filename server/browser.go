@@ -214,12 +214,10 @@ func (s *Server) answerState(c echo.Context, sc *scanlogin.Scene, since int64) e
 		case err == nil:
 			resp.ScannedBy = &scannedBy{Nickname: scanlogin.CleanNickname(u.Nickname), AvatarURL: u.AvatarURL}
 		case errors.Is(err, context.Canceled), errors.Is(err, scanlogin.ErrUserNotFound):
-		case errors.Is(err, scanlogin.ErrOverloaded):
-			return err // this instance is the trouble: the browser retries elsewhere
 		default:
 			// The scanner's name is a courtesy: a store that cannot say it
-			// (the database down and the user not cached) must not stop the
-			// login, which needs only the scene.
+			// (the database down or too busy, and the user not cached) must
+			// not stop the login, which needs only the scene.
 			s.log.Warn("poll: scanner unknown for now", "scene", sc.ID, "err", err)
 		}
 	}
