@@ -11,7 +11,7 @@ import (
 // logWriter gathers log lines and writes them a few at a time: a login
 // logs about ten lines (an access line per request, an audit line per
 // transition), and one write system call per line was about 4 % of the
-// server's CPU at 600 logins/s (docs/BENCHMARKS.md). A line waits at most
+// servers' CPU at 500 logins/s (docs/BENCHMARKS.md, third sitting). A line waits at most
 // flushAfter; a warning or an error, and everything before it, is written
 // at once (syncHandler), and so is what is gathered when the program ends
 // (Flush). What a crash loses is at most flushAfter of info lines.
@@ -19,7 +19,8 @@ type logWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	buf     []byte
-	pending bool // a flush is scheduled
+	after   time.Duration // flushAfter; tests set their own
+	pending bool          // a flush is scheduled
 	err     error
 }
 
@@ -30,7 +31,7 @@ const (
 	flushAt = 32 << 10
 )
 
-func newLogWriter(w io.Writer) *logWriter { return &logWriter{w: w} }
+func newLogWriter(w io.Writer) *logWriter { return &logWriter{w: w, after: flushAfter} }
 
 // Write keeps p (one log line: slog writes each record in one call).
 func (l *logWriter) Write(p []byte) (int, error) {
@@ -41,7 +42,7 @@ func (l *logWriter) Write(p []byte) (int, error) {
 		l.flushLocked()
 	} else if !l.pending {
 		l.pending = true
-		time.AfterFunc(flushAfter, l.timerFlush)
+		time.AfterFunc(l.after, l.timerFlush)
 	}
 	return len(p), nil
 }

@@ -27,12 +27,14 @@ func (b *lockedBuffer) get() (string, int) {
 	return b.b.String(), b.writes
 }
 
-// TestLogWriterGathersLines: info lines reach the output together within
-// flushAfter, in order; a warning takes everything before it out at once;
-// Flush empties the buffer.
+// TestLogWriterGathersLines: info lines wait in the buffer; a warning takes
+// everything before it out at once, in order, in one write; so does an error
+// of a derived logger; Flush empties the buffer. The timer is out of the way
+// (an hour), so a slow machine cannot write early.
 func TestLogWriterGathersLines(t *testing.T) {
 	out := &lockedBuffer{}
 	lw := newLogWriter(out)
+	lw.after = time.Hour
 	log, err := newLogger(lw, "info")
 	if err != nil {
 		t.Fatal(err)
@@ -43,29 +45,15 @@ func TestLogWriterGathersLines(t *testing.T) {
 	if s, _ := out.get(); s != "" {
 		t.Fatalf("info lines written at once: %q", s)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		s, writes := out.get()
-		if strings.Count(s, "\n") == 50 {
-			if writes != 1 {
-				t.Errorf("50 lines in %d writes, want 1", writes)
-			}
-			if !strings.Contains(s, `"n":0}`) || strings.Index(s, `"n":49}`) < strings.Index(s, `"n":48}`) {
-				t.Errorf("lines out of order: %s", s)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gathered lines not written after %s: %q", flushAfter, s)
-		}
-		time.Sleep(time.Millisecond)
-	}
 
-	log.Info("before the warning")
 	log.Warn("redis down", "err", "connection refused")
-	s, _ := out.get()
-	if !strings.Contains(s, "before the warning") || !strings.HasSuffix(s, "connection refused\"}\n") {
-		t.Errorf("a warning did not take the lines before it out at once: %q", s)
+	s, writes := out.get()
+	if n := strings.Count(s, "\n"); n != 51 || writes != 1 {
+		t.Errorf("a warning wrote %d lines in %d writes, want 51 in 1", n, writes)
+	}
+	if !strings.Contains(s, `"n":0}`) || strings.Index(s, `"n":49}`) < strings.Index(s, `"n":48}`) ||
+		!strings.HasSuffix(s, "connection refused\"}\n") {
+		t.Errorf("lines out of order: %s", s)
 	}
 
 	log.With("component", "x").Error("bad")
@@ -82,11 +70,33 @@ func TestLogWriterGathersLines(t *testing.T) {
 	}
 }
 
+// TestLogWriterTimer: a gathered line is written by the timer, unasked.
+func TestLogWriterTimer(t *testing.T) {
+	out := &lockedBuffer{}
+	lw := newLogWriter(out)
+	log, err := newLogger(lw, "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("alone")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if s, _ := out.get(); strings.Contains(s, "alone") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a gathered line was not written %s after (flushAfter %s)", 5*time.Second, flushAfter)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestLogWriterLargeBurst: a burst beyond flushAt is written without
 // waiting for the timer.
 func TestLogWriterLargeBurst(t *testing.T) {
 	out := &lockedBuffer{}
 	lw := newLogWriter(out)
+	lw.after = time.Hour
 	line := strings.Repeat("x", 1023) + "\n"
 	for range flushAt/len(line) + 1 {
 		if _, err := lw.Write([]byte(line)); err != nil {
