@@ -1,15 +1,11 @@
 package scanlogin
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 )
@@ -28,48 +24,13 @@ func oldMPToken(t *testing.T, f *sceneFixture, userID string) string {
 	return tok
 }
 
-// callCounter counts the calls a Redis client makes: a command, a script
-// or a pipeline is one round trip (a connection's set-up and PING aside).
-type callCounter struct{ n atomic.Int64 }
-
-func notOpWork(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "client", "auth", "select", "ping":
-		return true
-	}
-	return false
-}
-
-func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !notOpWork(cmd) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			if !notOpWork(cmd) {
-				c.n.Add(1)
-				break
-			}
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // newCountingFixture is newSceneFixture with the engine's round trips
 // counted (the hook is added before the engine's subscriber starts).
-func newCountingFixture(t *testing.T, cfg Config) (*sceneFixture, *callCounter) {
+func newCountingFixture(t *testing.T, cfg Config) (*sceneFixture, *scanlogintest.RoundTrips) {
 	srv := scanlogintest.Start(t)
 	clk := newClock()
 	cfg.Now = clk.Now
-	calls := &callCounter{}
+	calls := &scanlogintest.RoundTrips{}
 	e, rdb := newTestEngine(t, srv, cfg, func(e *Engine) { e.rdb.AddHook(calls) })
 	return &sceneFixture{t: t, e: e, rdb: rdb, srv: srv, clk: clk}, calls
 }
@@ -100,13 +61,13 @@ func TestScanWithToken(t *testing.T) {
 
 	id, _ := f.in(StatePending)
 	f.rdb.ConfigResetStat(ctx)
-	trips := calls.n.Load()
+	trips := calls.Count()
 	s, uid, err := f.e.ScanWithToken(ctx, id, tok)
 	if err != nil || uid != u.ID || s.State != StateScanned || s.ScannedBy != u.ID ||
 		s.Scanner == nil || s.Scanner.Nickname != nick || s.Scanner.AvatarURL != avatar {
 		t.Fatalf("scan: %+v %q %v", s, uid, err)
 	}
-	if n := calls.n.Load() - trips; n != 2 {
+	if n := calls.Count() - trips; n != 2 {
 		t.Fatalf("scan: %d round trips, want 2", n)
 	}
 	want := map[string]int64{"evalsha": 2, "get": 3, "set": 2, "hmget": 1, "publish": 1}
@@ -298,12 +259,12 @@ func TestOldFormMPToken(t *testing.T) {
 	}
 	id, poll := f.in(StatePending)
 	f.rdb.ConfigResetStat(ctx)
-	trips := calls.n.Load()
+	trips := calls.Count()
 	s, uid, err := f.e.ScanWithToken(ctx, id, tok)
 	if err != nil || uid != u.ID || s.ScannedBy != u.ID || s.Scanner == nil || s.Scanner.Nickname != nick {
 		t.Fatalf("scan with an old-form token: %+v %q %v", s, uid, err)
 	}
-	if n := calls.n.Load() - trips; n != 3 {
+	if n := calls.Count() - trips; n != 3 {
 		t.Fatalf("old-form scan: %d round trips, want 3", n)
 	}
 	// The token's GET, then what Scan costs.

@@ -1,16 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"maps"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
+	"github.com/scanlogin/scanlogin/scanlogin/scanlogintest"
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
 
@@ -35,7 +32,7 @@ import (
 //
 // Round trips: create 2, poll 1 2, scan 2, poll 2 2, confirm 2, redeem 2.
 func TestRedisCommandsPerLogin(t *testing.T) {
-	calls := &callCounter{}
+	calls := &scanlogintest.RoundTrips{}
 	inst := servertest.Start(t, servertest.Options{
 		Limits:    app.Limits{CreatePerIP: 1000, LoginPerIP: 1000, ScanPerUser: 1000, PollPerScene: 1000},
 		RedisHook: calls,
@@ -73,11 +70,11 @@ func TestRedisCommandsPerLogin(t *testing.T) {
 	ctx := t.Context()
 	const n = 3
 	before := inst.Redis.CommandCalls(ctx, t)
-	trips := calls.n.Load()
+	trips := calls.Count()
 	for range n {
 		login()
 	}
-	trips = calls.n.Load() - trips
+	trips = calls.Count() - trips
 	got := map[string]float64{}
 	total := 0.0
 	for k, v := range inst.Redis.CommandCalls(ctx, t) {
@@ -99,41 +96,5 @@ func TestRedisCommandsPerLogin(t *testing.T) {
 	}
 	if per := float64(trips) / n; per != 12 {
 		t.Fatalf("%.1f Redis round trips per login, want 12", per)
-	}
-}
-
-// callCounter counts the calls a Redis client makes: a command, a script
-// or a pipeline is one round trip. A connection's set-up (HELLO, CLIENT)
-// and the health checks' PING are not a login's work.
-type callCounter struct{ n atomic.Int64 }
-
-func notLoginWork(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "client", "auth", "select", "ping":
-		return true
-	}
-	return false
-}
-
-func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !notLoginWork(cmd) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			if !notLoginWork(cmd) {
-				c.n.Add(1)
-				break
-			}
-		}
-		return next(ctx, cmds)
 	}
 }
