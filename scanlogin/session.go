@@ -41,8 +41,10 @@ type Session struct {
 // "mpt:{sha256(token)}" (another slot). They are still accepted until they
 // expire, Config.MPTokenTTL (SCANLOGIN_MP_TOKEN_TTL, 7 days by default)
 // after their issue: once that has passed since the release that issues the
-// new form, the old form's fallback (mpTokenKeyOf's second case and
-// mpTokenKey) can go (docs/ARCHITECTURE.md#tokens).
+// new form, the old form's fallback can go (docs/ARCHITECTURE.md#tokens):
+// mpTokenKeyOf's second case and mpTokenKey, ScanWithToken's branch for a
+// token that names no user, and MPTokenUser's "named" check then always
+// holds.
 
 const (
 	sID, sUser, sIP, sUA, sCreated, sLastSeen, sExpires, sRefresh = "id", "uid", "ip", "ua", "ca", "ls", "ea", "rt"
