@@ -196,14 +196,7 @@ func TestRecordSignInsPostgresDown(t *testing.T) {
 	calls := &opCounter{n: map[string]int{}}
 	s := open(t, pg.CreateDatabase(t), sqlstore.Config{Observe: calls.observe})
 	ctx := t.Context()
-	u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := make([]sqlstore.SignIn, 50)
-	for i := range in {
-		in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInRedeem}
-	}
+	in := redeemsOfOneUser(t, s, 50)
 	pg.Stop()
 	calls.take()
 	for i, err := range s.RecordSignIns(ctx, in) {
@@ -237,14 +230,7 @@ func TestRecordSignInsOverloaded(t *testing.T) {
 	calls := &opCounter{n: map[string]int{}}
 	s := open(t, url, sqlstore.Config{Timeout: 300 * time.Millisecond, Observe: calls.observe})
 	ctx := t.Context()
-	u, _, err := s.LoginUser(ctx, sqlstore.Identity{AppID: "a", OpenID: "o"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := make([]sqlstore.SignIn, 50)
-	for i := range in {
-		in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInRedeem}
-	}
+	in := redeemsOfOneUser(t, s, 50)
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +254,7 @@ func TestRecordSignInsOverloaded(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			if _, err := s.User(ctx, u.ID); err != nil {
+			if _, err := s.User(ctx, in[0].UserID); err != nil {
 				t.Errorf("User while sign_ins is locked: %v", err)
 			}
 		}
@@ -293,4 +279,19 @@ func TestRecordSignInsOverloaded(t *testing.T) {
 			t.Fatalf("entry %d after the lock: %v", i, err)
 		}
 	}
+}
+
+// redeemsOfOneUser logs one user in and returns n redeems of theirs to
+// record.
+func redeemsOfOneUser(t *testing.T, s *sqlstore.Store, n int) []sqlstore.SignIn {
+	t.Helper()
+	u, _, err := s.LoginUser(t.Context(), sqlstore.Identity{AppID: "a", OpenID: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]sqlstore.SignIn, n)
+	for i := range in {
+		in[i] = sqlstore.SignIn{UserID: u.ID, Kind: sqlstore.SignInRedeem}
+	}
+	return in
 }
