@@ -298,13 +298,19 @@ func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 	)
 }
 
-// audit writes the audit line of docs/ARCHITECTURE.md#logging for one transition or redeem.
+// audit writes the audit line of docs/ARCHITECTURE.md#logging for one
+// transition or redeem. It is a warning only when the server failed (5xx):
+// a refusal the client caused (409, 429, ...) is routine, and a warning is
+// written at once, so a flood of refusals would cost a write each.
 func (s *Server) audit(c echo.Context, action, scene, userID string, err error) {
 	outcome := "ok"
 	level := slog.LevelInfo
 	if err != nil {
-		outcome = errorFor(err).Code
-		level = slog.LevelWarn
+		e := errorFor(err)
+		outcome = e.Code
+		if e.Status >= 500 {
+			level = slog.LevelWarn
+		}
 	}
 	s.metrics.transition(action, err)
 	s.log.LogAttrs(c.Request().Context(), level, "audit",
