@@ -11,10 +11,11 @@ import (
 // logWriter gathers log lines and writes them a few at a time: a login
 // logs about ten lines (an access line per request, an audit line per
 // transition), and one write system call per line was about 4 % of the
-// servers' CPU at 500 logins/s (docs/BENCHMARKS.md, third sitting). A line waits at most
-// flushAfter; a warning or an error, and everything before it, is written
-// at once (syncHandler), and so is what is gathered when the program ends
-// (Flush). What a crash loses is at most flushAfter of info lines.
+// servers' CPU at 500 logins/s (docs/BENCHMARKS.md, third sitting). A line
+// waits at most flushAfter; a warning or an error, and everything before
+// it, is written at once (syncHandler), and so is what is gathered when the
+// program ends (Flush). What a crash loses is at most flushAfter of info
+// lines.
 type logWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
