@@ -286,7 +286,7 @@ func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 	if c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics" {
 		level = slog.LevelDebug
 	}
-	s.log.LogAttrs(c.Request().Context(), level, "http request",
+	logAttrs(c.Request().Context(), s.log, level, "http request",
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Request().Method),
 		slog.String("proto", c.Request().Proto),
@@ -296,6 +296,20 @@ func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 		slog.Duration("duration", took),
 		slog.String("ip", c.RealIP()),
 	)
+}
+
+// logAttrs is l.LogAttrs without looking up the caller: no handler of ours
+// prints the source, and the lookup (runtime.Callers) was about 2 % of a
+// server's CPU under load, for the two lines most requests write
+// (docs/BENCHMARKS.md, "Fifth sitting").
+func logAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	h := l.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }
 
 // audit writes the audit line of docs/ARCHITECTURE.md#logging for one
@@ -313,7 +327,7 @@ func (s *Server) audit(c echo.Context, action, scene, userID string, err error) 
 		}
 	}
 	s.metrics.transition(action, err)
-	s.log.LogAttrs(c.Request().Context(), level, "audit",
+	logAttrs(c.Request().Context(), s.log, level, "audit",
 		slog.String("action", action),
 		slog.String("scene", scene),
 		slog.String("user_id", userID),

@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -88,4 +90,35 @@ func requestsCounted(t *testing.T, s *Server, route, status string) float64 {
 		}
 	}
 	return 0
+}
+
+// recordingHandler keeps the records it is given, at Info and above.
+type recordingHandler struct{ got []slog.Record }
+
+func (h *recordingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.got = append(h.got, r)
+	return nil
+}
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestLogAttrs: the access and audit lines' writer keeps level filtering,
+// time and attributes as slog.Logger.LogAttrs does, and looks up no caller.
+func TestLogAttrs(t *testing.T) {
+	h := &recordingHandler{}
+	l := slog.New(h)
+	logAttrs(t.Context(), l, slog.LevelDebug, "hidden", slog.String("a", "b"))
+	before := time.Now()
+	logAttrs(t.Context(), l, slog.LevelWarn, "audit", slog.String("action", "scan"), slog.Int("status", 200))
+	if len(h.got) != 1 {
+		t.Fatalf("%d records, want 1 (the debug one filtered)", len(h.got))
+	}
+	r := h.got[0]
+	var attrs []string
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a.String()); return true })
+	if r.Message != "audit" || r.Level != slog.LevelWarn || r.Time.Before(before) || r.PC != 0 ||
+		strings.Join(attrs, " ") != "action=scan status=200" {
+		t.Fatalf("record %q %v at %v pc %x attrs %v", r.Message, r.Level, r.Time, r.PC, attrs)
+	}
 }
