@@ -161,20 +161,43 @@ func (e *Engine) newSession(id, userID, ip, userAgent string) (*Session, string)
 	return s, s.ID + "." + newSecret()
 }
 
-// RefreshSession spends a refresh token and returns the session with the
-// next one. A token that was already spent revokes the whole session.
-// Errors: ErrInvalidToken (unknown, forged, or session gone or expired),
-// ErrRefreshReused, ErrUnavailable.
+// GrantKey is where the OpenID provider (server/oidcop) keeps the record of
+// a session that is a client's grant. Its existence is what makes the
+// session a grant: RefreshSession refuses such a session's refresh token and
+// RefreshGrant accepts only those, so a token issued to a client never
+// becomes a web session of ours. It shares the session's slot.
+func (e *Engine) GrantKey(sessionID string) string { return e.kp + "oidc:g:{" + sessionID + "}" }
+
+// RefreshSession spends a web session's refresh token and returns the
+// session with the next one. A token that was already spent revokes the
+// whole session.
+// Errors: ErrInvalidToken (unknown, forged, a client's grant, or session
+// gone or expired), ErrRefreshReused, ErrUnavailable.
 func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Session, string, error) {
+	return e.refresh(ctx, refreshToken, false)
+}
+
+// RefreshGrant is RefreshSession for a client's grant (GrantKey): it
+// refuses a web session's refresh token.
+// Errors: as RefreshSession's.
+func (e *Engine) RefreshGrant(ctx context.Context, refreshToken string) (*Session, string, error) {
+	return e.refresh(ctx, refreshToken, true)
+}
+
+func (e *Engine) refresh(ctx context.Context, refreshToken string, grant bool) (*Session, string, error) {
 	sid, _, ok := strings.Cut(refreshToken, ".")
 	if !ok || !validID(sid) {
 		return nil, "", fmt.Errorf("scanlogin: refresh session: %w", ErrInvalidToken)
 	}
+	kind := "web"
+	if grant {
+		kind = "grant"
+	}
 	next := sid + "." + newSecret()
 	now := ms(e.now())
-	res, err := e.scripts.refresh.Run(ctx, e.rdb, []string{e.sessKey(sid), e.spentKey(sid)},
+	res, err := e.scripts.refresh.Run(ctx, e.rdb, []string{e.sessKey(sid), e.spentKey(sid), e.GrantKey(sid)},
 		hashToken(refreshToken), hashToken(next), now,
-		e.sealSuccessor(refreshToken, next), e.reuseWindowMS()).StringSlice()
+		e.sealSuccessor(refreshToken, next), e.reuseWindowMS(), kind).StringSlice()
 	if err != nil {
 		return nil, "", e.storeErr("refresh session", err)
 	}
@@ -199,11 +222,14 @@ func (e *Engine) RefreshSession(ctx context.Context, refreshToken string) (*Sess
 	}
 }
 
-// refreshLua rotates a refresh token. KEYS: session, spent set. ARGV:
-// presented hash, next hash, now ms, next sealed for the presented token
-// (sealSuccessor), reuse window ms. The token rotated last ('pr', at 'pa')
+// refreshLua rotates a refresh token. KEYS: session, spent set, grant
+// record (GrantKey). ARGV: presented hash, next hash, now ms, next sealed
+// for the presented token (sealSuccessor), reuse window ms, the kind of
+// session wanted ('web' or 'grant'): a session of the other kind answers
+// 'invalid' and is left as it was. The token rotated last ('pr', at 'pa')
 // answers 'again' with its sealed successor ('pn') within the window.
 const refreshLua = `
+if (redis.call('EXISTS', KEYS[3]) == 1) ~= (ARGV[6] == 'grant') then return {'invalid'} end
 local h = redis.call('HMGET', KEYS[1], 'rt', 'ea', 'uid', 'pr', 'pa', 'pn')
 if not h[1] then return {'invalid'} end
 if tonumber(h[2]) <= tonumber(ARGV[3]) then return {'invalid'} end

@@ -62,6 +62,28 @@ func TestSessions(t *testing.T) {
 		}
 	})
 
+	// A client's grant (a session with a GrantKey record) and a web
+	// session each refresh only as what they are; a refusal spends
+	// nothing, so the right caller carries on with the same token.
+	t.Run("grant or web", func(t *testing.T) {
+		u, _, _ := f.e.LoginUser(ctx, LoginInfo{OpenID: "oid-grant"})
+		g, rtG, _ := f.e.CreateSession(ctx, u.ID, "ip-g", "ua-g")
+		f.rdb.Set(ctx, f.e.GrantKey(g.ID), "{}", time.Hour)
+		w, rtW, _ := f.e.CreateSession(ctx, u.ID, "ip-w", "ua-w")
+		if _, _, err := f.e.RefreshSession(ctx, rtG); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("a grant's token refreshed a web session: %v", err)
+		}
+		if _, _, err := f.e.RefreshGrant(ctx, rtW); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("a web session's token refreshed a grant: %v", err)
+		}
+		if s2, _, err := f.e.RefreshGrant(ctx, rtG); err != nil || s2.ID != g.ID {
+			t.Fatalf("grant refresh after the refused web refresh: %+v %v", s2, err)
+		}
+		if s2, _, err := f.e.RefreshSession(ctx, rtW); err != nil || s2.ID != w.ID {
+			t.Fatalf("web refresh after the refused grant refresh: %+v %v", s2, err)
+		}
+	})
+
 	t.Run("list and revoke", func(t *testing.T) {
 		a, _, _ := f.e.CreateSession(ctx, u.ID, "ip-a", "ua-a")
 		f.clk.Advance(time.Second)

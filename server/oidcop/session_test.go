@@ -318,3 +318,27 @@ func TestUILocalesReachTheScanPage(t *testing.T) {
 	}
 	t.Fatal("never reached the scan page")
 }
+
+// TestGrantIsNoWebSession: a client's refresh token is no web session of
+// ours. Posted to the web session's refresh endpoint (as any holder of it,
+// a public client's page included, could), it is refused as an unknown
+// token, mints no web access token, and keeps working for its client.
+func TestGrantIsNoWebSession(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	r.cfg.Scopes = append(r.cfg.Scopes, oidc.ScopeOfflineAccess)
+	res := e.login(newBrowser(t), r, e.newPhone("grant"))
+	rt := res.tok.RefreshToken
+	if rt == "" {
+		t.Fatal("no refresh token with offline_access")
+	}
+	req, _ := http.NewRequest("POST", e.inst.URL+"/api/v1/session/refresh", strings.NewReader(`{"refresh_token":"`+rt+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	st, body := e.doJSON(req)
+	if errBody, _ := body["error"].(map[string]any); st != http.StatusUnauthorized || errBody["code"] != "invalid_token" || body["access_token"] != nil {
+		t.Fatalf("a grant's refresh token at the web refresh: %d %v, want 401 invalid_token", st, body)
+	}
+	if tok, err := r.refresh(rt); err != nil || tok.RefreshToken == "" {
+		t.Fatalf("the grant after the refused web refresh: %v", err)
+	}
+}

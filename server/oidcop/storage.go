@@ -74,7 +74,7 @@ func (s *storage) arKey(id string) string       { return s.kp + "oidc:ar:{" + id
 func (s *storage) arCodeKey(id string) string   { return s.kp + "oidc:ar:{" + id + "}:code" }
 func (s *storage) codeKey(code string) string   { return s.kp + "oidc:code:{" + hashHex(code) + "}" }
 func (s *storage) atKey(id string) string       { return s.kp + "oidc:at:{" + id + "}" }
-func (s *storage) grantKey(id string) string    { return s.kp + "oidc:g:{" + id + "}" }
+func (s *storage) grantKey(id string) string    { return s.eng.GrantKey(id) }
 func (s *storage) sidClients(sid string) string { return s.kp + "oidc:sid:{" + sid + "}:c" }
 func (s *storage) sidGrants(sid string) string  { return s.kp + "oidc:sid:{" + sid + "}:g" }
 
@@ -413,7 +413,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		s.p.signedIn(r)
 		return id, refresh, exp, nil
 	case *refreshRequest:
-		sess, next, err := s.eng.RefreshSession(ctx, current)
+		sess, next, err := s.eng.RefreshGrant(ctx, current)
 		switch {
 		case errors.Is(err, scanlogin.ErrRefreshReused):
 			// The engine has ended the grant; its hook ends the browser
