@@ -25,6 +25,9 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
+// idTokenAlgs are all the algorithms ID tokens are signed with.
+var idTokenAlgs = []string{AlgRS256, AlgEdDSA}
+
 // minSecretLen is the shortest client secret accepted (docs/OIDC.md#clients).
 const minSecretLen = 32
 
@@ -177,10 +180,10 @@ type clientSet struct {
 	byID atomic.Pointer[map[string]*client]
 }
 
-func (s *clientSet) set(cs []ClientConfig) {
+func (s *clientSet) set(cs []ClientConfig, loginURL func(string) string) {
 	m := make(map[string]*client, len(cs))
 	for _, c := range cs {
-		m[c.ID] = &client{cfg: c}
+		m[c.ID] = &client{cfg: c, loginURL: loginURL}
 	}
 	s.byID.Store(&m)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,8 +55,20 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	has("id_token_signing_alg_values_supported", "RS256")
 	has("id_token_signing_alg_values_supported", "EdDSA")
 	has("code_challenge_methods_supported", "S256")
-	has("response_types_supported", "code")
-	has("grant_types_supported", "refresh_token")
+	// Only what works: a client may pick anything advertised.
+	if fmt.Sprint(d["response_types_supported"]) != "[code]" ||
+		fmt.Sprint(d["grant_types_supported"]) != "[authorization_code refresh_token]" || d["device_authorization_endpoint"] != nil {
+		t.Errorf("response types %v, grant types %v, device endpoint %v; want [code], [authorization_code refresh_token], none",
+			d["response_types_supported"], d["grant_types_supported"], d["device_authorization_endpoint"])
+	}
+	// Single-page clients read it from their own origin.
+	req, _ := http.NewRequest("GET", e.inst.URL+oidcop.PathDiscovery, nil)
+	req.Header.Set("Origin", "https://spa.example.com")
+	if cr, err := http.DefaultClient.Do(req); err != nil || cr.Header.Get("Access-Control-Allow-Origin") == "" || cr.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Errorf("discovery from another origin: %v %v", cr.Header, err)
+	} else {
+		cr.Body.Close()
+	}
 	has("token_endpoint_auth_methods_supported", "client_secret_basic")
 	has("token_endpoint_auth_methods_supported", "client_secret_post")
 	has("token_endpoint_auth_methods_supported", "none")

@@ -55,7 +55,8 @@ func testClients(bcl string) []oidcop.ClientConfig {
 	return []oidcop.ClientConfig{
 		{ID: "app", Secret: secretA, RedirectURIs: []string{rpBase + "/callback"},
 			PostLogoutRedirectURIs: []string{rpBase + "/bye"}, BackchannelLogoutURI: bcl, EmailDomain: "wx.example.com"},
-		{ID: "ed", Secret: secretEd, RedirectURIs: []string{rpBase + "/ed"}, IDTokenAlg: oidcop.AlgEdDSA, BackchannelLogoutURI: bcl},
+		{ID: "ed", Secret: secretEd, RedirectURIs: []string{rpBase + "/ed"}, IDTokenAlg: oidcop.AlgEdDSA, BackchannelLogoutURI: bcl,
+			PostLogoutRedirectURIs: []string{rpBase + "/ed-bye"}},
 		{ID: "spa", Public: true, RedirectURIs: []string{rpBase + "/spa"}},
 	}
 }

@@ -81,18 +81,19 @@ type Options struct {
 
 // Provider is the OpenID provider: an http.Handler for Paths.
 type Provider struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	op       *op.Provider
-	st       *storage
-	clients  clientSet
-	keys     keyring
-	ssoKey   []byte
-	issuer   *url.URL
-	callback func(context.Context, string) string
-	bcl      *backchannel
-	devRP    *devRP
+	opts      Options
+	log       *slog.Logger
+	now       func() time.Time
+	op        *op.Provider
+	discovery http.Handler // discover, with the library's CORS rules
+	st        *storage
+	clients   clientSet
+	keys      keyring
+	ssoKey    []byte
+	issuer    *url.URL
+	callback  func(context.Context, string) string
+	bcl       *backchannel
+	devRP     *devRP
 }
 
 // New builds a Provider.
@@ -167,13 +168,11 @@ func New(opts Options) (*Provider, error) {
 		op.WithCustomEndpoints(op.NewEndpoint(PathAuthorize), op.NewEndpoint(PathToken), op.NewEndpoint(PathUserinfo),
 			op.NewEndpoint(PathRevoke), op.NewEndpoint(PathEndSession), op.NewEndpoint(PathJWKS)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(PathIntrospect)),
-		// Browsers' single-page clients call the token and UserInfo
-		// endpoints from any origin, never with cookies.
-		op.WithCORSOptions(&cors.Options{
-			AllowOriginFunc: func(string) bool { return true },
-			AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders:  []string{"Authorization", "Content-Type"},
-		}),
+		op.WithCORSOptions(&corsOptions),
+		// The provider's own ID tokens come back as id_token_hint, in
+		// every algorithm it signs with (the library's default would
+		// refuse EdDSA clients' hints).
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(idTokenAlgs...)),
 	}
 	if iss.Scheme == "http" {
 		oopts = append(oopts, op.WithAllowInsecure())
@@ -183,11 +182,20 @@ func New(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("oidcop: %w", err)
 	}
 	p.callback = op.AuthCallbackURL(p.op)
+	p.discovery = cors.New(corsOptions).Handler(http.HandlerFunc(p.discover))
 	p.bcl = newBackchannel(p)
 	if opts.DevRP != "" {
 		p.devRP = &devRP{p: p, clientID: opts.DevRP}
 	}
 	return p, nil
+}
+
+// corsOptions: browsers' single-page clients call discovery, the token and
+// UserInfo endpoints from any origin, never with cookies.
+var corsOptions = cors.Options{
+	AllowOriginFunc: func(string) bool { return true },
+	AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+	AllowedHeaders:  []string{"Authorization", "Content-Type"},
 }
 
 var supportedClaims = []string{
@@ -201,14 +209,11 @@ func derive(secret []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
-// SetClients replaces the clients in force (start-up, SIGHUP).
+// SetClients replaces the clients in force (start-up, SIGHUP). The new set
+// is complete before it is published: a request during a reload sees the
+// old clients or the new ones, never one half made.
 func (p *Provider) SetClients(cs []ClientConfig) {
-	p.clients.set(cs)
-	if m := p.clients.byID.Load(); m != nil {
-		for _, c := range *m {
-			c.loginURL = p.loginURL
-		}
-	}
+	p.clients.set(cs, p.loginURL)
 }
 
 func (p *Provider) loginURL(id string) string { return PathLogin + "?id=" + url.QueryEscape(id) }
@@ -299,7 +304,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.rewrite(w, r)
 	case PathDiscovery:
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		p.op.ServeHTTP(w, r)
+		p.discovery.ServeHTTP(w, r)
 	default:
 		p.op.ServeHTTP(w, r)
 	}
@@ -595,4 +600,21 @@ func (p *Provider) Client(id string) (ClientConfig, bool) {
 func isServerError(err error) bool {
 	var e *oidc.Error
 	return errors.As(err, &e) && e.ErrorType == oidc.ServerError
+}
+
+// discover serves the Discovery 1.0 document with only what this provider
+// does. The library's own lists the implicit and hybrid response types, the
+// implicit and JWT bearer grants and a device authorization endpoint, none
+// of which work here, and a client may pick any advertised one.
+func (p *Provider) discover(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	cfg := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), p.opts.Issuer), p.op, p.st)
+	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	cfg.DeviceAuthorizationEndpoint = ""
+	op.Discover(w, cfg)
 }

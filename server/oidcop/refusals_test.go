@@ -246,6 +246,7 @@ func TestUserinfoRefusals(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	e := start(t, "", "")
 	app := e.rp("app", secretA, rpBase+"/callback")
+	app.cfg.Scopes = append(app.cfg.Scopes, oidc.ScopeOfflineAccess)
 	res := e.login(newBrowser(t), app, e.newPhone("down"))
 	e.inst.Redis.Stop()
 	check := func(what string, st int, hdr http.Header) {
@@ -272,6 +273,16 @@ func TestRedisDown(t *testing.T) {
 	req.SetBasicAuth("app", secretA)
 	st, h = do(req)
 	check("token", st, h)
+	// A revocation that could not be done says so (RFC 7009 §2.2.1), for
+	// either kind of token: a 200 would tell the client it was.
+	for _, tok := range []string{res.tok.RefreshToken, res.tok.AccessToken} {
+		form := url.Values{"token": {tok}}
+		req, _ = http.NewRequest("POST", e.inst.URL+oidcop.PathRevoke, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("app", secretA)
+		st, h = do(req)
+		check("revocation", st, h)
+	}
 	req, _ = http.NewRequest("GET", e.inst.URL+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef", nil)
 	st, h = do(req)
 	check("login step", st, h)

@@ -192,6 +192,23 @@ func TestRPInitiatedLogoutAndBackchannel(t *testing.T) {
 	}
 }
 
+// TestEdDSAHintLogout: an EdDSA client's own ID token is a good
+// id_token_hint, as an RS256 client's is.
+func TestEdDSAHintLogout(t *testing.T) {
+	e := start(t, "", "")
+	ed := e.rp("ed", secretEd, rpBase+"/ed", oidc.EdDSA)
+	b := newBrowser(t)
+	res := e.login(b, ed, e.newPhone("ed-bye"))
+	q := url.Values{"id_token_hint": {res.raw}, "post_logout_redirect_uri": {rpBase + "/ed-bye"}, "state": {"s2"}}
+	resp := b.get(e.issuer() + oidcop.PathEndSession + "?" + q.Encode())
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != rpBase+"/ed-bye?state=s2" {
+		t.Fatalf("end session with an EdDSA hint: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), bodyOf(resp))
+	}
+	if st, _ := e.userinfo("GET", res.tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after logout: %d", st)
+	}
+}
+
 func TestBackchannelOnPhoneSignOutAndLogout(t *testing.T) {
 	e, rc := startWithReceiver(t)
 	app := e.rp("app", secretA, rpBase+"/callback")

@@ -513,8 +513,11 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		return nil
 	}
 	g, err := s.grantOf(ctx, tokenOrID)
-	if err != nil {
+	if errors.Is(err, op.ErrInvalidRefreshToken) {
 		return nil // unknown: nothing to do (RFC 7009 §2.2)
+	}
+	if err != nil {
+		return oidc.ErrServerError() // the client must try again: nothing was revoked
 	}
 	if g.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
@@ -526,10 +529,12 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 }
 
 // GetRefreshTokenInfo answers no user ID on purpose: RevokeToken tells a
-// refresh token (no user ID) from an access token ID (with one).
+// refresh token (no user ID) from an access token ID (with one). A store
+// that fails is a server error, not an unknown token: a revocation must not
+// answer 200 when nothing was revoked.
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	if _, err := s.grantOf(ctx, token); err != nil {
-		return "", "", op.ErrInvalidRefreshToken
+		return "", "", err
 	}
 	return "", token, nil
 }
