@@ -72,7 +72,7 @@ func decodeJSON(c echo.Context, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalidRequest("the body must be a single JSON object")
 	}
-	return strictJSON(body)
+	return strictJSON(body, v)
 }
 
 func jsonError(err error) error {
