@@ -26,6 +26,9 @@ var (
 	// ErrMatchMismatch: the phone picked the wrong number; the scene is now
 	// cancelled.
 	ErrMatchMismatch = errors.New("number match mismatch")
+	// ErrMatchRequired: number match is on and the scanner confirmed
+	// without a pick; nothing changed.
+	ErrMatchRequired = errors.New("number match pick required")
 	ErrUserNotFound  = errors.New("user not found")
 	// ErrAvatarNotFound: no avatar is stored under that ID.
 	ErrAvatarNotFound = errors.New("avatar not found")
@@ -67,6 +70,7 @@ var scriptErrors = map[string]error{
 	"final":            ErrSceneFinal,
 	"expired":          ErrSceneExpired,
 	"mismatch":         ErrMatchMismatch,
+	"no_pick":          ErrMatchRequired,
 	"need_scanner":     errNeedScanner,
 }
 

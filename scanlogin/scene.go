@@ -430,10 +430,12 @@ func (e *Engine) countScan(ctx context.Context, userID, tokenHash string) (*Scan
 
 // Confirm moves a scanned scene to confirmed, by its scanner only, and
 // starts the redeem window. With number match on, a wrong matchCode cancels
-// the scene and returns ErrMatchMismatch. Confirming again by the scanner
-// changes nothing and succeeds.
+// the scene and returns ErrMatchMismatch; no pick at all changes nothing
+// and returns ErrMatchRequired. Confirming again by the scanner changes
+// nothing and succeeds.
 // Errors: ErrInvalidSceneID, ErrSceneNotFound, ErrNotScanned, ErrNotScanner,
-// ErrMatchMismatch, ErrSceneFinal, ErrSceneExpired, ErrUnavailable.
+// ErrMatchMismatch, ErrMatchRequired, ErrSceneFinal, ErrSceneExpired,
+// ErrUnavailable.
 func (e *Engine) Confirm(ctx context.Context, id, userID, matchCode string) (*Scene, error) {
 	return e.transition(ctx, "confirm", id, userID, transitionArgs{pick: matchCode})
 }
@@ -683,6 +685,7 @@ elseif op == 'confirm' then
   if st == 'pending' then return {'not_scanned', raw} end
   if s.sb ~= actor then return {'not_scanner', raw} end
   if st == 'confirmed' then return {'same', raw} end
+  if numberMatch and pick == '' then return {'no_pick', raw} end
   if numberMatch and pick ~= s.mc then return commit('mismatch', 'cancelled', 0) end
   s.cfa = now
   return commit('ok', 'confirmed', now + redeemMs)

@@ -87,6 +87,7 @@ var errorTable = []struct {
 	{scanlogin.ErrSceneExpired, http.StatusGone, "scene_expired", "the code has expired", 0},
 	{scanlogin.ErrSceneFinal, http.StatusConflict, "scene_final", "the login is already finished", 0},
 	{scanlogin.ErrMatchMismatch, http.StatusConflict, "match_mismatch", "the number did not match; the login was cancelled", 0},
+	{scanlogin.ErrMatchRequired, http.StatusBadRequest, "invalid_request", "match_code: required", 0},
 	// Users, sessions and tokens.
 	{scanlogin.ErrRefreshReused, http.StatusUnauthorized, "invalid_token", "the refresh token was already used; the session is revoked", 0},
 	{scanlogin.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", "the token is invalid or expired", 0},

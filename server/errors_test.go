@@ -133,8 +133,25 @@ func TestErrorCodes(t *testing.T) {
 			created := cnm.req("POST", "/api/v1/qr", "", nil).must(t, 201)
 			a, _ := cnm.login(nm, "")
 			cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/scan", a, nil).must(t, 200)
-			return cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/confirm", a, nil)
+			r := cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/confirm", a, nil)
+			// Nothing changed: the right pick still confirms.
+			cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/confirm", a, map[string]string{"match_code": created.str("match_code")}).must(t, 200)
+			return r
 		}, 400, "invalid_request"},
+		// Without a pick, who may confirm and whether the scene is open
+		// still come first, as for any confirm.
+		{"match code missing, not the scanner", func(t *testing.T) *response {
+			created := cnm.req("POST", "/api/v1/qr", "", nil).must(t, 201)
+			a, _ := cnm.login(nm, "")
+			b, _ := cnm.login(nm, "")
+			cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/scan", a, nil).must(t, 200)
+			return cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/confirm", b, nil)
+		}, 403, "not_scanner"},
+		{"match code missing, not scanned", func(t *testing.T) *response {
+			created := cnm.req("POST", "/api/v1/qr", "", nil).must(t, 201)
+			a, _ := cnm.login(nm, "")
+			return cnm.req("POST", "/api/v1/qr/"+created.str("scene")+"/confirm", a, nil)
+		}, 409, "not_scanned"},
 		{"invalid code", func(t *testing.T) *response {
 			return c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": "no-such-code"})
 		}, 401, "invalid_code"},

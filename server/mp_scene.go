@@ -130,11 +130,9 @@ func (s *Server) confirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.opts.NumberMatch {
-		if err := required("match_code", req.MatchCode); err != nil {
-			return err
-		}
-	}
+	// With number match on, a missing match_code is the script's to judge
+	// (400 for the scanner of a scanned scene): who may confirm, and
+	// whether the scene is still open, come first.
 	sc, err := s.engine.Confirm(c.Request().Context(), id, uid, req.MatchCode)
 	s.audit(c, "confirm", id, uid, err)
 	if err != nil {
