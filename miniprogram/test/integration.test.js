@@ -541,6 +541,30 @@ describe('home page', () => {
     assert.deepEqual(p.env.navigations[1], { type: 'navigateTo', url: '/pages/profile/profile' })
     page.close()
   })
+
+  it('opens the confirm page from a plain QR code of every link form, and refuses any other code', async () => {
+    const p = await launched()
+    const page = p.open('pages/index/index')
+    await page.waitFor(() => page.data.signedIn, { what: 'signed in' })
+    const scene = 'abcdef0123456789abcdef0123456789'
+    const links = [
+      'https://login.example.com/s/' + scene, // SCANLOGIN_QR_LINK_PREFIX ending in /
+      'https://login.example.com/l?t=' + scene.toUpperCase(), // ending in =
+      'http://127.0.0.1:8080/dev/phone?scene=' + scene // the dev simulator's link
+    ]
+    for (const [i, result] of links.entries()) {
+      p.env.scanResult = { result, scanType: 'QR_CODE' }
+      await page.tap('#scan-btn')
+      await page.waitFor(() => p.env.navigations.length === i + 1, { what: 'navigation for ' + result })
+      assert.deepEqual(p.env.navigations[i], { type: 'navigateTo', url: '/pages/scan/scan?scene=' + scene })
+    }
+    p.env.scanResult = { result: 'https://example.com/hello', scanType: 'QR_CODE' }
+    await page.tap('#scan-btn')
+    await page.waitFor(() => p.env.lastToast(), { what: 'a toast' })
+    assert.equal(p.env.lastToast().title, '这不是登录二维码')
+    assert.equal(p.env.navigations.length, links.length)
+    page.close()
+  })
 })
 
 describe('language', () => {

@@ -272,3 +272,57 @@ test('request helper: adds the Bearer token and builds URLs from config.js only'
     await s.close()
   }
 })
+
+test('request helper: a 401 that is not about the token (a used phone-number code) is the caller\'s: no new login, no replay', async () => {
+  const seen = []
+  const s = await stub((req, res) => {
+    seen.push(req.url)
+    req.resume()
+    if (req.url === '/dev/wechat/login') return json(res, 200, { code: 'c' + seen.length })
+    if (req.url === '/api/v1/mp/login') return json(res, 200, { token: 't2', user: {}, is_new_user: false })
+    json(res, 401, { error: { code: 'invalid_code', message: 'the code is invalid or used' } })
+  })
+  try {
+    const phone = newPhone({ server: s.url })
+    phone.env.storage.set('scanlogin_token', JSON.stringify('t1'))
+    await assert.rejects(phone.api.request({ path: '/api/v1/mp/me/phone', method: 'POST', data: { code: 'once' } }),
+      e => e.status === 401 && e.code === 'invalid_code')
+    assert.deepEqual(seen, ['/api/v1/mp/me/phone'], 'one request, no login')
+    assert.equal(phone.env.calls.login, 0)
+    assert.equal(phone.api.getToken(), 't1', 'the token is kept')
+  } finally {
+    await s.close()
+  }
+})
+
+for (const language of ['zh_CN', 'en']) {
+  test('confirm page (' + language + '): a refused login is tried once, said in words, and again only on retry', async () => {
+    const logins = []
+    const s = await stub((req, res) => {
+      req.resume()
+      if (req.url === '/dev/wechat/login') return json(res, 200, { code: 'c' + logins.length })
+      if (req.url === '/api/v1/mp/login') {
+        logins.push(req.url)
+        return json(res, 403, { error: { code: 'wechat_denied', message: 'WeChat refused this user' } })
+      }
+      json(res, 500, { error: { code: 'internal', message: 'unexpected ' + req.url } })
+    })
+    try {
+      const phone = newPhone({ server: s.url, language })
+      const t = language === 'en' ? en : zh
+      const app = phone.launch()
+      const page = phone.open('pages/scan/scan', { scene: '0123456789abcdef0123456789abcdef' })
+      assert.equal(await app.whenLoggedIn(), null)
+      await page.waitFor(() => page.data.state === 'error', { what: 'the error state' })
+      assert.equal(logins.length, 1, 'one login for the launch and the page')
+      assert.deepEqual(phone.env.toasts.map(x => x.title), [t.common.signInDenied])
+      assert.equal(page.data.message, t.scan.errDenied)
+      if (language !== 'en') assert.doesNotMatch(page.text(), /[A-Za-z]/, 'no English left for a Chinese user')
+      await page.tap('#retry')
+      await page.waitFor(() => logins.length === 2 && page.data.state === 'error', { what: 'the retried login' })
+      page.close()
+    } finally {
+      await s.close()
+    }
+  })
+}

@@ -2,9 +2,12 @@
 // API base URL (from config.js) and the only one that touches the login token.
 //
 // - Every call carries `Authorization: Bearer <token>`.
-// - A 401 means the token expired or was revoked: log in again silently
-//   (wx.login -> POST /api/v1/mp/login) and retry the call once. Concurrent 401s
-//   share one login.
+// - A 401 invalid_token means the token expired or was revoked: log in again
+//   silently (wx.login -> POST /api/v1/mp/login) and retry the call once.
+//   Concurrent 401s share one login. Any other 401 (invalid_code: a WeChat
+//   code from the phone-number button that was used or is wrong) is the
+//   caller's: a new login cannot mend it, and a replay would spend the code
+//   again.
 // - Network failures and 5xx show a toast and reject with an ApiError.
 // - 429 honours Retry-After: short waits are waited out and retried once,
 //   longer ones are reported.
@@ -264,7 +267,9 @@ async function doLogin () {
   const res = await exchange({ path: '/api/v1/mp/login', method: 'POST', data: { code } }, '')
   if (res.statusCode !== 200 || !res.data || !res.data.token) {
     const err = errorFrom(res, 0)
-    toast('signInFailed', { code: err.code })
+    // WeChat refused this user (a risky account, 40226): trying again will
+    // not help, so say so; anything else may pass on a second try.
+    toast(err.code === 'wechat_denied' ? 'signInDenied' : 'signInFailed')
     throw err
   }
   wx.setStorageSync(TOKEN_KEY, res.data.token)
@@ -297,7 +302,7 @@ async function request (opts) {
     if (!token) token = (await login()).token
   }
   let res = await exchange(opts, token)
-  if (res.statusCode === 401 && auth) {
+  if (res.statusCode === 401 && auth && tokenRefused(res)) {
     // Another call may already have replaced the token we used.
     const current = getToken()
     token = current && current !== token ? current : (await login()).token
@@ -307,6 +312,17 @@ async function request (opts) {
     return res.statusCode === 204 ? null : res.data
   }
   throw errorFrom(res, 0)
+}
+
+/**
+ * tokenRefused tells a 401 about the login token (invalid_token, or no error
+ * code at all) from one about something else the request carried.
+ * @param {Exchange} res
+ */
+function tokenRefused (res) {
+  const body = res.data && typeof res.data === 'object' ? res.data : {}
+  const code = (body.error && body.error.code) || ''
+  return code === '' || code === 'invalid_token'
 }
 
 /**

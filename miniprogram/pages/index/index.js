@@ -2,21 +2,18 @@
 // way to the profile page.
 const api = require('../../utils/request.js')
 const i18n = require('../../utils/i18n.js')
+const { sceneFrom } = require('../../utils/scene.js')
 
 /**
  * confirmURLFrom turns a wx.scanCode result into the confirm page URL, or ''.
  * A mini-program code gives res.path ("pages/scan/scan?scene=..."); a plain
- * QR code holding a URL with ?scene=... (dev mode) gives res.result.
+ * QR code (link mode, or ?scene=... in dev mode) gives its URL in
+ * res.result: read as the confirm page reads what opened it.
  * @param {{path?: string, result?: string}} res
  */
 function confirmURLFrom (res) {
-  const text = String((res && (res.path || res.result)) || '')
-  const m = text.match(/[?&]scene=([^&#]+)/)
-  if (!m) return ''
-  let scene = m[1]
-  try { scene = decodeURIComponent(scene) } catch (e) { /* keep */ }
-  if (!/^[0-9a-fA-F]{32}$/.test(scene)) return ''
-  return '/pages/scan/scan?scene=' + encodeURIComponent(scene.toLowerCase())
+  const scene = sceneFrom({ scene: (res && res.path) || '', q: (res && res.result) || '' })
+  return scene ? '/pages/scan/scan?scene=' + scene : ''
 }
 
 Page({

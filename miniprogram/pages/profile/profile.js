@@ -68,11 +68,15 @@ Page({
   },
 
   onPullDownRefresh () {
-    this.refresh().then(() => wx.stopPullDownRefresh())
+    this.refresh(true).then(() => wx.stopPullDownRefresh())
   },
 
-  async refresh () {
-    await getApp().whenLoggedIn()
+  // A pull-down is the user asking again: a failed login is tried anew.
+  async refresh (retry = false) {
+    if (!(await getApp().whenLoggedIn(retry))) {
+      this.setData({ sessionsState: 'error' }) // the login's toast said why
+      return
+    }
     await Promise.all([this.loadMe(), this.loadSessions()])
   },
 

@@ -5,37 +5,7 @@
 const api = require('../../utils/request.js')
 const format = require('../../utils/format.js')
 const i18n = require('../../utils/i18n.js')
-
-const SCENE_RE = /^[0-9a-f]{32}$/
-
-/**
- * sceneFrom finds the scene in the page options:
-// - options.scene from a mini-program code (URL-encoded by WeChat),
-// - a "scene=..." value typed into DevTools' launch parameters, which may
-//   arrive still wrapped ("scene%3D...") or as a query string,
-// - options.q from a plain-link QR code (server link mode, README.md "QR
-//   modes"): its URL, with the scene as the last path segment (prefix
-//   ending in /) or the last query value (prefix ending in =), or ?scene=.
- * @param {Record<string, string | undefined>} options
- */
-function sceneFrom (options) {
-  const candidates = []
-  if (options.scene) candidates.push(options.scene)
-  if (options.q) candidates.push(options.q)
-  for (let raw of candidates) {
-    raw = String(raw)
-    try { raw = decodeURIComponent(raw) } catch (e) { /* keep as is */ }
-    const m = raw.match(/(?:^|[?&])scene=([^&#]*)/)
-    if (m) {
-      try { raw = decodeURIComponent(m[1]) } catch (e) { raw = m[1] }
-    }
-    raw = raw.trim().toLowerCase()
-    if (SCENE_RE.test(raw)) return raw
-    const tail = raw.match(/[/=]([0-9a-f]{32})$/)
-    if (tail) return tail[1]
-  }
-  return ''
-}
+const { sceneFrom } = require('../../utils/scene.js')
 
 // The states that end the page, each with a title and text in the string
 // table (utils/locales): <state>Title / <state>Text.
@@ -88,9 +58,14 @@ Page({
     clearTimeout(this.expiryTimer)
   },
 
-  async scan () {
+  /** @param {boolean} [retry] the user tapped 重试: log in again if that failed */
+  async scan (retry) {
     this.setData({ state: 'loading', canRetry: false })
-    await getApp().whenLoggedIn()
+    const app = getApp()
+    if (!(await app.whenLoggedIn(retry === true))) {
+      this.fail(app.loginError)
+      return
+    }
     let res
     try {
       res = await api.request({
@@ -174,7 +149,7 @@ Page({
   },
 
   onRetry () {
-    if (this.scene) this.scan()
+    if (this.scene) this.scan(true)
   },
 
   onDone () {
@@ -207,10 +182,12 @@ Page({
       message = err.retryAfter ? i18n.format(t.errRateLimited, { s: err.retryAfter }) : t.errRateLimitedSoon
     } else if (status >= 500) {
       message = t.errServer
+    } else if (code === 'wechat_denied') {
+      message = t.errDenied
     } else if (err.kind === 'wechat' || status === 401) {
       message = t.errWechat
     } else {
-      message = i18n.format(t.errOther, { code: code || status })
+      message = t.errOther
     }
     clearTimeout(this.expiryTimer)
     this.setData({ state: 'error', title: t.errorTitle, message, canRetry: true })
