@@ -83,6 +83,33 @@ test('compiler: the gates fail on what WeChat refuses', () => {
   }
 })
 
+// The harness's WXML evaluator (test/harness/wxml.js) must refuse what wcc
+// refuses, and should take what it takes: each expression goes through both.
+test('compiler: the harness reads WXML expressions as wcc does', () => {
+  const wxml = require('./harness/wxml.js')
+  const exprs = [
+    'a', 'a.b.c', 'a.b[0]', 'a[0].b', '[1, 2][0]', '[a, b].length', '[a][0].x', '-a', '- -a', '-(a)', '!a', '(a)',
+    '1.5', '.5', '1.', '01', "'a' + b", "'\\u0041'", "'\\n'", 'a ? b : c',
+    "'abc'.length", '"ab".x', "'a'[0]", '1 .x', '1[0]', 'true.x', 'true[0]', 'null.x', '(a).x', '(a)[0]', '(a || b).c',
+    '[a,]', '+a', '0x10', '1e3', '1.5e2', 'a?.b'
+  ]
+  // Not listed: calls such as f(1), which wcc compiles (a WXS module's
+  // function is called so) but data can never hold a function to call; the
+  // harness refuses them, as docs say (README.md, "Tests").
+  const dir = tmpdir()
+  try {
+    for (const e of exprs) {
+      fs.writeFileSync(path.join(dir, 'x.wxml'), '<view>{{' + e + '}}</view>\n')
+      const wechat = wcc(dir, ['x.wxml']).status === 0
+      let harness = true
+      try { wxml.compile(e) } catch (err) { harness = false }
+      assert.equal(harness, wechat, (wechat ? 'wcc takes' : 'wcc refuses') + ' {{' + e + '}}, the harness ' + (harness ? 'takes' : 'refuses') + ' it')
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 function tsc (project) {
   return spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: ROOT, encoding: 'utf8' })
 }

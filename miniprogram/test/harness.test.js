@@ -178,6 +178,29 @@ test('navigation: only pages in app.json, and at most 10 deep', async () => {
   assert.equal(env.violations.length, 4)
 })
 
+test('navigation: a path without a leading / is relative to the current page, as WeChat reads it', async () => {
+  const { wx, env, mp } = strictWx()
+  mp.openPage('pages/demo/demo', {})
+  assert.equal((await call(wx.navigateTo, { url: 'demo?x=1' }))[0], 'success', 'pages/demo/demo')
+  assert.equal((await call(wx.navigateTo, { url: '../demo/demo' }))[0], 'success', 'pages/demo/demo')
+  const [how, res] = await call(wx.navigateTo, { url: 'pages/demo/demo' })
+  assert.equal(how, 'fail', 'pages/demo/pages/demo/demo is no page')
+  assert.match(res.errMsg, /page "pages\/demo\/pages\/demo\/demo" is not found/)
+  assert.equal(env.violations.length, 1)
+})
+
+test('storage: at most 1 MB under one key and 10 MB in all, as WeChat allows', () => {
+  const { wx, env } = strictWx()
+  const mb = 'x'.repeat(1 << 20)
+  assert.throws(() => wx.setStorageSync('big', mb), /exceed storage max size/)
+  assert.equal(wx.getStorageSync('big'), '', 'nothing stored')
+  const almost = 'x'.repeat((1 << 20) - 100)
+  for (let i = 0; i < 10; i++) wx.setStorageSync('k' + i, almost)
+  wx.setStorageSync('k0', almost) // replacing a value counts it once
+  assert.throws(() => wx.setStorageSync('k10', almost), /exceed storage max size/)
+  assert.deepEqual(env.violations, ['wx.setStorageSync: a value over 1 MB under "big"', 'wx.setStorageSync: storage over 10 MB in all'])
+})
+
 test('a violation fails the suite: a test showing an over-long toast fails its node --test run', () => {
   const env = Object.assign({}, process.env)
   delete env.NODE_TEST_CONTEXT // a run of its own, not a child of this one

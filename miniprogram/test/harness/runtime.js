@@ -122,6 +122,7 @@ class MiniProgram {
     // and reports what WeChat would refuse among this runtime's errors.
     this.env.pages = this.appJSON.pages.slice()
     this.env.stackDepth = () => this.stack.length
+    this.env.currentRoute = () => (this.stack.length ? this.stack[this.stack.length - 1].instance.route : '')
     this.env.onViolation = e => this.errors.push(e)
     // Every text a person could read on any page so far (text nodes, and the
     // placeholder, title and alt attributes), for the untranslated-string check.

@@ -34,6 +34,25 @@ const TOAST_ICON_MAX = 7
 const TOAST_TEXT_MAX = 24
 // The page stack is at most 10 deep.
 const STACK_MAX = 10
+// Storage: at most 1 MB under one key and 10 MB in all (WeChat's wx.setStorage
+// documentation; miniprogram/README.md "Test harness"); over either,
+// setStorageSync throws. Counted in UTF-8 bytes of the serialized value, the
+// stricter reading.
+const STORAGE_KEY_MAX = 1 << 20
+const STORAGE_TOTAL_MAX = 10 << 20
+
+// resolveRoute reads a navigation path as WeChat does: "/pages/a/b" from the
+// root, anything else relative to the current page's folder, with "." and
+// ".." segments.
+function resolveRoute (url, current) {
+  if (url.startsWith('/')) return url.slice(1)
+  const parts = current.split('/').slice(0, -1)
+  for (const seg of url.split('/')) {
+    if (seg === '..') parts.pop()
+    else if (seg !== '.' && seg !== '') parts.push(seg)
+  }
+  return parts.join('/')
+}
 
 // textWidth counts a CJK or full-width character as 1 and anything else as
 // half, the unit WeChat's "N Chinese characters" limits are written in.
@@ -71,6 +90,7 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     onViolation: null, // set by the runtime to record it among its errors
     pages: null, // app.json pages, set by the runtime
     stackDepth: () => 1, // set by the runtime
+    currentRoute: () => '', // the top page's route, set by the runtime
     storage: storage || new Map(),
     sessionValid: false, // wx.checkSession: true after a wx.login
     toasts: [],
@@ -138,16 +158,22 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     later(o && o.complete)
   }
 
-  // navigable checks a navigateTo/redirectTo URL against app.json.
+  // navigable checks a navigateTo/redirectTo URL against app.json. A URL
+  // without a leading "/" is relative to the current page, as WeChat reads
+  // it ("scan?x=1" from pages/index/index is pages/index/scan).
   function navigable (o, api) {
     const url = String((o && o.url) || '')
-    const route = url.replace(/^\//, '').split('?')[0]
+    const route = resolveRoute(url.split('?')[0], env.currentRoute())
     if (env.pages && !env.pages.includes(route)) {
       refuse(o, api, 'page "' + route + '" is not found', JSON.stringify(url) + ' is not a page in app.json')
       return false
     }
     return true
   }
+
+  // storageSize is what WeChat counts of a stored value: its serialized
+  // length, UTF-8.
+  function storageSize (json) { return Buffer.byteLength(json, 'utf8') }
 
   function http (o, kind) {
     env.calls[kind]++
@@ -269,7 +295,19 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
     },
 
     getStorageSync: k => (env.storage.has(k) ? JSON.parse(env.storage.get(k)) : ''),
-    setStorageSync: (k, v) => { env.storage.set(k, JSON.stringify(v === undefined ? null : v)) },
+    setStorageSync: (k, v) => {
+      const json = JSON.stringify(v === undefined ? null : v)
+      let total = storageSize(json)
+      for (const [key, stored] of env.storage) if (key !== k) total += storageSize(stored)
+      if (storageSize(json) > STORAGE_KEY_MAX || total > STORAGE_TOTAL_MAX) {
+        const why = storageSize(json) > STORAGE_KEY_MAX ? 'a value over 1 MB under ' + JSON.stringify(k) : 'storage over 10 MB in all'
+        env.violations.push('wx.setStorageSync: ' + why)
+        const err = new Error('setStorageSync:fail exceed storage max size 10MB')
+        if (env.onViolation) env.onViolation(new Error('WeChat refuses wx.setStorageSync: ' + why))
+        throw err
+      }
+      env.storage.set(k, json)
+    },
     removeStorageSync: k => { env.storage.delete(k) },
     clearStorageSync: () => env.storage.clear(),
 

@@ -158,7 +158,9 @@ function tokenize (src) {
     const c = src[i]
     if (/\s/.test(c)) { i++; continue }
     if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] || ''))) {
-      const m = /^(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)/.exec(src.slice(i))
+      // Decimal only: wcc refuses 0x10 and 1e3.
+      const m = /^(?:\d+\.?\d*|\.\d+)/.exec(src.slice(i))
+      if (/[\w$]/.test(src[i + m[0].length] || '')) throw new Error('unexpected ' + JSON.stringify(src.slice(i, i + m[0].length + 1)) + ': only decimal numbers are WXML')
       out.push({ t: 'num', v: Number(m[0]) })
       i += m[0].length
       continue
@@ -242,8 +244,11 @@ function parseExpr (src) {
   function unary () {
     if (peek('!')) { k++; const e = unary(); return s => !e(s) }
     if (peek('-')) { k++; const e = unary(); return s => -e(s) }
-    if (peek('+')) { k++; const e = unary(); return s => +e(s) }
-    return postfix(primary())
+    if (peek('+')) throw new Error('unary "+" is not WXML')
+    const p = primary()
+    if (p.member) return postfix(p.e)
+    if (peek('.') || peek('[') || peek('(')) throw new Error('member access on a literal or a parenthesized expression is not WXML')
+    return p.e
   }
   function postfix (e) {
     for (;;) {
@@ -266,16 +271,19 @@ function parseExpr (src) {
       }
     }
   }
+  // primary returns the expression and whether wcc lets ".x" or "[i]"
+  // follow it: after a name or an array literal only, never after another
+  // literal or ( ) (wcc refuses 'a'.length, true.x, (a).x).
   function primary () {
     const tok = toks[k++]
     if (!tok) throw new Error('unexpected end')
-    if (tok.t === 'num' || tok.t === 'str') return () => tok.v
+    if (tok.t === 'num' || tok.t === 'str') return { e: () => tok.v, member: false }
     if (tok.t === 'name') {
       if (REFUSED_WORDS.has(tok.v)) throw new Error('"' + tok.v + '" is not WXML')
-      if (tok.v in KEYWORDS) return () => KEYWORDS[tok.v]
-      return s => s[tok.v]
+      if (tok.v in KEYWORDS) return { e: () => KEYWORDS[tok.v], member: false }
+      return { e: s => s[tok.v], member: true }
     }
-    if (tok.v === '(') { const e = ternary(); take(')'); return e }
+    if (tok.v === '(') { const e = ternary(); take(')'); return { e, member: false } }
     if (tok.v === '[') {
       const items = []
       while (!peek(']')) {
@@ -283,10 +291,11 @@ function parseExpr (src) {
         if (!peek(']')) {
           if (!toks[k] || toks[k].v !== ',') throw new Error('expected "," or "]"')
           k++
+          if (peek(']')) throw new Error('a trailing comma in [ ] is not WXML')
         }
       }
       k++
-      return s => items.map(f => f(s))
+      return { e: s => items.map(f => f(s)), member: true }
     }
     throw new Error('unexpected ' + JSON.stringify(tok.v))
   }
