@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	ln, err := net.Listen("tcp", cfg.WithDefaults().Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("SCANLOGIN_ADDR: %w", err) // say, the port is taken
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port

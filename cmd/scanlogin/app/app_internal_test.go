@@ -46,6 +46,27 @@ func TestOpenRedisURLs(t *testing.T) {
 	}
 }
 
+// TestOpenRedisHidesPassword: a URL that does not parse is not quoted in
+// the error (start-up prints it), whichever part is wrong.
+func TestOpenRedisHidesPassword(t *testing.T) {
+	for _, bad := range []string{
+		"redis://:s3cretpw@redis:abc/0",                          // a bad port
+		"redis://:s3cr#etpw@redis:6379/0",                        // an unescaped # moves the split
+		"redis+sentinel://:s3cr%zzetpw@s1:26379/0?master_name=m", // a bad escape
+		"redis+cluster://:s3cr%zz@n1:7000",
+	} {
+		c, err := OpenRedis(bad)
+		if err == nil {
+			_ = c.Close()
+			t.Errorf("%q accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
+
 func TestConfigValidateNamesVariables(t *testing.T) {
 	k, _ := server.GenerateSigningKey()
 	for _, tt := range []struct {
@@ -68,6 +89,10 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 		{Config{MPEnvVersion: "beta"}, "SCANLOGIN_MP_ENV_VERSION"},
 		{Config{MPPage: "/pages/scan/scan"}, "SCANLOGIN_MP_PAGE"},
 		{Config{SceneTTL: time.Millisecond}, "SCANLOGIN_SCENE_TTL"},
+		{Config{SceneTTL: 10 * time.Minute}, "SCANLOGIN_HARD_CAP"}, // past the default hard cap, 5m
+		{Config{SceneTTL: 10 * time.Minute, HardCap: 8 * time.Minute}, "SCANLOGIN_SCENE_TTL"},
+		{Config{Addr: ":99999"}, "SCANLOGIN_ADDR"},
+		{Config{Addr: "127.0.0.1:http2x"}, "SCANLOGIN_ADDR"},
 		{Config{AllowedOrigins: []string{"example.com"}}, "SCANLOGIN_ALLOWED_ORIGINS"},
 		{Config{WeChatBaseURL: "api.weixin.qq.com"}, "SCANLOGIN_WECHAT_BASE_URL"},
 	} {
@@ -80,6 +105,10 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 	ok := Config{}.WithDefaults()
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the dev defaults do not validate: %v", err)
+	}
+	long := Config{SceneTTL: 10 * time.Minute, HardCap: 10 * time.Minute, Addr: "127.0.0.1:0"}.WithDefaults()
+	if err := long.Validate(); err != nil {
+		t.Errorf("a scene life within the hard cap, on any port, does not validate: %v", err)
 	}
 	prod := Config{WeChatAppID: "wx1", WeChatSecret: "s", RedisURL: "redis://x", DatabaseURL: "postgres://db/scanlogin", SigningKeys: []server.SigningKey{k}, SessionKeySecret: make([]byte, 32), PublicURL: "https://login.example.com"}.WithDefaults()
 	if err := prod.Validate(); err != nil {

@@ -1,11 +1,13 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -226,8 +228,8 @@ func (c *Config) Validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("SCANLOGIN_ADDR", "want host:port, got %q", c.Addr)
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) {
+		bad("SCANLOGIN_ADDR", "want host:port with a port number from 0 to 65535, got %q", c.Addr)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		bad("SCANLOGIN_PUBLIC_URL", "want an absolute http(s) URL without path, got %q", c.PublicURL)
@@ -296,6 +298,11 @@ func (c *Config) Validate() error {
 	if c.SceneTTL < time.Second || c.SceneTTL > time.Hour {
 		bad("SCANLOGIN_SCENE_TTL", "want between 1s and 1h, got %s", c.SceneTTL)
 	}
+	// A scene never outlives the hard cap from its creation: a longer
+	// pending life would be cut short without a word.
+	if hardCap := cmp.Or(c.HardCap, 5*time.Minute); c.SceneTTL > hardCap {
+		bad("SCANLOGIN_SCENE_TTL", "%s is longer than SCANLOGIN_HARD_CAP (%s), which ends every scene; raise SCANLOGIN_HARD_CAP too", c.SceneTTL, hardCap)
+	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("SCANLOGIN_ACCESS_TOKEN_TTL", "want between 1m and 24h, got %s", c.AccessTokenTTL)
 	}
@@ -329,4 +336,11 @@ func (c *Config) Validate() error {
 		bad("SCANLOGIN_RATE_LIMITS", "limits cannot be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// validPort: a decimal port number net.Listen takes ("http" and 99999 it
+// does not).
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -38,7 +39,20 @@ const (
 // go-redis's own (dial_timeout, read_timeout, pool_size, ...); timeouts not
 // given there default to short values, and every call is bounded as a
 // whole (redisCallTimeout).
+//
+// An error never quotes the URL: it may hold the password.
 func OpenRedis(rawURL string) (redis.UniversalClient, error) {
+	c, err := openRedis(rawURL)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Parse's errors quote the URL, or a part of it that may be
+		// the password's (an unescaped "#" or ":" in it moves the split).
+		return nil, errors.New("not a valid URL (not shown here: it may hold a password; percent-encode special characters in the password)")
+	}
+	return c, err
+}
+
+func openRedis(rawURL string) (redis.UniversalClient, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("want a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL")
