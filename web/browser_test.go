@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -867,4 +868,120 @@ func TestMatchMismatch(t *testing.T) {
 	}
 	ph.shot("mismatch-1-phone")
 	desk.widgetState("#scanlogin", "cancelled", 10*time.Second)
+}
+
+// intercept answers the page's requests matching pattern with answer (the
+// request's URL and how many matched before it), or lets them through when
+// answer gives nil. It returns a counter of the requests seen.
+func (b *tab) intercept(pattern string, answer func(url string, n int) *fetch.FulfillRequestParams) func() int {
+	b.t.Helper()
+	paused := chromedp.Events(b.ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		b.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			seen := n
+			n++
+			mu.Unlock()
+			if a := answer(ev.Request.URL, seen); a != nil {
+				a.RequestID = ev.RequestID
+				_, err = chromedp.Call(b.ctx, fetch.FulfillRequest, *a)
+			} else {
+				_, err = chromedp.Call(b.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+func answer(status int, contentType, body string) *fetch.FulfillRequestParams {
+	return &fetch.FulfillRequestParams{ResponseCode: int64(status),
+		ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: contentType}}, Body: []byte(body)}
+}
+
+// TestPollBacksOffFromStrangeAnswers: a 200 that is not a state answer (a
+// captive portal's page) is a failure with its backoff, not a poll at once
+// and again: at most a handful of polls while it lasts, then the login goes
+// on.
+func TestPollBacksOffFromStrangeAnswers(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	var portal atomic.Bool
+	portal.Store(true)
+	polls := b.intercept("*/api/v1/qr/*/state*", func(string, int) *fetch.FulfillRequestParams {
+		if portal.Load() {
+			return answer(http.StatusOK, "text/html", "<html>portal</html>")
+		}
+		return nil
+	})
+	b.navigate(srv.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second)
+	time.Sleep(3 * time.Second)
+	n := polls()
+	portal.Store(false)
+	if n > 3 {
+		t.Fatalf("%d state polls in 3 s of answers without a state, want at most 3 (backing off from 1 s)", n)
+	}
+	scene := b.widgetState("#scanlogin", "pending", time.Second)
+	eve := newPhone(t, srv.URL, "e2e-eve", "Eve")
+	eve.scan(scene)
+	eve.confirm(scene)
+	b.wait("signed-in view", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Eve'`, 20*time.Second)
+}
+
+// TestCodeImageTrouble: an image that failed once and then came is shown
+// clear, without the "retrying" message; an image that fails for the whole
+// life of its scene is an expired code, replaced by a new one.
+func TestCodeImageTrouble(t *testing.T) {
+	t.Run("fails once", func(t *testing.T) {
+		srv := startServer(t, serverOptions{})
+		b := newBrowser(t)
+		b.intercept("*/api/v1/qr/*/image*", func(_ string, n int) *fetch.FulfillRequestParams {
+			if n == 0 {
+				return answer(http.StatusBadGateway, "application/json", `{"error":{"code":"wechat_unavailable","message":"WeChat is unavailable"}}`)
+			}
+			return nil
+		})
+		b.navigate(srv.URL + "/?lang=zh")
+		b.widgetState("#scanlogin", "pending", 15*time.Second)
+		if down, notice := b.str(widget+`.shadowRoot.querySelector('.frame').hasAttribute('data-down') ? 'dimmed' : ''`),
+			b.shadowText("#scanlogin", ".notice"); down != "" || notice != "" {
+			t.Fatalf("the code is up, yet %q with the notice %q", down, notice)
+		}
+	})
+	t.Run("fails till the scene ends", func(t *testing.T) {
+		const ttl = 3 * time.Second
+		srv := startServer(t, serverOptions{SceneTTL: ttl})
+		b := newBrowser(t)
+		var first string
+		var mu sync.Mutex
+		images := b.intercept("*/api/v1/qr/*/image*", func(url string, _ int) *fetch.FulfillRequestParams {
+			mu.Lock()
+			defer mu.Unlock()
+			if first == "" {
+				first = url[:strings.Index(url, "/image")]
+			}
+			if strings.HasPrefix(url, first+"/") {
+				return answer(http.StatusBadGateway, "application/json", `{"error":{"code":"wechat_unavailable","message":"WeChat is unavailable"}}`)
+			}
+			return nil
+		})
+		b.navigate(srv.URL + "/")
+		scene := b.widgetState("#scanlogin", "pending", 6*ttl)
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasSuffix(first, "/"+scene) || images() < 2 {
+			t.Fatalf("pending with scene %s after %d image requests; the failing one was %s", scene, images(), first)
+		}
+	})
 }

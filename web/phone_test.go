@@ -290,6 +290,19 @@ func TestLanguages(t *testing.T) {
 	if got := e.shadowText("#scanlogin", ".title"); got != "使用微信扫码登录" {
 		t.Errorf("ui_locales=zh-CN: widget %q", got)
 	}
+	// The language links change the language only: an OpenID sign-in's
+	// request stays, or the browser would never return to its application.
+	// Their menu is named in the page's language.
+	e.navigate(srv.URL + "/?oidc=abc123&ui_locales=en")
+	e.wait("the language links", `document.querySelector('.langs a[data-lang=zh]').getAttribute('href').includes('lang=zh')`, 10*time.Second)
+	if got := e.str(`document.querySelector('.langs a[data-lang=zh]').getAttribute('href')`); got != "?oidc=abc123&lang=zh" {
+		t.Errorf("the 中文 link of an OpenID sign-in: %q, want ?oidc=abc123&lang=zh", got)
+	}
+	e.navigate(srv.URL + "/?lang=zh")
+	e.widgetState("#scanlogin", "pending", 15*time.Second)
+	if got := e.str(`document.querySelector('.langs').getAttribute('aria-label')`); got != "语言" {
+		t.Errorf("the Chinese page names its language menu %q", got)
+	}
 	// The widget's own rule, and its lang option, on a page of an integrator.
 	got := e.str(`(async () => {
 	  const out = [];

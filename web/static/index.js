@@ -24,7 +24,15 @@ function applyText() {
   fill(t, locale);
   $('site-name').textContent = siteLabel(siteName, t);
   if (clientName) $('login-title').textContent = t.signInTo(clientName);
-  for (const a of document.querySelectorAll('.langs a')) a.setAttribute('aria-current', String(a.dataset.lang === locale));
+  for (const a of document.querySelectorAll('.langs a')) {
+    a.setAttribute('aria-current', String(a.dataset.lang === locale));
+    // Only the language changes: an OpenID sign-in's ?oidc= stays, or the
+    // browser would never go back to the application.
+    const q = new URLSearchParams(location.search);
+    q.delete('ui_locales');
+    q.set('lang', a.dataset.lang);
+    a.setAttribute('href', '?' + q.toString());
+  }
   document.title = `${t.title} · ${siteLabel(siteName, t)}`;
 }
 
