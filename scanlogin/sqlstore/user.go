@@ -150,6 +150,13 @@ func (s *Store) User(ctx context.Context, id string) (u *User, err error) {
 	return u, err
 }
 
+// nextUpdatedAt is the updated_at of a changed user row: now ($4), or one
+// millisecond past the row's if that is not earlier. It orders the row's
+// versions even when instances' clocks differ or two saves share a
+// millisecond, and the user cache keeps the copy with the highest
+// (scanlogin's putUserLua), so it ends with what the database holds.
+const nextUpdatedAt = `CASE WHEN updated_at >= $4 THEN updated_at + 1 ELSE $4 END`
+
 // UpdateProfile sets the non-nil fields and returns the user.
 // Errors: scanlogin.ErrUserNotFound; scanlogin.ErrAvatarNotFound when
 // p.AvatarID names no upload of this user's; scanlogin.ErrUnavailable,
@@ -159,7 +166,7 @@ func (s *Store) UpdateProfile(ctx context.Context, userID string, p ProfileUpdat
 		return s.tx(ctx, func(tx *sql.Tx) error {
 			now := ms(s.now())
 			res, err := tx.ExecContext(ctx, `UPDATE users SET nickname = COALESCE($2, nickname),
-				avatar_url = COALESCE($3, avatar_url), updated_at = $4 WHERE id = $1`,
+				avatar_url = COALESCE($3, avatar_url), updated_at = `+nextUpdatedAt+` WHERE id = $1`,
 				userID, p.Nickname, p.AvatarURL, now)
 			if err := mustAffect(res, err, "update profile of "+userID, scanlogin.ErrUserNotFound); err != nil {
 				return err
@@ -184,7 +191,7 @@ func (s *Store) SetPhone(ctx context.Context, userID, phone string) (u *User, er
 		return s.tx(ctx, func(tx *sql.Tx) error {
 			now := ms(s.now())
 			verified := sql.NullInt64{Int64: now, Valid: phone != ""}
-			res, err := tx.ExecContext(ctx, `UPDATE users SET phone = $2, phone_verified_at = $3, updated_at = $4 WHERE id = $1`,
+			res, err := tx.ExecContext(ctx, `UPDATE users SET phone = $2, phone_verified_at = $3, updated_at = `+nextUpdatedAt+` WHERE id = $1`,
 				userID, phone, verified, now)
 			if err := mustAffect(res, err, "set phone of "+userID, scanlogin.ErrUserNotFound); err != nil {
 				return err

@@ -123,6 +123,24 @@ func TestUpdateProfileAndPhone(t *testing.T) {
 		if err != nil || got.Phone != "" || !got.PhoneVerifiedAt.IsZero() {
 			t.Fatalf("SetPhone(\"\") = %+v, %v", got, err)
 		}
+		// A clock that stands still or runs behind (another instance's):
+		// every change still moves updated_at on, which orders the user
+		// cache's copies.
+		clock = clock.Add(-time.Second)
+		for i, change := range []func() (*sqlstore.User, error){
+			func() (*sqlstore.User, error) {
+				return s.UpdateProfile(ctx, u.ID, sqlstore.ProfileUpdate{Nickname: ptr("小红")})
+			},
+			func() (*sqlstore.User, error) { return s.SetPhone(ctx, u.ID, "+86 13900139000") },
+			func() (*sqlstore.User, error) {
+				return s.UpdateProfile(ctx, u.ID, sqlstore.ProfileUpdate{Nickname: ptr("小明")})
+			},
+		} {
+			prev := got.UpdatedAt
+			if got, err = change(); err != nil || !got.UpdatedAt.After(prev) {
+				t.Fatalf("change %d with the clock behind: updated_at %v after %v, %v", i, got.UpdatedAt, prev, err)
+			}
+		}
 		missing := "0123456789abcdef0123456789abcdef"
 		if _, err := s.UpdateProfile(ctx, missing, sqlstore.ProfileUpdate{Nickname: ptr("x")}); !errors.Is(err, scanlogin.ErrUserNotFound) {
 			t.Fatalf("UpdateProfile(unknown) err = %v", err)
