@@ -235,7 +235,7 @@ func (c *client) try(method, url, bearer string, body, out any) (status int, pro
 		var e struct {
 			Error struct{ Code string } `json:"error"`
 		}
-		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" || proxyMadeBody(b) {
 			return resp.StatusCode, true, fmt.Errorf("%s %s: %d from the proxy %q", method, url, resp.StatusCode, b)
 		}
 	}
@@ -248,6 +248,13 @@ func (c *client) try(method, url, bearer string, body, out any) (status int, pro
 		return resp.StatusCode, false, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
 	return resp.StatusCode, false, nil
+}
+
+// proxyMadeBody tells Caddy's own answer (the Caddyfile's handle_errors)
+// from a replica's.
+func proxyMadeBody(b []byte) bool {
+	conf, err := os.ReadFile("Caddyfile")
+	return err == nil && len(b) > 0 && bytes.Contains(conf, []byte("respond `"+string(bytes.TrimSpace(b))+"`"))
 }
 
 func (c *client) must(method, url, bearer string, body, out any) {
@@ -597,4 +604,57 @@ func clusterURL(nodes []*scanlogintest.Server) string {
 		u += sep + "addr=" + n.Addr()
 	}
 	return u
+}
+
+// TestStoresDownBehindCaddy: with the database down, the replicas stay in
+// the balancer (readiness is Redis, SPEC section 4): what needs no database
+// works, and what needs it gets the replicas' 503 with Retry-After. With
+// Redis down no replica is ready, and Caddy answers in the API's error
+// shape, with Retry-After, within a couple of seconds.
+func TestStoresDownBehindCaddy(t *testing.T) {
+	tool(t, "openssl")
+	rs := scanlogintest.Start(t)
+	pg := sqlstoretest.Start(t)
+	env := append(sharedEnv(t, rs.URL()), "SCANLOGIN_DATABASE_URL="+pg.CreateDatabase(t))
+	a := startInstance(t, "a", env)
+	b := startInstance(t, "b", env)
+	proxy := startCaddy(t, strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(b.url, "http://"))
+	c := newClient(t)
+	var code struct{ Code string }
+	c.must("POST", a.url+"/dev/wechat/login", "", map[string]string{"openid": "o_db_down"}, &code)
+
+	pg.Stop()
+	time.Sleep(3 * time.Second) // past Caddy's health interval and timeout
+	var ready struct{ Status, Database string }
+	c.must("GET", proxy+"/readyz", "", nil, &ready)
+	if ready.Status != "ready" || ready.Database != "unavailable" {
+		t.Fatalf("readyz with the database down: %+v", ready)
+	}
+	var sc created
+	c.must("POST", proxy+"/api/v1/qr", "", map[string]any{}, &sc)
+	status, proxyMade, err := c.try("POST", proxy+"/api/v1/mp/login", "", map[string]string{"code": code.Code}, nil)
+	if status != http.StatusServiceUnavailable || proxyMade {
+		t.Fatalf("a login with the database down: %d (made by the proxy: %v) %v", status, proxyMade, err)
+	}
+
+	rs.Stop()
+	time.Sleep(3 * time.Second)
+	start := time.Now()
+	req, _ := http.NewRequest("POST", proxy+"/api/v1/qr", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || json.Unmarshal(body, &e) != nil || e.Error.Code != "unavailable" {
+		t.Fatalf("with Redis down: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("with Redis down the answer took %v", took)
+	}
 }

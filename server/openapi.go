@@ -248,10 +248,10 @@ func OpenAPIDocument(publicURL string, dev bool, oidc []oidcop.Route) map[string
 			map[string]obj{"200": ok("settings", answer([]string{"site_name", "number_match", "dev_mode"}, obj{"site_name": str(""), "number_match": boolean(""), "dev_mode": boolean("")}))})},
 		"/healthz": obj{"get": op("operations", "healthz", "The process is alive", noAuth, nil,
 			map[string]obj{"200": ok("alive", answer([]string{"status"}, obj{"status": enum("", "ok")}))})},
-		"/readyz": obj{"get": op("operations", "readyz", "Redis and the database reachable and not shutting down", noAuth, nil, map[string]obj{
-			"200": ok("ready", answer([]string{"status"}, obj{"status": enum("", "ready")})),
+		"/readyz": obj{"get": op("operations", "readyz", "Redis reachable and not shutting down; the database's state is reported, not required", noAuth, nil, map[string]obj{
+			"200": ok("ready", answer([]string{"status", "database"}, obj{"status": enum("", "ready"), "database": enum("", "ok", "unavailable", "overloaded")})),
 			"503": {"description": "not ready", "headers": obj{"Retry-After": obj{"description": "seconds; absent while shutting down", "schema": obj{"type": "integer", "minimum": 1}}},
-				"content": obj{"application/json": obj{"schema": answer([]string{"status"}, obj{"status": enum("", "redis unavailable", "database unavailable", "overloaded", "shutting down")})}}},
+				"content": obj{"application/json": obj{"schema": answer([]string{"status"}, obj{"status": enum("", "redis unavailable", "overloaded", "shutting down")})}}},
 		})},
 		"/metrics":      obj{"get": op("operations", "metrics", "Prometheus metrics", noAuth, nil, map[string]obj{"200": content("text exposition format", "text/plain")})},
 		"/openapi.json": obj{"get": op("operations", "openapi", "This document", noAuth, nil, map[string]obj{"200": ok("OpenAPI 3.1", obj{"type": "object"})})},
