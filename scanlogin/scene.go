@@ -277,7 +277,7 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 	}
 	th := hashToken(pollToken)
 	res, err := e.scripts.pollRead.Run(ctx, e.rdb, []string{e.sceneKey(id), e.pollCountKey(id, th)},
-		e.cfg.PollsPerMinute, pollWindow.Milliseconds()).Slice()
+		e.cfg.PollsPerMinute, pollWindow.Milliseconds(), th).Slice()
 	if err != nil {
 		return nil, e.storeErr("read scene", err)
 	}
@@ -290,6 +290,8 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 		return nil, &LimitError{Limit: limitPoll, RetryAfter: max(time.Duration(ms)*time.Millisecond, time.Second)}
 	case "none":
 		return nil, fmt.Errorf("scanlogin: scene %s: %w", id, ErrSceneNotFound)
+	case "bad_token":
+		return nil, fmt.Errorf("scanlogin: authorize scene %s: %w", id, ErrInvalidPollToken)
 	}
 	b, _ := res[1].(string)
 	rec, err := decodeScene(id, []byte(b))
@@ -303,13 +305,19 @@ func (e *Engine) authorizePoll(ctx context.Context, id, pollToken string) (*Scen
 const pollWindow = time.Minute
 
 // pollReadLua reads a scene and counts one poll of it. KEYS[1] scene,
-// KEYS[2] the poll count of the presented token. ARGV: limit, window ms.
-// Reply {"none", false} for no scene (nothing is counted), {"limited",
-// ms until the window ends}, or {"ok", scene JSON}. A fixed window: at most
-// limit polls in each, which is what a cap against a runaway poller needs.
+// KEYS[2] the poll count of the presented token. ARGV: limit, window ms,
+// the presented token's hash. Reply {"none", false} for no scene,
+// {"bad_token", false} when the hash is not the scene's (nothing is counted
+// in either case: a stranger who read the scene ID off the QR code neither
+// spends the browser's polls nor gets a count, or a key, of his own),
+// {"limited", ms until the window ends}, or {"ok", scene JSON}. A fixed
+// window: at most limit polls in each, which is what a cap against a
+// runaway poller needs. The record's "th" member is found as written (Go
+// and cjson both write "th":"<hex>"); authorized checks it again in Go.
 const pollReadLua = `
 local s = redis.call('GET', KEYS[1])
 if not s then return {'none', false} end
+if not string.find(s, '"th":"' .. ARGV[3] .. '"', 1, true) then return {'bad_token', false} end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 if n > tonumber(ARGV[1]) then return {'limited', redis.call('PTTL', KEYS[2])} end
