@@ -465,6 +465,13 @@ describe('profile page', () => {
     await tapping
     assert.equal(p.env.calls.uploadFile, 0)
     assert.equal(page.query('#agree-btn'), null)
+    // The phone button, declined the same way: the user's choice, no error.
+    const phoneTap = page.tap('#phone-btn')
+    await page.waitFor(() => page.query('#disagree-btn'), { what: 'privacy popup for the phone number' })
+    await page.tap('#disagree-btn')
+    await phoneTap
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.deepEqual(p.env.toasts, [], 'no toast for a refusal')
     page.close()
   })
 

@@ -326,3 +326,28 @@ for (const language of ['zh_CN', 'en']) {
     }
   })
 }
+
+test('privacy text: the contract\'s name sits in the sentence without spaces around it (Chinese has none; English carries its own)', () => {
+  const wxml = fs.readFileSync(path.join(ROOT, 'components', 'privacy-popup', 'privacy-popup.wxml'), 'utf8')
+  assert.match(wxml, /\{\{t\.before\}\}<text [^>]*>\{\{contractName\}\}<\/text>\{\{t\.after\}\}/)
+  assert.ok(!/\s$/.test(zh.privacy.before) && !/^\s/.test(zh.privacy.after), 'no space in the Chinese strings')
+  assert.ok(/ $/.test(en.privacy.before) && /^ /.test(en.privacy.after), 'the English strings keep their spaces')
+})
+
+test('browser labels: names with a Chinese name of their own are shown in Chinese to Chinese users', () => {
+  const label = lang => newPhone({ server: 'http://127.0.0.1:9', language: lang }).mp.load(path.join(ROOT, 'utils', 'format.js')).browserLabel
+  const zhLabel = label('zh_CN')
+  const enLabel = label('en')
+  for (const [server, zhShown] of [
+    ['WeChat 8 · iOS 17', '微信 8 · iOS 17'],
+    ['QQ Browser 13 · Android 14', 'QQ浏览器 13 · Android 14'],
+    ['UC Browser 15 · Android 13', 'UC浏览器 15 · Android 13'],
+    ['DingTalk 7 · macOS', '钉钉 7 · macOS'],
+    ['Samsung Internet 25 · Android 14', '三星浏览器 25 · Android 14'],
+    ['Chrome 131 · Windows 10/11', 'Chrome 131 · Windows 10/11']
+  ]) {
+    assert.equal(zhLabel(server), zhShown)
+    assert.equal(enLabel(server), server)
+  }
+  assert.equal(zhLabel(undefined), '')
+})

@@ -36,4 +36,29 @@ function ago (value, now) {
   return i18n.t('common.daysAgo', { n: Math.floor(s / 86400) })
 }
 
-module.exports = { dateTime, ago }
+// Browser and app names the server's label writes in English
+// (server/useragent.go) that have a Chinese name of their own; the rest
+// (Chrome, Safari, Edge, Windows, iOS...) are written the same in Chinese.
+const ZH_NAMES = [
+  ['Samsung Internet', '三星浏览器'],
+  ['Internet Explorer', 'IE 浏览器'],
+  ['Headless Chrome', 'Chrome 无界面版'],
+  ['QQ Browser', 'QQ浏览器'],
+  ['UC Browser', 'UC浏览器'],
+  ['DingTalk', '钉钉'],
+  ['WeChat', '微信']
+]
+
+/**
+ * browserLabel shows the server's label for a browser ("WeChat 8 · iOS 17")
+ * in the user's language ("微信 8 · iOS 17").
+ * @param {string} [label]
+ */
+function browserLabel (label) {
+  let out = String(label || '')
+  if (i18n.lang() !== 'zh') return out
+  for (const [en, zh] of ZH_NAMES) out = out.split(en).join(zh)
+  return out
+}
+
+module.exports = { dateTime, ago, browserLabel }

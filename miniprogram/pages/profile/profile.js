@@ -27,7 +27,7 @@ function viewSession (s, t) {
   const ip = s.ip || t.unknown
   return {
     id: s.id,
-    browser: s.label || t.unknownBrowser,
+    browser: format.browserLabel(s.label) || t.unknownBrowser,
     ip,
     meta: i18n.format(t.sessionMeta, {
       ip,
@@ -158,9 +158,14 @@ Page({
     const t = this.data.t
     const detail = e.detail || {}
     if (!detail.code) {
+      // The user's own refusal says nothing: the phone prompt's (deny,
+      // cancel) or the privacy consent's (its errMsg names privacy; errno
+      // 104 "privacy permission is not authorized", 112 "api scope is not
+      // declared in the privacy agreement").
+      const refused = /deny|cancel|privacy/.test(detail.errMsg || '') || detail.errno === 104 || detail.errno === 112
       if (detail.errno === 1400001) {
         wx.showToast({ title: t.phoneUnavailable, icon: 'none' })
-      } else if (!/deny|cancel/.test(detail.errMsg || '')) {
+      } else if (!refused) {
         wx.showToast({ title: t.phoneFailed, icon: 'none' })
       }
       return

@@ -93,7 +93,7 @@ Page({
       warning: i18n.format(t.warningText, { site }),
       // The server's human label ("Chrome 131 · Windows"); the raw
       // User-Agent is for logs, not for people.
-      browser: browser.label || t.unknownBrowser,
+      browser: format.browserLabel(browser.label) || t.unknownBrowser,
       ip: browser.ip || t.unknown,
       time: format.dateTime(browser.created_at),
       choices: res.match_choices || [],

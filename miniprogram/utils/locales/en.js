@@ -111,8 +111,8 @@ module.exports = {
   privacy: {
     title: 'Before you continue',
     contract: 'Privacy Guide',
-    before: 'To set your avatar and nickname, link your phone number or scan a code, this mini-program needs your consent. Read the',
-    after: 'to see what is collected and why.',
+    before: 'To set your avatar and nickname, link your phone number or scan a code, this mini-program needs your consent. Read the ',
+    after: ' to see what is collected and why.',
     disagree: 'Decline',
     agree: 'Agree'
   }
