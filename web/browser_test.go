@@ -984,4 +984,20 @@ func TestCodeImageTrouble(t *testing.T) {
 			t.Fatalf("pending with scene %s after %d image requests; the failing one was %s", scene, images(), first)
 		}
 	})
+	t.Run("fails for every scene", func(t *testing.T) {
+		// Past the automatic renewals the expired overlay stays, and no
+		// "retrying" is left under it: nothing retries any more.
+		const ttl = 2 * time.Second
+		srv := startServer(t, serverOptions{SceneTTL: ttl})
+		b := newBrowser(t)
+		b.intercept("*/api/v1/qr/*/image*", func(string, int) *fetch.FulfillRequestParams {
+			return answer(http.StatusBadGateway, "application/json", `{"error":{"code":"wechat_unavailable","message":"WeChat is unavailable"}}`)
+		})
+		b.navigate(srv.URL + "/")
+		b.widgetState("#scanlogin", "expired", 40*time.Second)
+		if down, notice := b.str(widget+`.shadowRoot.querySelector('.frame').hasAttribute('data-down') ? 'dimmed' : ''`),
+			b.shadowText("#scanlogin", ".notice"); down != "" || notice != "" {
+			t.Fatalf("expired for good, yet %q with the notice %q", down, notice)
+		}
+	})
 }

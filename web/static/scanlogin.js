@@ -563,10 +563,11 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
       const until = Date.now() + Math.max(1, Number(created.expires_in) || 60) * 1000;
       const shown = await this.loadImage(gen, this.url(created.qr_image_url || `/api/v1/qr/${created.scene}/image`), until);
       if (gen !== this.gen) return;
-      if (!shown) return this.expired(gen);
-      // A failed try dimmed the code and said "retrying": it is here now.
+      // A failed try dimmed the code and said "retrying": it is here now,
+      // or the scene ended and nothing retries any more.
       delete this.frame.dataset.down;
       this.notice('');
+      if (!shown) return this.expired(gen);
       this.clearOverlay();
       this.say(auto ? this.t.renewed : this.t.ready);
       this.setState('pending');

@@ -54,6 +54,11 @@ func TestOpenRedisHidesPassword(t *testing.T) {
 		"redis://:s3cr#etpw@redis:6379/0",                        // an unescaped # moves the split
 		"redis+sentinel://:s3cr%zzetpw@s1:26379/0?master_name=m", // a bad escape
 		"redis+cluster://:s3cr%zz@n1:7000",
+		"redis://default:2024/s3cret@redis:6379/0",                      // "/" in it: a path
+		"redis+sentinel://default:2024/s3cret@s1:26379/0?master_name=m", // the same, for Sentinel
+		"redis://:2024?s3cret@redis:6379/0",                             // "?" in it: an option
+		"redis://default:2024?dial_timeout=s3cret@redis:6379/0",         // an option's value
+		"redis+cluster://default:2024?dial_timeout=s3cret@n1:7000",
 	} {
 		c, err := OpenRedis(bad)
 		if err == nil {
@@ -107,6 +112,9 @@ func TestConfigValidateNamesVariables(t *testing.T) {
 		t.Errorf("the dev defaults do not validate: %v", err)
 	}
 	long := Config{SceneTTL: 10 * time.Minute, HardCap: 10 * time.Minute, Addr: "127.0.0.1:0"}.WithDefaults()
+	if named := (Config{Addr: ":http", PublicURL: "http://localhost"}).WithDefaults(); named.Validate() != nil {
+		t.Errorf("a service name as the port does not validate: %v", named.Validate())
+	}
 	if err := long.Validate(); err != nil {
 		t.Errorf("a scene life within the hard cap, on any port, does not validate: %v", err)
 	}

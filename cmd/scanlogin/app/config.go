@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -229,7 +228,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) {
-		bad("SCANLOGIN_ADDR", "want host:port with a port number from 0 to 65535, got %q", c.Addr)
+		bad("SCANLOGIN_ADDR", "want host:port with a port from 0 to 65535 (or a service name), got %q", c.Addr)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		bad("SCANLOGIN_PUBLIC_URL", "want an absolute http(s) URL without path, got %q", c.PublicURL)
@@ -338,9 +337,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validPort: a decimal port number net.Listen takes ("http" and 99999 it
-// does not).
+// validPort: a port net.Listen takes: a number up to 65535 or a service
+// name the system knows ("http").
 func validPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 0 && n <= 65535
+	_, err := net.LookupPort("tcp", p)
+	return err == nil
 }

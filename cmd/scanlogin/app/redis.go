@@ -43,13 +43,22 @@ const (
 // An error never quotes the URL: it may hold the password.
 func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 	c, err := openRedis(rawURL)
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		// url.Parse's errors quote the URL, or a part of it that may be
-		// the password's (an unescaped "#" or ":" in it moves the split).
+	if errors.Is(err, errURLParse) {
 		return nil, errors.New("not a valid URL (not shown here: it may hold a password; percent-encode special characters in the password)")
 	}
 	return c, err
+}
+
+// errURLParse marks an error of parsing the URL. Those errors quote the URL
+// or a part of it, and which part moves with an unescaped "#", "/", "?" or
+// ":" in the password: the password's own characters may be the part quoted.
+var errURLParse = errors.New("redis URL does not parse")
+
+func parseErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errURLParse
 }
 
 func openRedis(rawURL string) (redis.UniversalClient, error) {
@@ -66,7 +75,7 @@ func openRedis(rawURL string) (redis.UniversalClient, error) {
 		}
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, err
+			return nil, parseErr(err)
 		}
 		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.ContextTimeoutEnabled)
 		return bounded(redis.NewClient(opt)), nil
@@ -75,7 +84,7 @@ func openRedis(rawURL string) (redis.UniversalClient, error) {
 	case "cluster":
 		opt, err := redis.ParseClusterURL(plain)
 		if err != nil {
-			return nil, err
+			return nil, parseErr(err)
 		}
 		setTimeouts(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.ContextTimeoutEnabled)
 		return bounded(redis.NewClusterClient(opt)), nil
@@ -89,7 +98,7 @@ func openSentinel(u string) (redis.UniversalClient, error) {
 	// go-redis wants the extra ones as addr= parameters.
 	pu, err := url.Parse(u)
 	if err != nil {
-		return nil, err
+		return nil, parseErr(err)
 	}
 	if hosts := strings.Split(pu.Host, ","); len(hosts) > 1 {
 		pu.Host = hosts[0]
@@ -101,7 +110,7 @@ func openSentinel(u string) (redis.UniversalClient, error) {
 	}
 	opt, err := redis.ParseFailoverURL(pu.String())
 	if err != nil {
-		return nil, err
+		return nil, parseErr(err)
 	}
 	if opt.MasterName == "" {
 		return nil, fmt.Errorf("a sentinel URL needs ?master_name=")
