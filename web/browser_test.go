@@ -796,11 +796,7 @@ func TestRetry(t *testing.T) {
 			t.Errorf("status messages %s lack %q", statuses, want)
 		}
 	}
-	scene := b.widgetState("#scanlogin", "pending", time.Second)
-	dee := newPhone(t, srv.URL, "e2e-dee", "Dee")
-	dee.scan(scene)
-	dee.confirm(scene)
-	b.wait("signed-in view", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Dee'`, 10*time.Second)
+	b.signInWithPhone(srv.URL, "e2e-dee", "Dee", 10*time.Second)
 }
 
 // TestPhoneDecline: the simulator in Chinese declines; the page shows the
@@ -932,11 +928,18 @@ func TestPollBacksOffFromStrangeAnswers(t *testing.T) {
 	if n > 3 {
 		t.Fatalf("%d state polls in 3 s of answers without a state, want at most 3 (backing off from 1 s)", n)
 	}
+	b.signInWithPhone(srv.URL, "e2e-eve", "Eve", 20*time.Second)
+}
+
+// signInWithPhone has a new phone user scan and confirm the page's pending
+// code, and waits for the signed-in view with their name.
+func (b *tab) signInWithPhone(url, openid, name string, within time.Duration) {
+	b.t.Helper()
 	scene := b.widgetState("#scanlogin", "pending", time.Second)
-	eve := newPhone(t, srv.URL, "e2e-eve", "Eve")
-	eve.scan(scene)
-	eve.confirm(scene)
-	b.wait("signed-in view", `document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === 'Eve'`, 20*time.Second)
+	p := newPhone(b.t, url, openid, name)
+	p.scan(scene)
+	p.confirm(scene)
+	b.wait("signed-in view", fmt.Sprintf(`document.body.dataset.view === 'user' && document.querySelector('#user-name').textContent === %q`, name), within)
 }
 
 // TestCodeImageTrouble: an image that failed once and then came is shown
