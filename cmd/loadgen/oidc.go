@@ -39,6 +39,9 @@ const (
 // oidcFlow is one browser's authorization request in progress.
 type oidcFlow struct {
 	id, state, verifier string
+	// browser is the provider's cookie binding the request to this
+	// browser (scanlogin_op_browser), as a Cookie header value.
+	browser string
 }
 
 // noRedirect is the browsers' client, stopping at every redirect so the
@@ -55,11 +58,12 @@ func randToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// redirectStep GETs u and returns where it redirects to.
-func (l *load) redirectStep(ctx context.Context, u, ip, cookie string) (*url.URL, error) {
+// redirectStep GETs u and returns where it redirects to, with the cookies
+// the answer set.
+func (l *load) redirectStep(ctx context.Context, u, ip, cookie string) (*url.URL, []*http.Cookie, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("X-Forwarded-For", ip)
 	req.Header.Set("User-Agent", "scanlogin-loadgen/1 (browser)")
@@ -69,14 +73,15 @@ func (l *load) redirectStep(ctx context.Context, u, ip, cookie string) (*url.URL
 	l.st.request("browser")
 	resp, err := l.noRedirect().Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	return resp.Request.URL.Parse(resp.Header.Get("Location"))
+	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	return loc, resp.Cookies(), err
 }
 
 // oidcAuthorize starts an authorization request and follows it to the scan
@@ -89,11 +94,16 @@ func (l *load) oidcAuthorize(ctx context.Context, base, ip string) (*oidcFlow, e
 		"scope": {"openid profile"}, "state": {f.state}, "nonce": {randToken()},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
-	loc, err := l.redirectStep(ctx, base+"/oidc/authorize?"+q.Encode(), ip, "")
+	loc, cookies, err := l.redirectStep(ctx, base+"/oidc/authorize?"+q.Encode(), ip, "")
 	if err != nil {
 		return nil, fmt.Errorf("authorize: %w", err)
 	}
-	loc, err = l.redirectStep(ctx, base+loc.RequestURI(), ip, "")
+	for _, c := range cookies {
+		if c.Name == "scanlogin_op_browser" {
+			f.browser = c.Name + "=" + c.Value
+		}
+	}
+	loc, _, err = l.redirectStep(ctx, base+loc.RequestURI(), ip, f.browser)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -106,11 +116,12 @@ func (l *load) oidcAuthorize(ctx context.Context, base, ip string) (*oidcFlow, e
 // oidcFinish goes back to the provider with the session cookie, follows it
 // to the client's redirect URI and exchanges the code.
 func (l *load) oidcFinish(ctx context.Context, base, tokenBase, ip, cookie string, f *oidcFlow) error {
-	loc, err := l.redirectStep(ctx, base+"/oidc/login?id="+url.QueryEscape(f.id), ip, cookie)
+	cookie = strings.Join([]string{cookie, f.browser}, "; ")
+	loc, _, err := l.redirectStep(ctx, base+"/oidc/login?id="+url.QueryEscape(f.id), ip, cookie)
 	if err != nil {
 		return fmt.Errorf("login return: %w", err)
 	}
-	loc, err = l.redirectStep(ctx, base+loc.RequestURI(), ip, cookie)
+	loc, _, err = l.redirectStep(ctx, base+loc.RequestURI(), ip, cookie)
 	if err != nil {
 		return fmt.Errorf("callback: %w", err)
 	}

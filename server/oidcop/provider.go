@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,14 @@ const (
 // at the authorization endpoint; it holds the session ID with a MAC, and
 // the session must still be alive (docs/OIDC.md#single-sign-on).
 const SSOCookie = "scanlogin_op"
+
+// BrowserCookie binds authorization requests to the browser that made them:
+// a random value, set at the authorization endpoint, whose hash each request
+// keeps (authRequest.Browser). The login step, the scan page's request
+// lookup and the callback refuse a browser without it, so a request's ID,
+// seen or sent by someone else, signs no other browser in and hands its code
+// to no other browser (OAuth 2.0 security BCP, RFC 9700 section 4.7).
+const BrowserCookie = "scanlogin_op_browser"
 
 // Options are what a Provider is made of.
 type Options struct {
@@ -280,11 +289,14 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathLoggedOut:
 		p.loggedOut(w, r)
 	case PathAuthorize:
-		ctx := context.WithValue(r.Context(), ctxBrowser, &browserInfo{IP: clientIP(r), UserAgent: r.UserAgent()})
+		ctx := context.WithValue(r.Context(), ctxBrowser, &browserInfo{IP: clientIP(r), UserAgent: r.UserAgent(), Binding: p.bindBrowser(w, r)})
 		pw := newPageWriter(w, r, p)
 		p.op.ServeHTTP(pw, r.WithContext(ctx))
 		pw.finish()
 	case PathCallback:
+		if !p.callbackAllowed(w, r) {
+			return
+		}
 		pw := newPageWriter(w, r, p)
 		p.op.ServeHTTP(pw, r)
 		pw.finish()
@@ -463,6 +475,10 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
 		return
 	}
+	if !p.sameBrowser(r, a) {
+		p.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		return
+	}
 	if a.IsDone {
 		http.Redirect(w, r, p.callback(r.Context(), a.ID), http.StatusFound)
 		return
@@ -497,7 +513,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 // loginInfo tells the scan page which application the user signs in to.
 func (p *Provider) loginInfo(w http.ResponseWriter, r *http.Request) {
 	a, err := p.st.authRequest(r.Context(), r.URL.Query().Get("id"))
-	if err != nil {
+	if err != nil || !p.sameBrowser(r, a) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "unknown or expired authorization request"}})
 		return
 	}
@@ -617,4 +633,45 @@ func (p *Provider) discover(w http.ResponseWriter, r *http.Request) {
 	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	cfg.DeviceAuthorizationEndpoint = ""
 	op.Discover(w, cfg)
+}
+
+// bindBrowser is the browser's binding value (BrowserCookie), made and set
+// now if it has none, for the authorization request being made.
+func (p *Provider) bindBrowser(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if c, err := r.Cookie(BrowserCookie); err == nil && validID(c.Value) {
+		v = c.Value
+	} else {
+		v = newID()
+	}
+	// Lax: the client sends the browser here by a top-level navigation,
+	// and the scan page and the login step are ours.
+	http.SetCookie(w, &http.Cookie{Name: BrowserCookie, Value: v, Path: "/oidc/", HttpOnly: true,
+		Secure: p.opts.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(authRequestTTL / time.Second)})
+	return v
+}
+
+// sameBrowser tells whether r comes from the browser that made a.
+func (p *Provider) sameBrowser(r *http.Request, a *authRequest) bool {
+	c, err := r.Cookie(BrowserCookie)
+	return err == nil && a.Browser != "" && subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(a.Browser)) == 1
+}
+
+// callbackAllowed lets the library's callback give a request's code only
+// to the browser that made the request; anything else gets an error page.
+func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) bool {
+	a, err := p.st.authRequest(r.Context(), r.URL.Query().Get("id"))
+	switch {
+	case err != nil && isServerError(err):
+		w.Header().Set("Retry-After", "2")
+		p.renderPage(w, r, http.StatusServiceUnavailable, "Service unavailable / 服务暂时不可用", msgServerError, "")
+		return false
+	case err != nil:
+		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
+		return false
+	case !p.sameBrowser(r, a):
+		p.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		return false
+	}
+	return true
 }

@@ -27,6 +27,7 @@ type authRequest struct {
 	CreatedAt           time.Time                `json:"ca"`
 	IP                  string                   `json:"ip,omitempty"`
 	UserAgent           string                   `json:"ua,omitempty"`
+	Browser             string                   `json:"b,omitempty"` // hash of the BrowserCookie that made it
 
 	// Set when the browser has signed in.
 	UserID    string    `json:"uid,omitempty"`

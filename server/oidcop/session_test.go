@@ -359,3 +359,62 @@ func TestGrantIsNoWebSession(t *testing.T) {
 		t.Fatalf("the grant after the refused web refresh: %v", err)
 	}
 }
+
+// TestRequestBoundToBrowser: an authorization request belongs to the
+// browser that made it. Another browser that has its ID, signed in or not,
+// can neither complete it with its own session (login CSRF: the victim
+// would be signed in to the client as the attacker) nor have the victim's
+// session complete a request it made and sent (the attacker would get the
+// victim's code), and a cookie-less poller of the callback gets no code.
+// The browser that made it signs in as before.
+func TestRequestBoundToBrowser(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	attacker := newBrowser(t)
+	e.login(attacker, r, e.newPhone("attacker")) // a live session and SSO
+
+	// The victim's browser starts a sign-in; its request ID leaks.
+	victim := newBrowser(t)
+	pk := newPKCE()
+	resp := victim.get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(pk.verifier)))
+	loginURL, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	page, _ := resp.Request.URL.Parse(victim.get(loginURL.String()).Header.Get("Location"))
+	id := page.Query().Get("oidc")
+	if id == "" {
+		t.Fatalf("the victim's browser was sent to %s, not the scan page", page)
+	}
+
+	refused := func(who string, resp *http.Response) {
+		t.Helper()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(bodyOf(resp), "started in another browser") {
+			t.Fatalf("%s: %d %s %s, want the other-browser page", who, resp.StatusCode, resp.Header.Get("Location"), bodyOf(resp))
+		}
+	}
+	refused("the attacker's signed-in browser at the login step", attacker.get(e.issuer()+oidcop.PathLogin+"?id="+id))
+	if st, _ := e.doJSON(mustRequest(t, "GET", e.issuer()+oidcop.PathLoginInfo+"?id="+id)); st != http.StatusNotFound {
+		t.Fatalf("the request's client name for another browser: %d", st)
+	}
+	refused("a cookie-less callback", newBrowser(t).get(e.issuer()+oidcop.PathCallback+"?id="+id))
+
+	// The victim signs in: the code comes back to the victim's browser,
+	// for the victim, and to nobody else.
+	loc, _ := e.authorize(victim, e.issuer()+oidcop.PathLogin+"?id="+id, e.newPhone("victim"))
+	if loc.Query().Get("code") == "" {
+		t.Fatalf("the victim's own sign-in: %s", loc)
+	}
+	refused("the attacker at the callback afterwards", attacker.get(e.issuer()+oidcop.PathCallback+"?id="+id))
+
+	// The reverse: a request the attacker made, sent to the victim.
+	resp = attacker.get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier)))
+	theirs, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	refused("the victim's signed-in browser on the attacker's request", victim.get(theirs.String()))
+}
+
+func mustRequest(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

@@ -51,7 +51,9 @@ const (
 // lookup as invalid_grant).
 type outage struct{ hit atomic.Bool }
 
-type browserInfo struct{ IP, UserAgent string }
+// browserInfo is what the authorization endpoint learns of the browser:
+// Binding is its BrowserCookie value.
+type browserInfo struct{ IP, UserAgent, Binding string }
 
 // storage is the op.Storage of the provider.
 type storage struct {
@@ -167,6 +169,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	}
 	if b, ok := ctx.Value(ctxBrowser).(*browserInfo); ok {
 		a.IP, a.UserAgent = b.IP, b.UserAgent
+		if b.Binding != "" {
+			a.Browser = hashHex(b.Binding)
+		}
 	}
 	if err := s.setJSON(ctx, s.arKey(a.ID), a, authRequestTTL); err != nil {
 		return nil, s.storeErr(ctx, "create auth request", err)
