@@ -7,12 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,6 +137,30 @@ func newBrowser(t *testing.T) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// confirmLogout submits the provider's "sign out?" page (resp) as the
+// user's tap on its button does.
+func (b *browser) confirmLogout(resp *http.Response) *http.Response {
+	b.t.Helper()
+	body := bodyOf(resp)
+	form := regexp.MustCompile(`<form method="post" action="([^"]+)">`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || form == nil {
+		b.t.Fatalf("no sign-out question: %d %s", resp.StatusCode, body)
+	}
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(body, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	u, _ := resp.Request.URL.Parse(html.UnescapeString(form[1]))
+	out, err := b.c.PostForm(u.String(), v)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	out.Body = io.NopCloser(bytes.NewReader(rb))
+	return out
 }
 
 func (b *browser) get(u string) *http.Response {

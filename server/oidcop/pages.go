@@ -21,6 +21,7 @@ var (
 	msgBadRequest     = msg{"应用发来的登录请求无效（应用未登记，或回跳地址未登记），因此无法继续。请联系该应用的管理员。", "The application's sign-in request is invalid (unknown application, or a return address it has not registered), so it cannot continue. Please contact the application's administrator."}
 	msgBadLogout      = msg{"应用发来的退出请求无效，未执行退出。", "The application's sign-out request is invalid; nothing was signed out."}
 	msgLoggedOut      = msg{"你已退出登录。", "You have signed out."}
+	msgConfirmLogout  = msg{"要在这个浏览器上退出登录吗？通过它登录的应用也会一并退出。", "Sign out in this browser? The applications you signed in to with it are signed out too."}
 	msgServerError    = msg{"服务暂时不可用，请稍后重试。", "The service is temporarily unavailable. Please try again shortly."}
 )
 
@@ -180,4 +181,32 @@ func (w *pageWriter) finish() {
 		title = "无法继续"
 	}
 	w.p.renderPage(w.ResponseWriter, w.r, w.status, title, m, detail)
+}
+
+var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}}</title>
+<link rel="stylesheet" href="/static/site.css">
+</head>
+<body>
+<main class="page"><section class="card">
+<h1>{{.Title}}</h1>
+<p class="lead" id="message">{{.Message}}</p>
+<form method="post" action="{{.Action}}">
+{{range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
+{{end}}<input type="hidden" name="confirm" value="{{.Token}}">
+<p><button class="btn" type="submit" id="confirm-logout">{{.Confirm}}</button> <a class="btn" href="/" id="cancel-logout">{{.Cancel}}</a></p>
+</form>
+</section></main>
+</body>
+</html>
+`))
+
+type confirmPage struct {
+	Lang, Title, Message, Action, Confirm, Cancel, Token string
+	Fields                                               [][2]string
 }

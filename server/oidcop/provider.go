@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -526,30 +527,118 @@ func (p *Provider) loginInfo(w http.ResponseWriter, r *http.Request) {
 
 type ctxSessionKey struct{}
 
-// ctxBrowserSession carries the ending browser's session ID into
-// TerminateSessionFromRequest when no id_token_hint names one.
-var ctxBrowserSession = ctxSessionKey{}
+// ctxEndSession carries the session RP-initiated logout ends (endSession
+// decides it) into TerminateSessionFromRequest; "" ends none.
+var ctxEndSession = ctxSessionKey{}
 
-// endSession is RP-initiated logout: the library validates id_token_hint,
+// endSession is RP-initiated logout. The library validates id_token_hint,
 // client_id and post_logout_redirect_uri; the storage ends the session
-// (telling every client); the browser's cookies go with a successful
-// logout.
+// (telling every client); the browser's cookies go when its own session
+// ended. A hint that names this browser's session ends it at once. Anything
+// else that would end a session (no hint, or a hint of another session:
+// RP-Initiated Logout 1.0 section 2, "the OP MUST ask the End-User") asks
+// first, with a form only this browser's page can submit (logoutConfirmation):
+// confirmed, it ends this browser's session, or the hint's when the browser
+// has none.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	for _, s := range p.browserSessions(r) {
-		ctx = context.WithValue(ctx, ctxBrowserSession, s.ID)
-		break
+	_ = r.ParseForm()
+	own := p.browserSessions(r)
+	hinted, hintOK := p.hintSession(r)
+	end := ""
+	switch {
+	case !hintOK:
+		// A hint that is not ours: the library refuses the request.
+	case hinted != "" && hasSession(own, hinted):
+		end = hinted
+	case r.Method == http.MethodPost && r.Form.Get("confirm") != "" &&
+		hmac.Equal([]byte(r.Form.Get("confirm")), []byte(p.logoutConfirmation(own, r.Form.Get("id_token_hint")))):
+		end = hinted
+		if len(own) > 0 {
+			end = own[0].ID
+		}
+	case hinted == "" && len(own) == 0:
+		// Nothing to end: the library checks the rest and redirects.
+	default:
+		p.confirmLogout(w, r, own)
+		return
 	}
 	pw := newPageWriter(w, r, p)
 	pw.onRedirect = func() {
+		if !hasSession(own, end) {
+			return // another browser's session: this one's cookies stay
+		}
 		p.clearSSO(w)
 		if p.opts.SessionCookieName != "" {
 			http.SetCookie(w, &http.Cookie{Name: p.opts.SessionCookieName, Value: "", Path: "/", HttpOnly: true,
 				Secure: p.opts.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 		}
 	}
-	p.op.ServeHTTP(pw, r.WithContext(ctx))
+	p.op.ServeHTTP(pw, r.WithContext(context.WithValue(r.Context(), ctxEndSession, end)))
 	pw.finish()
+}
+
+func hasSession(ss []*scanlogin.Session, id string) bool {
+	return id != "" && slices.ContainsFunc(ss, func(s *scanlogin.Session) bool { return s.ID == id })
+}
+
+// hintSession checks the logout request as the library will, and names
+// the session of its id_token_hint ("" for none); ok is false when the
+// library will refuse the request (a hint that is not ours, a client or
+// post_logout_redirect_uri that does not match), which it then does
+// without asking anyone.
+func (p *Provider) hintSession(r *http.Request) (sid string, ok bool) {
+	ctx := op.ContextWithIssuer(r.Context(), p.opts.Issuer)
+	req, err := op.ParseEndSessionRequest(r, p.op.Decoder())
+	if err != nil {
+		return "", false
+	}
+	v, err := op.ValidateEndSessionRequest(ctx, req, p.op)
+	if err != nil {
+		return "", false
+	}
+	if c := v.IDTokenHintClaims; c != nil {
+		sid, _ = c.Claims["sid"].(string)
+		if sid == "" {
+			sid = c.SessionID
+		}
+	}
+	return sid, true
+}
+
+// logoutConfirmation proves a logout confirmation came from the page this browser
+// was shown: a MAC of its sessions and the hint. A page elsewhere cannot
+// compute it, and a cross-site POST does not carry the session cookies it
+// was made for.
+func (p *Provider) logoutConfirmation(own []*scanlogin.Session, hint string) string {
+	m := hmac.New(sha256.New, p.ssoKey)
+	m.Write([]byte("logout"))
+	for _, s := range own {
+		m.Write([]byte("|" + s.ID))
+	}
+	m.Write([]byte("|" + hint))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// confirmLogout asks before signing out: a form that posts the request
+// again with the confirmation.
+func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, own []*scanlogin.Session) {
+	pg := confirmPage{Lang: "en", Title: "Sign out?", Message: msgConfirmLogout.en, Action: PathEndSession,
+		Confirm: "Sign out", Cancel: "Cancel", Token: p.logoutConfirmation(own, r.Form.Get("id_token_hint"))}
+	if isZh(r) {
+		pg.Lang, pg.Title, pg.Message, pg.Confirm, pg.Cancel = "zh-CN", "退出登录？", msgConfirmLogout.zh, "退出登录", "取消"
+	}
+	for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint"} {
+		if v := r.Form.Get(k); v != "" {
+			pg.Fields = append(pg.Fields, [2]string{k, v})
+		}
+	}
+	var buf bytes.Buffer
+	_ = confirmTmpl.Execute(&buf, pg)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // fillUserinfo sets the claims of scopes for the user (docs/OIDC.md#claims).

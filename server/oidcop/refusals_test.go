@@ -199,8 +199,9 @@ func TestRefusals(t *testing.T) {
 		if st, _ := e.userinfo("GET", res.tok.AccessToken); st != 200 {
 			t.Fatalf("a refused logout ended the session: %d", st)
 		}
-		// Without a hint or client the URI is ignored: our own page.
-		resp := b.get(end(url.Values{"post_logout_redirect_uri": {"https://evil.example/"}}))
+		// Without a hint the user is asked first; confirmed, the URI
+		// (no client to check it against) is ignored: our own page.
+		resp := b.confirmLogout(b.get(end(url.Values{"post_logout_redirect_uri": {"https://evil.example/"}})))
 		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != oidcop.PathLoggedOut {
 			t.Fatalf("logout without hint: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}

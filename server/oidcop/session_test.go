@@ -418,3 +418,54 @@ func mustRequest(t *testing.T, method, u string) *http.Request {
 	}
 	return req
 }
+
+// TestLogoutAsksFirst: RP-initiated logout without an id_token_hint of
+// this browser's session asks the user first (RP-Initiated Logout 1.0
+// section 2), so a link or a page elsewhere cannot sign anyone out, and a
+// confirmation forged elsewhere is asked again. Confirmed, it ends this
+// browser's own session, never the hint's other one.
+func TestLogoutAsksFirst(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	alive := func(who string, tok string, want int) {
+		t.Helper()
+		if st, _ := e.userinfo("GET", tok); st != want {
+			t.Fatalf("%s: userinfo %d, want %d", who, st, want)
+		}
+	}
+
+	b := newBrowser(t)
+	res := e.login(b, app, e.newPhone("asked"))
+	page := b.get(e.issuer() + oidcop.PathEndSession)
+	if page.StatusCode != http.StatusOK || !strings.Contains(bodyOf(page), `id="confirm-logout"`) {
+		t.Fatalf("a bare end_session: %d %s", page.StatusCode, bodyOf(page))
+	}
+	alive("after the question", res.tok.AccessToken, 200)
+	forged, err := b.c.PostForm(e.issuer()+oidcop.PathEndSession, url.Values{"confirm": {"made-up"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Body.Close()
+	if forged.StatusCode != http.StatusOK {
+		t.Fatalf("a made-up confirmation: %d", forged.StatusCode)
+	}
+	alive("after a made-up confirmation", res.tok.AccessToken, 200)
+	if done := b.confirmLogout(page); done.StatusCode != http.StatusFound || done.Header.Get("Location") != oidcop.PathLoggedOut {
+		t.Fatalf("confirmed: %d %q", done.StatusCode, done.Header.Get("Location"))
+	}
+	alive("confirmed", res.tok.AccessToken, http.StatusUnauthorized)
+
+	// Another session's hint.
+	ann, bob := newBrowser(t), newBrowser(t)
+	annRes := e.login(ann, app, e.newPhone("ann"))
+	bobRes := e.login(bob, app, e.newPhone("bob"))
+	q := url.Values{"id_token_hint": {annRes.raw}, "post_logout_redirect_uri": {rpBase + "/bye"}, "state": {"s3"}}
+	page = bob.get(e.issuer() + oidcop.PathEndSession + "?" + q.Encode())
+	alive("Ann, after Bob was asked", annRes.tok.AccessToken, 200)
+	alive("Bob, asked", bobRes.tok.AccessToken, 200)
+	if done := bob.confirmLogout(page); done.StatusCode != http.StatusFound || done.Header.Get("Location") != rpBase+"/bye?state=s3" {
+		t.Fatalf("Bob confirmed: %d %q", done.StatusCode, done.Header.Get("Location"))
+	}
+	alive("Bob, confirmed", bobRes.tok.AccessToken, http.StatusUnauthorized)
+	alive("Ann, whose hint Bob presented", annRes.tok.AccessToken, 200)
+}

@@ -473,21 +473,12 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // TerminateSession is replaced by TerminateSessionFromRequest.
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
-// TerminateSessionFromRequest ends the browser session named by the
-// id_token_hint's sid, else the one of the browser's cookie (put in the
-// context by the end-session handler). Ending it tells every client
-// through back-channel logout.
+// TerminateSessionFromRequest ends the session the end-session handler
+// chose (endSession: the hint's when it is this browser's, or, confirmed,
+// this browser's own). Ending it tells every client through back-channel
+// logout.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	sid := ""
-	if req.IDTokenHintClaims != nil {
-		sid, _ = req.IDTokenHintClaims.Claims["sid"].(string)
-		if sid == "" {
-			sid = req.IDTokenHintClaims.SessionID
-		}
-	}
-	if sid == "" {
-		sid, _ = ctx.Value(ctxBrowserSession).(string)
-	}
+	sid, _ := ctx.Value(ctxEndSession).(string)
 	if validID(sid) {
 		err := s.eng.RevokeSession(ctx, sid)
 		if err != nil && !errors.Is(err, scanlogin.ErrSessionNotFound) {
