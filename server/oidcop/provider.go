@@ -488,6 +488,11 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		if !p.fresh(a, s) {
 			continue
 		}
+		// prompt=none with an id_token_hint asks after that user only:
+		// another user's session gives login_required (OIDC Core 3.1.2.1).
+		if a.hasPrompt(oidc.PromptNone) && a.HintSubject != "" && s.UserID != a.HintSubject {
+			continue
+		}
 		if err := p.st.completeAuthRequest(r.Context(), a, s); err != nil {
 			op.AuthRequestError(w, r, a, err, p.op)
 			return

@@ -24,6 +24,7 @@ type authRequest struct {
 	Prompt              []string                 `json:"p,omitempty"`
 	MaxAge              *uint                    `json:"ma,omitempty"`
 	UILocales           string                   `json:"ul,omitempty"` // ui_locales, as sent: the scan page's language
+	HintSubject         string                   `json:"hs,omitempty"` // the sub of a verified id_token_hint
 	CreatedAt           time.Time                `json:"ca"`
 	IP                  string                   `json:"ip,omitempty"`
 	UserAgent           string                   `json:"ua,omitempty"`

@@ -125,9 +125,21 @@ func TestSingleSignOn(t *testing.T) {
 	if r := e.login(b, app, nil, oauth2.SetAuthURLParam("prompt", "none")); r.scanned {
 		t.Fatal("prompt=none scanned")
 	}
+	// prompt=none with an id_token_hint: that user's session only. Another
+	// user's ID token as the hint is login_required, not a code for this one.
+	if r := e.login(b, app, nil, oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", first.raw)); r.scanned {
+		t.Fatal("prompt=none with the session's own hint scanned")
+	}
+	other := e.login(newBrowser(t), app, e.newPhone("someone else"))
+	hinted := randState()
+	loc, _ := e.authorize(b, app.cfg.AuthCodeURL(hinted, oauth2.SetAuthURLParam("prompt", "none"),
+		oauth2.SetAuthURLParam("id_token_hint", other.raw), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	if loc.Query().Get("error") != "login_required" || loc.Query().Get("state") != hinted {
+		t.Fatalf("prompt=none with another user's hint: %s", loc)
+	}
 	// prompt=none without one: login_required, back at the client.
 	state := randState()
-	loc, _ := e.authorize(newBrowser(t), app.cfg.AuthCodeURL(state, oauth2.SetAuthURLParam("prompt", "none"),
+	loc, _ = e.authorize(newBrowser(t), app.cfg.AuthCodeURL(state, oauth2.SetAuthURLParam("prompt", "none"),
 		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
 	if loc.Query().Get("error") != "login_required" || loc.Query().Get("state") != state || loc.Query().Get("code") != "" {
 		t.Fatalf("prompt=none without a session: %s", loc)

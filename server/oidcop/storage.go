@@ -137,7 +137,7 @@ func (s *storage) setJSON(ctx context.Context, key string, v any, ttl time.Durat
 // CreateAuthRequest stores a validated authorization request. PKCE with
 // S256 is required of public clients and the only method accepted from
 // anyone (plain protects nothing a redirect leaks).
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	c, ok := s.p.clients.get(req.ClientID)
 	if !ok {
 		return nil, oidc.ErrInvalidClient()
@@ -165,6 +165,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		Prompt:              req.Prompt,
 		MaxAge:              req.MaxAge,
 		UILocales:           req.UILocales.String(),
+		HintSubject:         hintSubject,
 		CreatedAt:           s.now(),
 	}
 	if b, ok := ctx.Value(ctxBrowser).(*browserInfo); ok {
