@@ -40,7 +40,7 @@ const (
 type oidcFlow struct {
 	id, state, verifier string
 	// browser is the provider's cookie binding the request to this
-	// browser (scanlogin_op_browser), as a Cookie header value.
+	// browser (scanlogin_op_browser_<id>), as a Cookie header value.
 	browser string
 }
 
@@ -99,7 +99,7 @@ func (l *load) oidcAuthorize(ctx context.Context, base, ip string) (*oidcFlow, e
 		return nil, fmt.Errorf("authorize: %w", err)
 	}
 	for _, c := range cookies {
-		if c.Name == "scanlogin_op_browser" {
+		if strings.HasPrefix(c.Name, "scanlogin_op_browser_") {
 			f.browser = c.Name + "=" + c.Value
 		}
 	}

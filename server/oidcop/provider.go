@@ -50,8 +50,9 @@ const (
 // the session must still be alive (docs/OIDC.md#single-sign-on).
 const SSOCookie = "scanlogin_op"
 
-// BrowserCookie binds authorization requests to the browser that made them:
-// a random value, set at the authorization endpoint, whose hash each request
+// BrowserCookie (with "_" and 16 hex digits of the hash: one cookie per
+// request) binds authorization requests to the browser that made them: a
+// random value, set at the authorization endpoint, whose hash each request
 // keeps (authRequest.Browser). The login step, the scan page's request
 // lookup and the callback refuse a browser without it, so a request's ID,
 // seen or sent by someone else, signs no other browser in and hands its code
@@ -542,21 +543,28 @@ var ctxEndSession = ctxSessionKey{}
 // ended. A hint that names this browser's session ends it at once. Anything
 // else that would end a session (no hint, or a hint of another session:
 // RP-Initiated Logout 1.0 section 2, "the OP MUST ask the End-User") asks
-// first, with a form only this browser's page can submit (logoutConfirmation):
-// confirmed, it ends this browser's session, or the hint's when the browser
-// has none.
+// first, with a form only the question's own page can submit
+// (logoutConfirmed): confirmed, it ends this browser's session, or, when
+// the browser has none, the hint's (which whoever holds the client's ID
+// token could end anyway).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	own := p.browserSessions(r)
 	hinted, hintOK := p.hintSession(r)
+	if hinted != "" && len(own) == 0 {
+		// The hint's session already ended (signed out on the site or
+		// from the phone): nothing to ask about.
+		if _, err := p.opts.Engine.SessionAlive(r.Context(), hinted); errors.Is(err, scanlogin.ErrSessionNotFound) {
+			hinted = ""
+		}
+	}
 	end := ""
 	switch {
 	case !hintOK:
 		// A hint that is not ours: the library refuses the request.
 	case hinted != "" && hasSession(own, hinted):
 		end = hinted
-	case r.Method == http.MethodPost && r.Form.Get("confirm") != "" &&
-		hmac.Equal([]byte(r.Form.Get("confirm")), []byte(p.logoutConfirmation(own, r.Form.Get("id_token_hint")))):
+	case r.Method == http.MethodPost && p.logoutConfirmed(r):
 		end = hinted
 		if len(own) > 0 {
 			end = own[0].ID
@@ -564,7 +572,7 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	case hinted == "" && len(own) == 0:
 		// Nothing to end: the library checks the rest and redirects.
 	default:
-		p.confirmLogout(w, r, own)
+		p.confirmLogout(w, r)
 		return
 	}
 	pw := newPageWriter(w, r, p)
@@ -610,25 +618,41 @@ func (p *Provider) hintSession(r *http.Request) (sid string, ok bool) {
 	return sid, true
 }
 
-// logoutConfirmation proves a logout confirmation came from the page this browser
-// was shown: a MAC of its sessions and the hint. A page elsewhere cannot
-// compute it, and a cross-site POST does not carry the session cookies it
-// was made for.
-func (p *Provider) logoutConfirmation(own []*scanlogin.Session, hint string) string {
+// logoutCookie holds the nonce of a sign-out question (confirmLogout):
+// Strict, so only a request from the question's own page carries it.
+const logoutCookie = "scanlogin_op_logout"
+
+// logoutConfirmation is the confirm value of a sign-out question: a MAC of
+// its nonce and the hint. Another site can neither read it nor make the
+// browser send the nonce.
+func (p *Provider) logoutConfirmation(nonce, hint string) string {
 	m := hmac.New(sha256.New, p.ssoKey)
-	m.Write([]byte("logout"))
-	for _, s := range own {
-		m.Write([]byte("|" + s.ID))
-	}
-	m.Write([]byte("|" + hint))
+	m.Write([]byte("logout|" + nonce + "|" + hint))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// logoutConfirmed: r is the user's answer to this browser's sign-out
+// question.
+func (p *Provider) logoutConfirmed(r *http.Request) bool {
+	c, err := r.Cookie(logoutCookie)
+	got := r.Form.Get("confirm")
+	return err == nil && validID(c.Value) && got != "" &&
+		hmac.Equal([]byte(got), []byte(p.logoutConfirmation(c.Value, r.Form.Get("id_token_hint"))))
 }
 
 // confirmLogout asks before signing out: a form that posts the request
 // again with the confirmation.
-func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, own []*scanlogin.Session) {
+func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request) {
+	// One nonce for the browser's open questions (two tabs, or a question
+	// asked again): a new one would void the other pages' answers.
+	nonce := newID()
+	if c, err := r.Cookie(logoutCookie); err == nil && validID(c.Value) {
+		nonce = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: logoutCookie, Value: nonce, Path: PathEndSession, HttpOnly: true,
+		Secure: p.opts.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(authRequestTTL / time.Second)})
 	pg := confirmPage{Lang: "en", Title: "Sign out?", Message: msgConfirmLogout.en, Action: PathEndSession,
-		Confirm: "Sign out", Cancel: "Cancel", Token: p.logoutConfirmation(own, r.Form.Get("id_token_hint"))}
+		Confirm: "Sign out", Cancel: "Cancel", Token: p.logoutConfirmation(nonce, r.Form.Get("id_token_hint"))}
 	if isZh(r) {
 		pg.Lang, pg.Title, pg.Message, pg.Confirm, pg.Cancel = "zh-CN", "退出登录？", msgConfirmLogout.zh, "退出登录", "取消"
 	}
@@ -729,26 +753,29 @@ func (p *Provider) discover(w http.ResponseWriter, r *http.Request) {
 	op.Discover(w, cfg)
 }
 
-// bindBrowser is the browser's binding value (BrowserCookie), made and set
-// now if it has none, for the authorization request being made.
+// bindBrowser makes the binding of the authorization request being made: a
+// random value in a cookie of this request's own (browserCookie), so that
+// requests a browser makes at once, in two tabs, or by a form POST that
+// carries no cookies, never overwrite each other's.
 func (p *Provider) bindBrowser(w http.ResponseWriter, r *http.Request) string {
-	v := ""
-	if c, err := r.Cookie(BrowserCookie); err == nil && validID(c.Value) {
-		v = c.Value
-	} else {
-		v = newID()
-	}
+	v := newID()
 	// Lax: the client sends the browser here by a top-level navigation,
 	// and the scan page and the login step are ours.
-	http.SetCookie(w, &http.Cookie{Name: BrowserCookie, Value: v, Path: "/oidc/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: browserCookie(hashHex(v)), Value: v, Path: "/oidc/", HttpOnly: true,
 		Secure: p.opts.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(authRequestTTL / time.Second)})
 	return v
 }
 
+// browserCookie names the cookie of the request whose binding hashes to h.
+func browserCookie(h string) string { return BrowserCookie + "_" + h[:16] }
+
 // sameBrowser tells whether r comes from the browser that made a.
 func (p *Provider) sameBrowser(r *http.Request, a *authRequest) bool {
-	c, err := r.Cookie(BrowserCookie)
-	return err == nil && a.Browser != "" && subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(a.Browser)) == 1
+	if len(a.Browser) < 16 {
+		return false
+	}
+	c, err := r.Cookie(browserCookie(a.Browser))
+	return err == nil && subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(a.Browser)) == 1
 }
 
 // callbackAllowed lets the library's callback give a request's code only

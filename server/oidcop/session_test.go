@@ -481,3 +481,67 @@ func TestLogoutAsksFirst(t *testing.T) {
 	alive("Bob, confirmed", bobRes.tok.AccessToken, http.StatusUnauthorized)
 	alive("Ann, whose hint Bob presented", annRes.tok.AccessToken, 200)
 }
+
+// TestTwoSignInsAtOnce: two authorization requests that leave one browser
+// before either answer is back (two tabs restored together) each keep
+// their binding, and both sign in.
+func TestTwoSignInsAtOnce(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	b := newBrowser(t)
+	e.login(b, app, e.newPhone("tabs")) // single sign-on for both
+	// The sign-in's binding is gone (it lasts 10 minutes), the session stays.
+	iss, _ := url.Parse(e.issuer())
+	oidcPath, _ := url.Parse(e.issuer() + oidcop.PathLogin)
+	for _, c := range b.c.Jar.Cookies(oidcPath) {
+		if strings.HasPrefix(c.Name, oidcop.BrowserCookie) {
+			b.c.Jar.SetCookies(oidcPath, []*http.Cookie{{Name: c.Name, Path: "/oidc/", MaxAge: -1}})
+		}
+	}
+	// Both requests leave with the cookies the browser had before either
+	// answer came; the answers' cookies land in order.
+	authURL := app.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier))
+	au, _ := url.Parse(authURL)
+	before := b.c.Jar.Cookies(au)
+	var answers []*http.Response
+	for range 2 {
+		req, _ := http.NewRequest("GET", app.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier)), nil)
+		for _, c := range before {
+			req.AddCookie(c)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		answers = append(answers, resp)
+	}
+	var logins []string
+	for _, resp := range answers {
+		b.c.Jar.SetCookies(au, resp.Cookies())
+		logins = append(logins, resp.Header.Get("Location"))
+	}
+	for i, l := range logins {
+		rel, _ := url.Parse(l)
+		loc, _ := e.authorize(b, iss.ResolveReference(rel).String(), nil)
+		if loc.Query().Get("code") == "" {
+			t.Fatalf("tab %d: %s", i+1, loc)
+		}
+	}
+}
+
+// TestLogoutOfAnEndedSession: a client's logout with the hint of a session
+// that already ended (signed out from the phone), from a browser with none,
+// has nothing to ask about and goes straight back.
+func TestLogoutOfAnEndedSession(t *testing.T) {
+	e := start(t, "", "")
+	app := e.rp("app", secretA, rpBase+"/callback")
+	p := e.newPhone("gone")
+	res := e.login(newBrowser(t), app, p)
+	e.api("DELETE", "/api/v1/mp/sessions/"+res.claims["sid"].(string), p.token, nil, http.StatusNoContent, nil)
+	q := url.Values{"id_token_hint": {res.raw}, "post_logout_redirect_uri": {rpBase + "/bye"}}
+	resp := newBrowser(t).get(e.issuer() + oidcop.PathEndSession + "?" + q.Encode())
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != rpBase+"/bye" {
+		t.Fatalf("logout of an ended session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
