@@ -58,6 +58,11 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <p class="lead" id="message">{{.Message}}</p>
 {{if .Detail}}<p class="dev"><code>{{.Detail}}</code></p>{{end}}
 {{if .Link}}<p><a class="btn" href="{{.Link}}">{{.LinkText}}</a></p>{{end}}
+{{with .Form}}<form method="post" action="{{.Action}}">
+{{range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
+{{end}}<input type="hidden" name="confirm" value="{{.Token}}">
+<p><button class="btn" type="submit" id="confirm-logout">{{.Confirm}}</button> <a class="btn" href="/" id="cancel-logout">{{.Cancel}}</a></p>
+</form>{{end}}
 </section></main>
 </body>
 </html>
@@ -65,10 +70,27 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 
 type page struct {
 	Lang, Title, Message, Detail, Link, LinkText string
+	Form                                         *confirmForm
+}
+
+// confirmForm is a question's form: the request's fields again, and the
+// confirmation.
+type confirmForm struct {
+	Action, Confirm, Cancel, Token string
+	Fields                         [][2]string
 }
 
 func (p *Provider) renderPage(w http.ResponseWriter, r *http.Request, status int, title string, m msg, detail string) {
-	pg := page{Lang: "en", Title: title, Message: m.en, Detail: detail}
+	p.render(w, r, status, page{Title: title, Detail: detail}, m)
+}
+
+// renderForm is a question: the page with a form that posts the answer.
+func (p *Provider) renderForm(w http.ResponseWriter, r *http.Request, title string, m msg, f *confirmForm) {
+	p.render(w, r, http.StatusOK, page{Title: title, Form: f}, m)
+}
+
+func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, pg page, m msg) {
+	pg.Lang, pg.Message = "en", m.en
 	if isZh(r) {
 		pg.Lang, pg.Message = "zh-CN", m.zh
 	}
@@ -181,32 +203,4 @@ func (w *pageWriter) finish() {
 		title = "无法继续"
 	}
 	w.p.renderPage(w.ResponseWriter, w.r, w.status, title, m, detail)
-}
-
-var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
-<html lang="{{.Lang}}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.Title}}</title>
-<link rel="stylesheet" href="/static/site.css">
-</head>
-<body>
-<main class="page"><section class="card">
-<h1>{{.Title}}</h1>
-<p class="lead" id="message">{{.Message}}</p>
-<form method="post" action="{{.Action}}">
-{{range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
-{{end}}<input type="hidden" name="confirm" value="{{.Token}}">
-<p><button class="btn" type="submit" id="confirm-logout">{{.Confirm}}</button> <a class="btn" href="/" id="cancel-logout">{{.Cancel}}</a></p>
-</form>
-</section></main>
-</body>
-</html>
-`))
-
-type confirmPage struct {
-	Lang, Title, Message, Action, Confirm, Cancel, Token string
-	Fields                                               [][2]string
 }

@@ -651,23 +651,17 @@ func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: logoutCookie, Value: nonce, Path: PathEndSession, HttpOnly: true,
 		Secure: p.opts.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(authRequestTTL / time.Second)})
-	pg := confirmPage{Lang: "en", Title: "Sign out?", Message: msgConfirmLogout.en, Action: PathEndSession,
-		Confirm: "Sign out", Cancel: "Cancel", Token: p.logoutConfirmation(nonce, r.Form.Get("id_token_hint"))}
+	f := &confirmForm{Action: PathEndSession, Confirm: "Sign out", Cancel: "Cancel", Token: p.logoutConfirmation(nonce, r.Form.Get("id_token_hint"))}
+	title := "Sign out?"
 	if isZh(r) {
-		pg.Lang, pg.Title, pg.Message, pg.Confirm, pg.Cancel = "zh-CN", "退出登录？", msgConfirmLogout.zh, "退出登录", "取消"
+		title, f.Confirm, f.Cancel = "退出登录？", "退出登录", "取消"
 	}
 	for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint"} {
 		if v := r.Form.Get(k); v != "" {
-			pg.Fields = append(pg.Fields, [2]string{k, v})
+			f.Fields = append(f.Fields, [2]string{k, v})
 		}
 	}
-	var buf bytes.Buffer
-	_ = confirmTmpl.Execute(&buf, pg)
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	p.renderForm(w, r, title, msgConfirmLogout, f)
 }
 
 // fillUserinfo sets the claims of scopes for the user (docs/OIDC.md#claims).
