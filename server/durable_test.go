@@ -143,7 +143,7 @@ func TestDatabaseDown(t *testing.T) {
 				return c.req("POST", "/api/v1/mp/login", "", map[string]string{"code": inst.MintCode(t, newOpenID(), "")})
 			})
 			unavailable("first login", r, took)
-			// Still ready (SPEC: Redis reachable): a load balancer keeps
+			// Still ready (readiness is Redis, docs/ARCHITECTURE.md#logging): a load balancer keeps
 			// sending the requests that need no database, and the rest get
 			// the 503 above rather than the balancer's own error. The
 			// database's state is in the answer.

@@ -22,7 +22,7 @@ import (
 //     as it was, so "nickname": null would read as "no change" although
 //     /openapi.json types every member as a string, number or boolean: 400.
 //     Members v does not have are ignored whatever their value, as the
-//     SPEC's unknown fields are.
+//     API's unknown fields are (README.md#http-api-v1).
 //
 // jsontext (the tokenizer of encoding/json/v2) checks UTF-8 by default.
 // Duplicate names stay allowed, as encoding/json allows them.
