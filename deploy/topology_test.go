@@ -607,7 +607,7 @@ func clusterURL(nodes []*scanlogintest.Server) string {
 }
 
 // TestStoresDownBehindCaddy: with the database down, the replicas stay in
-// the balancer (readiness is Redis, README.md "HTTP API"): what needs no database
+// the balancer (readiness is Redis, README.md "HTTP API (v1)"): what needs no database
 // works, and what needs it gets the replicas' 503 with Retry-After. With
 // Redis down no replica is ready, and Caddy answers in the API's error
 // shape, with Retry-After, within a couple of seconds.

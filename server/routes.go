@@ -172,8 +172,7 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: Redis answers and we are not shutting down (README.md, "HTTP
-// API"). The database is reported, not required: every instance
+// readyz: Redis answers and we are not shutting down (README.md#http-api-v1). The database is reported, not required: every instance
 // shares it, so failing readiness for it would take them all out of the
 // load balancer, which then refuses with a bare error of its own, while the
 // instances still serve what needs no database (polls, cached users'
