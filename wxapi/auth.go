@@ -31,7 +31,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 	}
 	var a sessionAnswer
 	err := c.callJSON(ctx, request{
-		api: "jscode2session", method: "GET", path: "/sns/jscode2session",
+		api: "jscode2session", method: "GET", path: "/sns/jscode2session", singleUse: true,
 		query: url.Values{"appid": {c.appID}, "secret": {c.secret}, "js_code": {code}, "grant_type": {"authorization_code"}},
 	}, &a)
 	if err != nil {

@@ -111,9 +111,12 @@ func TestErrors(t *testing.T) {
 		{name: "busy once then ok", fault: wxfake.Fault{Errcode: -1, Times: 1}, calls: 2, ok: true},
 		{name: "busy twice then ok", fault: wxfake.Fault{Errcode: -1, Times: 2}, calls: 3, ok: true},
 		{name: "always busy", fault: wxfake.Fault{Errcode: -1}, sentinel: wxapi.ErrSystemBusy, calls: 3},
-		{name: "hang once then ok", fault: wxfake.Fault{Hang: true, Times: 1}, calls: 2, ok: true},
-		{name: "always hangs", fault: wxfake.Fault{Hang: true}, sentinel: wxapi.ErrUnavailable, calls: 3},
-		{name: "slower than the timeout", fault: wxfake.Fault{Delay: time.Second}, sentinel: wxapi.ErrUnavailable, calls: 3},
+		// A call that reached WeChat and got no answer in time may have
+		// spent the code: unavailable (502), never sent again (a second
+		// try would be 40163, "code used", for a user whose code was good).
+		{name: "hang once", fault: wxfake.Fault{Hang: true, Times: 1}, sentinel: wxapi.ErrUnavailable, calls: 1},
+		{name: "always hangs", fault: wxfake.Fault{Hang: true}, sentinel: wxapi.ErrUnavailable, calls: 1},
+		{name: "slower than the timeout", fault: wxfake.Fault{Delay: time.Second}, sentinel: wxapi.ErrUnavailable, calls: 1},
 		{name: "slow but in time", fault: wxfake.Fault{Delay: 50 * time.Millisecond}, calls: 1, ok: true},
 		{name: "not JSON", fault: wxfake.Fault{Body: "<html>bad gateway</html>", ContentType: "text/html"}, sentinel: wxapi.ErrUnavailable, calls: 1},
 		{name: "errcode as a string", fault: wxfake.Fault{Body: `{"errcode":"40163","errmsg":"code been used"}`}, sentinel: wxapi.ErrCodeUsed, calls: 1},
@@ -209,5 +212,30 @@ func TestCheckSessionSignatureVector(t *testing.T) {
 	const want = "7154f9f8b4b76b92f541cbf0e37d48840fa06e5e42da92a6f80168a1516a4735"
 	if got := wxapi.CheckSessionSignature("tiihtNczf5v6AKRyjwEUhQ=="); got != want {
 		t.Fatalf("signature = %s, want %s", got, want)
+	}
+}
+
+// TestRetryOnlyWhatIsSafe: a call without a single-use code (here the
+// mini-program code image) is tried again after a hang; a code-spending call
+// is tried again only when nothing was sent (WeChat unreachable: the fake's
+// server closed, TestUnreachable) or WeChat asked for it (-1, TestErrors).
+func TestRetryOnlyWhatIsSafe(t *testing.T) {
+	e := setup(t, func(_ *wxfake.Options, c *wxapi.Config) { c.Timeout = 300 * time.Millisecond })
+	e.fake.Inject(wxfake.APIQRCode, wxfake.Fault{Hang: true, Times: 1})
+	if _, _, err := e.cl.UnlimitedQRCode(t.Context(), "abc", "", "", false, 0); err != nil {
+		t.Fatalf("the code image after one hang: %v", err)
+	}
+	if got := e.fake.Calls(wxfake.APIQRCode); got != 2 {
+		t.Fatalf("the fake saw %d image calls, want 2 (one retry)", got)
+	}
+	// The fake spends a code it got, even when it never answers: the same
+	// code sent again is 40163, as at WeChat.
+	code, _ := e.fake.MintCode(t.Context(), "oSpent", "")
+	e.fake.Inject(wxfake.APICode2Session, wxfake.Fault{Hang: true, Times: 1})
+	if _, err := e.cl.Code2Session(t.Context(), code); !errors.Is(err, wxapi.ErrUnavailable) {
+		t.Fatalf("a hung code2session: %v", err)
+	}
+	if _, err := e.cl.Code2Session(t.Context(), code); !errors.Is(err, wxapi.ErrCodeUsed) {
+		t.Fatalf("the same code again after the hang: %v, want 40163", err)
 	}
 }

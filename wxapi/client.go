@@ -111,6 +111,13 @@ type request struct {
 	path   string     // e.g. "/sns/jscode2session"
 	query  url.Values // may hold secrets: never logged
 	body   any        // JSON-encoded when not nil
+	// singleUse: the call spends a single-use code (wx.login's, the phone
+	// number button's). It is sent again only when WeChat surely never got
+	// it (the connection was never made) or asked for it (errcode -1): a
+	// call that timed out or broke after it was sent may have spent the
+	// code, and a second try would turn a slow WeChat into 40163, "code
+	// used", for the user.
+	singleUse bool
 }
 
 // answer is WeChat's reply to a request.
@@ -119,8 +126,12 @@ type answer struct {
 	contentType string
 }
 
-// errRetry marks a transport-level failure worth another attempt.
-type errRetry struct{ err error }
+// errRetry marks a transport-level failure worth another attempt; sent
+// tells whether the request may have reached WeChat.
+type errRetry struct {
+	err  error
+	sent bool
+}
 
 func (e errRetry) Error() string { return e.err.Error() }
 
@@ -161,7 +172,7 @@ func (c *Client) roundTrip(ctx context.Context, r request) (answer, error) {
 				slog.Int("wx_errcode", we.Code), slog.Int("attempt", attempt+1))
 		default:
 			var rt errRetry
-			retry = errors.As(err, &rt)
+			retry = errors.As(err, &rt) && !(r.singleUse && rt.sent)
 			c.log.LogAttrs(ctx, slog.LevelWarn, "wechat call failed", slog.String("wx_api", r.api),
 				slog.String("error", err.Error()), slog.Int("attempt", attempt+1),
 				slog.Duration("took", time.Since(start)))
@@ -206,12 +217,12 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (answer
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return answer{}, errRetry{stripURL(err)}
+		return answer{}, errRetry{err: stripURL(err), sent: !neverSent(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return answer{}, errRetry{fmt.Errorf("read answer: %w", stripURL(err))}
+		return answer{}, errRetry{err: fmt.Errorf("read answer: %w", stripURL(err)), sent: true}
 	}
 	if len(data) > maxBody {
 		return answer{}, fmt.Errorf("wxapi: %s: answer larger than %d bytes: %w", r.api, maxBody, ErrUnavailable)
@@ -225,7 +236,7 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (answer
 		}
 		err := fmt.Errorf("HTTP status %d", resp.StatusCode)
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return answer{}, errRetry{err}
+			return answer{}, errRetry{err: err, sent: true}
 		}
 		return answer{}, fmt.Errorf("wxapi: %s: %w: %w", r.api, ErrUnavailable, err)
 	}
@@ -273,4 +284,12 @@ func (c *Client) withToken(ctx context.Context, call func(token string) error) e
 		return err
 	}
 	return call(tok)
+}
+
+// neverSent: err is a failure to reach WeChat at all (its name not found,
+// the connection refused or never made), so nothing was sent.
+func neverSent(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
 }

@@ -38,7 +38,7 @@ func (c *Client) PhoneNumber(ctx context.Context, code string) (*PhoneInfo, erro
 	var a phoneAnswer
 	err := c.withToken(ctx, func(token string) error {
 		return c.callJSON(ctx, request{
-			api: "getuserphonenumber", method: "POST", path: "/wxa/business/getuserphonenumber",
+			api: "getuserphonenumber", method: "POST", path: "/wxa/business/getuserphonenumber", singleUse: true,
 			query: url.Values{"access_token": {token}}, body: map[string]string{"code": code},
 		}, &a)
 	})
