@@ -224,14 +224,22 @@ func newEngine(rdb redis.UniversalClient, cfg Config, tune func(*Engine)) (*Engi
 // subscriber. It does not close the Redis client, which the caller owns.
 // It is safe to call more than once.
 func (e *Engine) Close() error {
+	e.ReleaseWaiters()
+	e.signIns.stop()
+	return nil
+}
+
+// ReleaseWaiters is the first half of Close, for a server shutting down:
+// every Wait returns the state as it stands, at once, and so do those that
+// begin later; everything else keeps working, the sign-in history included,
+// for the requests still in flight. Close finishes the job.
+func (e *Engine) ReleaseWaiters() {
 	e.closeOnce.Do(func() {
 		close(e.closed)
 		e.hub.wakeAll() // sleeping waiters see closed when they wake
 		e.subCancel()
 		<-e.subDone
-		e.signIns.stop()
 	})
-	return nil
 }
 
 func (e *Engine) isClosed() bool {

@@ -3,6 +3,7 @@ package scanlogin
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,8 @@ type signInRecorder struct {
 	q    chan SignIn
 	wg   sync.WaitGroup
 	stop func()
+	// stopped: the writer is gone; add writes an entry itself.
+	stopped atomic.Bool
 	// recorded, when set (tests), is called for each entry after its write.
 	recorded func(SignIn, error)
 }
@@ -41,6 +44,7 @@ func (r *signInRecorder) start(e *Engine) {
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
+			r.stopped.Store(true)
 			close(done)
 			// What is queued is written, for a while.
 			finished := make(chan struct{})
@@ -100,8 +104,14 @@ func (r *signInRecorder) write(batch []SignIn) {
 	}
 }
 
-// add queues a sign-in without waiting.
+// add queues a sign-in without waiting; once the writer has stopped (a
+// request that outlived the shutdown), it writes the entry itself rather
+// than leave it in a queue nobody reads.
 func (r *signInRecorder) add(in SignIn) {
+	if r.stopped.Load() {
+		r.write([]SignIn{in})
+		return
+	}
 	select {
 	case r.q <- in:
 	default:

@@ -152,6 +152,22 @@ func TestSignInsFlushedOnClose(t *testing.T) {
 	}
 }
 
+// TestSignInsAfterShutdown: a request still in flight when the server
+// shuts down records its sign-in: after ReleaseWaiters (waiting polls
+// answered, the requests finishing) through the writer, and even after
+// Close, written at once rather than queued for a writer that is gone.
+func TestSignInsAfterShutdown(t *testing.T) {
+	e, g, rec, u := gatedEngine(t)
+	g.open()
+	e.ReleaseWaiters()
+	e.RecordSignIn(SignIn{UserID: u.ID, Kind: SignInRedeem, Client: "in flight"})
+	_ = e.Close()
+	e.RecordSignIn(SignIn{UserID: u.ID, Kind: SignInOIDC, Client: "later still"})
+	if rec.n() != 2 || g.history(t, u.ID) != 2 {
+		t.Fatalf("%d of 2 entries written, %d in the history", rec.n(), g.history(t, u.ID))
+	}
+}
+
 // TestSignInsCloseBounded: a store that never answers holds up Close for
 // its bound (3 s), not forever.
 func TestSignInsCloseBounded(t *testing.T) {

@@ -222,13 +222,20 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if s.opts.ShutdownDelay > 0 {
 		time.Sleep(s.opts.ShutdownDelay)
 	}
-	s.Close() // releases waiting polls: they answer with their current state
+	// Waiting polls answer with their current state; the requests in flight
+	// finish; only then does the engine stop, so that what they record (a
+	// redeem's sign-in history) is written.
+	if s.gate != nil {
+		s.gate.close()
+	}
+	s.engine.ReleaseWaiters()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = srv.Close()
 	}
+	s.Close()
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

@@ -48,6 +48,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return fmt.Errorf("unexpected arguments %q: configuration is by environment (see -h)", args[1:])
 	}
+	// SIGHUP re-reads the OpenID clients (below). Caught from the start: its
+	// default action would end an instance that is still starting (opening
+	// the database, migrating); one that comes before the app exists has
+	// nothing to reload.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -119,10 +126,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("scanlogin ready", "url", cfg.PublicURL, "addr", ln.Addr().String(), "version", buildVersion())
 	}
 	_ = logOut.Flush()
-	// SIGHUP re-reads the OpenID clients; a bad file keeps the old ones.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	// SIGHUP re-reads the OpenID clients; a bad file keeps the old ones. One
+	// that came while starting is served now.
 	go func() {
 		for {
 			select {
