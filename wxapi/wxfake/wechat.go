@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -103,9 +104,9 @@ func (f *Fake) endpoint(api string, h http.HandlerFunc) http.HandlerFunc {
 		// or if it never does: a slow or hung call still spends its
 		// single-use code (wechat-api.md), and a client that gives up and
 		// sends the code again gets 40163.
-		var done *recorded
+		var done *httptest.ResponseRecorder
 		if fault.Errcode == 0 && fault.Body == "" {
-			done = &recorded{header: http.Header{}, status: http.StatusOK}
+			done = httptest.NewRecorder()
 			h(done, r)
 		}
 		if fault.Delay > 0 {
@@ -136,25 +137,14 @@ func (f *Fake) endpoint(api string, h http.HandlerFunc) http.HandlerFunc {
 			w.Header().Set("Content-Type", ct)
 			_, _ = io.WriteString(w, fault.Body)
 		default:
-			for k, v := range done.header {
+			for k, v := range done.Header() {
 				w.Header()[k] = v
 			}
-			w.WriteHeader(done.status)
-			_, _ = w.Write(done.body.Bytes())
+			w.WriteHeader(done.Code)
+			_, _ = w.Write(done.Body.Bytes())
 		}
 	}
 }
-
-// recorded holds an answer made before it is sent (endpoint).
-type recorded struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorded) Header() http.Header         { return r.header }
-func (r *recorded) WriteHeader(status int)      { r.status = status }
-func (r *recorded) Write(b []byte) (int, error) { return r.body.Write(b) }
 
 // writeErr answers like WeChat: HTTP 200, JSON, errmsg + " rid: ...".
 func writeErr(w http.ResponseWriter, code int) {
