@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -27,7 +28,7 @@ import (
 // jsontext (the tokenizer of encoding/json/v2) checks UTF-8 by default.
 // Duplicate names stay allowed, as encoding/json allows them.
 func strictJSON(body []byte, v any) error {
-	names := memberNames(reflect.TypeOf(v))
+	names := cachedMemberNames(reflect.TypeOf(v))
 	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
 	for {
 		tok, err := dec.ReadToken()
@@ -54,6 +55,19 @@ func strictJSON(body []byte, v any) error {
 			return invalidRequest("the body must be a JSON object, and no value in it null")
 		}
 	}
+}
+
+// memberNamesOf keeps memberNames per request type: every JSON body of the
+// login's path asks, and the answer never changes.
+var memberNamesOf sync.Map // reflect.Type -> []string
+
+func cachedMemberNames(t reflect.Type) []string {
+	if v, ok := memberNamesOf.Load(t); ok {
+		return v.([]string)
+	}
+	names := memberNames(t)
+	memberNamesOf.Store(t, names)
+	return names
 }
 
 // memberNames are the JSON member names encoding/json decodes into the
