@@ -91,6 +91,10 @@ func (s *Server) scan(c echo.Context) error {
 // the scan (ScanWithToken: one Redis round trip less than finding the user
 // first); with a body code, the user is found first (phoneUser).
 func (s *Server) scanAs(c echo.Context, id string, req phoneAuth) (*scanlogin.Scene, error) {
+	// Checked before the body's wx.login code is spent.
+	if err := checkScancodeTime(req.ScancodeTime); err != nil {
+		return nil, err
+	}
 	ctx := c.Request().Context()
 	tok := bearer(c.Request())
 	if tok == "" {
@@ -98,21 +102,9 @@ func (s *Server) scanAs(c echo.Context, id string, req phoneAuth) (*scanlogin.Sc
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkScancodeTime(ctx, id, req.ScancodeTime); err != nil {
-			return nil, err
-		}
 		sc, err := s.engine.Scan(ctx, id, uid)
 		s.audit(c, "scan", id, uid, err)
 		return sc, err
-	}
-	if err := s.checkScancodeTime(ctx, id, req.ScancodeTime); err != nil {
-		// A bad token is refused (401) before the code's time is judged,
-		// as when the user was found first; the lookup costs a round trip
-		// only on this path, which fails either way.
-		if _, terr := s.engine.MPTokenUser(ctx, tok); terr != nil {
-			return nil, terr
-		}
-		return nil, err
 	}
 	sc, uid, err := s.engine.ScanWithToken(ctx, id, tok)
 	if uid != "" {

@@ -107,7 +107,7 @@ func TestSceneLinkExpiredAndLimited(t *testing.T) {
 
 // TestLinkMode: the code is prefix + scene, made locally (no WeChat call);
 // the landing page and the verification files are served; scancode_time is
-// checked.
+// read for its shape only: a phone whose clock is an hour off still signs in.
 func TestLinkMode(t *testing.T) {
 	const prefix = "https://login.example.com/s/"
 	inst := servertest.Start(t, servertest.Options{Config: &app.Config{
@@ -136,20 +136,13 @@ func TestLinkMode(t *testing.T) {
 	}
 
 	tok, _ := c.login(inst, "")
-	now := time.Now().Unix()
-	for _, tc := range []struct {
-		at   int64
-		want int
-	}{
-		{now - 3600, 400}, // scanned an hour before the code existed
-		{now + 3600, 400}, // in the future
-		{-5, 400},
-	} {
-		if r := c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": tc.at}); r.Status != tc.want {
-			t.Fatalf("scancode_time %d: %d %s", tc.at, r.Status, r.Body)
-		}
+	if r := c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": -5}); r.Status != 400 || r.errCode() != "invalid_request" {
+		t.Fatalf("scancode_time -5: %d %s", r.Status, r.Body)
 	}
-	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": now}).must(t, 200)
+	// A clock an hour ahead, then the same scan from a clock an hour behind
+	// (the rescan is idempotent): expiry is the server clock's to judge.
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": time.Now().Add(time.Hour).Unix()}).must(t, 200)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, map[string]any{"scancode_time": time.Now().Add(-time.Hour).Unix()}).must(t, 200)
 	// After the refusals the scene is still good.
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
 }
