@@ -32,7 +32,9 @@ const (
 //	redis://[user:pass@]host:port/db          one server
 //	rediss://...                               the same over TLS
 //	unix:///path/redis.sock?db=0               a unix socket
-//	redis+sentinel://[user:pass@]host:port[,...]?master_name=mymaster&addr=host2:port
+//	redis+sentinel://[user:pass@]host:port[,...]?master_name=mymaster&addr=host2:port&password=pass
+//	                                           (user:pass@ logs in to the Sentinels; the master's
+//	                                           password is password=, see deploy/README.md)
 //	redis+cluster://[user:pass@]host:port?addr=host2:port&addr=...
 //
 // (rediss+sentinel and rediss+cluster use TLS.) Query parameters are
