@@ -423,6 +423,27 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// What setup.sh writes (.env and every secret the compose file mounts)
+// lives in the checkout, so git must ignore it: a commit of the deploy
+// folder would otherwise publish the signing key, the session-key secret,
+// the database password and the AppSecret.
+func TestSetupOutputIsIgnoredByGit(t *testing.T) {
+	bin := tool(t, "git")
+	if err := exec.Command(bin, "rev-parse", "--is-inside-work-tree").Run(); err != nil {
+		t.Skip("not a git checkout")
+	}
+	paths := []string{".env"}
+	for _, s := range readCompose(t).Secrets {
+		paths = append(paths, s.File)
+	}
+	for _, p := range paths {
+		// --no-index: a file someone already added is still checked.
+		if err := exec.Command(bin, "check-ignore", "-q", "--no-index", p).Run(); err != nil {
+			t.Errorf("git does not ignore deploy/%s (written by setup.sh): %v", filepath.Clean(p), err)
+		}
+	}
+}
+
 // setup.sh creates .env and every secret the compose file mounts, with a
 // signing key the server can load, and leaves existing files alone.
 func TestSetupScript(t *testing.T) {
