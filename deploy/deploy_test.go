@@ -289,6 +289,49 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
+// The Dockerfile copies the whole build context (the repository root):
+// .dockerignore keeps out what setup.sh writes and the demo's database, so
+// no key or password lands in a build layer or the build cache.
+func TestDockerBuildContextLeavesOutSecrets(t *testing.T) {
+	b, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatalf("no .dockerignore at the build context's root: %v", err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, line)
+		}
+	}
+	// A pattern excludes a path when it matches the path or a folder above
+	// it (Docker's rule, without ** and ! which these paths do not need).
+	ignored := func(path string) bool {
+		parts := strings.Split(path, "/")
+		for i := range parts {
+			for _, p := range patterns {
+				if ok, _ := filepath.Match(p, strings.Join(parts[:i+1], "/")); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	paths := []string{"deploy/.env", ".scanlogin/scanlogin.db"}
+	for _, s := range readCompose(t).Secrets {
+		paths = append(paths, filepath.ToSlash(filepath.Join("deploy", s.File)))
+	}
+	for _, p := range paths {
+		if !ignored(p) {
+			t.Errorf("the image build copies %s: .dockerignore does not leave it out", p)
+		}
+	}
+	for _, p := range []string{"go.mod", "cmd/scanlogin/main.go", "web/static/index.html", "scanlogin/sqlstore/migrations/x.sql"} {
+		if ignored(p) {
+			t.Errorf(".dockerignore leaves out %s, which the build needs", p)
+		}
+	}
+}
+
 // The Dockerfile's own go build line, run here, yields a static binary that
 // reports the version it was built with.
 func TestDockerfileBuildIsStatic(t *testing.T) {
