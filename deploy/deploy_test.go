@@ -243,6 +243,32 @@ func TestEnvExampleCoversEveryVariable(t *testing.T) {
 	}
 }
 
+// docker-compose.yml's environment: for the replicas overrides .env, so a
+// variable it sets is ignored in .env. .env.example says which, so that an
+// operator changes them (the signing keys when rotating, say) where they
+// take effect.
+func TestEnvExampleNamesWhatComposeOverrides(t *testing.T) {
+	example, err := os.ReadFile(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The comment paragraph that says so.
+	var note string
+	for _, para := range strings.Split(string(example), "\n\n") {
+		if strings.Contains(para, "docker-compose.yml") && strings.Contains(para, "override") {
+			note = para
+		}
+	}
+	if note == "" {
+		t.Fatal(".env.example does not say that docker-compose.yml's environment overrides .env")
+	}
+	for name := range readCompose(t).Services["scanlogin-1"].Environment {
+		if !regexp.MustCompile(`\b` + name + `\b`).MatchString(note) {
+			t.Errorf("docker-compose.yml sets %s, which .env cannot change, and .env.example's note does not name it", name)
+		}
+	}
+}
+
 // variablesReadByServer lists the SCANLOGIN_ names that appear as string
 // literals in the binary's and the server's non-test Go files.
 func variablesReadByServer(t *testing.T) []string {
