@@ -3,6 +3,7 @@ package deploy
 import (
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -56,5 +57,30 @@ func TestREADMERedisURLsAuthenticateToRedis(t *testing.T) {
 			t.Errorf("%s: %s: Redis gets password %q, want the example's \"password\"", form, m[1], password)
 		}
 		_ = c.Close()
+	}
+}
+
+// A `docker compose run --no-deps` starts no dependency and waits for none:
+// the `docker compose up` before it must wait until they are healthy (a
+// fresh PostgreSQL initialises for seconds before it takes connections,
+// and migrate-redis does not retry).
+func TestREADMERunWaitsForItsDependencies(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := regexp.MustCompile(`\n+`).Split(string(readme), -1)
+	found := false
+	for i := 1; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "docker compose run") || !strings.Contains(lines[i], "--no-deps") || !strings.HasPrefix(lines[i-1], "docker compose up") {
+			continue
+		}
+		found = true
+		if !strings.Contains(lines[i-1], "--wait") {
+			t.Errorf("%q runs right after %q, which does not wait for healthy services (--wait)", lines[i], lines[i-1])
+		}
+	}
+	if !found {
+		t.Error("deploy/README.md has no `docker compose up` followed by `docker compose run --no-deps` (the upgrade from a Redis-only version)")
 	}
 }
