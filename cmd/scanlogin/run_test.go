@@ -375,6 +375,22 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// SCANLOGIN_ISSUER may end in "/" (an absolute URL without path), as
+// SCANLOGIN_PUBLIC_URL may. The OpenID provider drops the slash, so the
+// access tokens' iss must too: README.md says the issuer is also the
+// OpenID provider's, and a verifier that takes it from discovery would
+// otherwise refuse every access token.
+func TestIssuerTrailingSlash(t *testing.T) {
+	env := map[string]string{"SCANLOGIN_ISSUER": "https://login.example.com/", "SCANLOGIN_PUBLIC_URL": "https://login.example.com/"}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.WithDefaults().Issuer; got != "https://login.example.com" {
+		t.Fatalf("issuer %q, want https://login.example.com as the OpenID provider has it", got)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"scanlogin", "version"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "scanlogin ") {

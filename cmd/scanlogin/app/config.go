@@ -154,6 +154,9 @@ func (c Config) WithDefaults() Config {
 	if c.Issuer == "" {
 		c.Issuer = c.PublicURL
 	}
+	// Without the slash a URL may end in, as the OpenID provider has it:
+	// access tokens and ID tokens name one issuer (README.md).
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	if c.Audience == "" {
 		c.Audience = DefaultAudience
 	}
