@@ -337,6 +337,9 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_OIDC_CLIENTS_FILE   OpenID Connect clients (YAML, docs/OIDC.md); turns the provider on
   SCANLOGIN_OIDC_RSA_KEY_FILE   RSA PEM files for ID tokens, comma-separated; the first signs
   SCANLOGIN_SCENE_TTL           pending scene lifetime (default 120s)
+  SCANLOGIN_QR_MODE             wxacode (default: the mini-program code) | link (a plain QR code)
+  SCANLOGIN_QR_LINK_PREFIX      link mode's https:// prefix, ending in / or =
+  SCANLOGIN_WECHAT_VERIFY_FILE  WeChat's verification file: name.txt:content, or a directory
   SCANLOGIN_NUMBER_MATCH        on | off
   SCANLOGIN_SITE_NAME           shown on the confirm page
   SCANLOGIN_ALLOWED_ORIGINS     CORS origins for the widget, comma-separated
@@ -344,7 +347,9 @@ Configuration is by environment variables (secrets also as NAME_FILE):
   SCANLOGIN_TRUSTED_PROXIES     proxy IPs/CIDRs whose X-Forwarded-For is believed
   SCANLOGIN_RATE_LIMITS         create=30,login=30,scan=20,poll=120 (per minute; 0 turns one off,
                                 all four 0 turn them all off)
+  SCANLOGIN_ADMISSION           off, or limit=N,low_wait=D,high_wait=D (default 128 per core, 100ms, 5s)
   SCANLOGIN_LOG_LEVEL           debug | info | warn | error
+  SCANLOGIN_DEBUG_ADDR          loopback host:port serving /debug/pprof/ (default off)
 and SCANLOGIN_ISSUER, SCANLOGIN_AUDIENCE, SCANLOGIN_ACCESS_TOKEN_TTL, SCANLOGIN_SESSION_TTL,
 SCANLOGIN_MP_TOKEN_TTL, SCANLOGIN_CONFIRM_WINDOW, SCANLOGIN_HARD_CAP, SCANLOGIN_REDEEM_WINDOW,
 SCANLOGIN_SHUTDOWN_DELAY.`

@@ -391,6 +391,31 @@ func TestIssuerTrailingSlash(t *testing.T) {
 	}
 }
 
+// scanlogin -h lists every variable the server reads (NAME_FILE forms are
+// covered by its "secrets also as NAME_FILE").
+func TestUsageNamesEveryVariable(t *testing.T) {
+	re := regexp.MustCompile(`"(SCANLOGIN_[A-Z0-9_]+)"`)
+	for _, dir := range []string{".", "app", "../../server"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				if v := m[1]; !strings.HasSuffix(v, "_FILE") || v == "SCANLOGIN_SIGNING_KEY_FILE" || strings.HasPrefix(v, "SCANLOGIN_OIDC_") {
+					if !regexp.MustCompile(`\b` + v + `\b`).MatchString(usage) {
+						t.Errorf("scanlogin -h does not name %s (read in %s)", v, f)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"scanlogin", "version"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "scanlogin ") {
