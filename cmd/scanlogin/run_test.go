@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -412,6 +413,42 @@ func TestUsageNamesEveryVariable(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// The operator docs name the stream the JSON log goes to: an operator who
+// captures the one they name must get the log.
+func TestDocsNameTheLogStream(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var stdout, stderr bytes.Buffer
+	// Logs a line or two (the embedded Redis), then stops: the port is taken.
+	_ = run(context.Background(), []string{"scanlogin"}, func(k string) string {
+		return map[string]string{"SCANLOGIN_ADDR": taken.Addr().String(), "SCANLOGIN_DATA_DIR": t.TempDir()}[k]
+	}, &stdout, &stderr)
+	stream := ""
+	switch {
+	case strings.HasPrefix(stderr.String(), "{") && stdout.Len() == 0:
+		stream = "standard error"
+	case strings.HasPrefix(stdout.String(), "{") && stderr.Len() == 0:
+		stream = "standard output"
+	default:
+		t.Fatalf("no JSON log on one stream: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	for _, doc := range []string{"../../deploy/README.md", "../../deploy/.env.example"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`JSON (?:logs |lines )?on (standard error|standard output|stdout|stderr)`).FindStringSubmatch(string(b))
+		if m == nil {
+			t.Errorf("%s does not say where the JSON log goes", doc)
+		} else if m[1] != stream {
+			t.Errorf("%s says the JSON log is on %s; run writes it to %s", doc, m[1], stream)
 		}
 	}
 }
