@@ -1,10 +1,15 @@
 package deploy
 
 import (
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -82,5 +87,62 @@ func TestREADMERunWaitsForItsDependencies(t *testing.T) {
 	}
 	if !found {
 		t.Error("deploy/README.md has no `docker compose up` followed by `docker compose run --no-deps` (the upgrade from a Redis-only version)")
+	}
+}
+
+// deploy/README.md's Redis restore, run on a real redis-server: a backup put
+// in the data folder is what Redis holds once started as compose starts it.
+// The script inside `docker compose run ... redis sh -c '...'` runs here as
+// it is, with redis-server and redis-cli pointed at a private port.
+func TestREADMERedisRestore(t *testing.T) {
+	server, cli := tool(t, "redis-server"), tool(t, "redis-cli")
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	bin, data := t.TempDir(), t.TempDir()
+	must(t, os.WriteFile(filepath.Join(bin, "redis-server"), []byte("#!/bin/sh\nexec "+server+" \"$@\" --port "+port+"\n"), 0o755))
+	must(t, os.WriteFile(filepath.Join(bin, "redis-cli"), []byte("#!/bin/sh\nexec "+cli+" -p "+port+" \"$@\"\n"), 0o755))
+	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	sh := func(script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir, cmd.Env = data, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	// The data folder: an AOF of an older state (and its dump.rdb). The
+	// backup: a dump.rdb holding one key, elsewhere.
+	sh(`redis-server --appendonly yes --daemonize yes && until [ "$(redis-cli ping 2>/dev/null)" = PONG ]; do sleep 0.1; done && redis-cli set old 1 && redis-cli shutdown`)
+	sh(`mkdir b && cd b && redis-server --appendonly no --save '' --daemonize yes && until [ "$(redis-cli ping 2>/dev/null)" = PONG ]; do sleep 0.1; done && redis-cli set restored yes && redis-cli save && redis-cli shutdown nosave`)
+	backup := filepath.Join(data, "b", "dump.rdb")
+
+	m := regexp.MustCompile(`(?s)docker compose run --rm --no-deps -v "[^"]*:/backup.rdb:ro" redis sh -c '(.*?)'\n`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("deploy/README.md's Redis restore has no `docker compose run --rm --no-deps -v \"...:/backup.rdb:ro\" redis sh -c '...'` step loading the backup")
+	}
+	sh(strings.ReplaceAll(string(m[1]), "/backup.rdb", backup))
+
+	// Then Redis starts as docker-compose.yml starts it.
+	c := readCompose(t).Services["redis"]
+	cmd := exec.Command(server, append(c.Command[1:], "--port", port, "--dir", data)...)
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var got []byte
+	for range 50 {
+		if got, err = exec.Command(cli, "-p", port, "get", "restored").Output(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.TrimSpace(string(got)) != "yes" {
+		t.Fatalf("after the restore Redis holds restored=%q, want the backup's \"yes\"", got)
 	}
 }
