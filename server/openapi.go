@@ -317,7 +317,7 @@ func OpenAPIDocument(publicURL string, dev bool, oidc []oidcop.Route) map[string
 				}),
 				"SceneResult": answer([]string{"scene", "state"}, obj{"scene": obj{"type": "string", "pattern": "^[0-9a-f]{32}$"}, "state": sceneState}),
 				"Scan": answer([]string{"scene", "state", "expires_in", "browser", "site"}, obj{
-					"scene": obj{"type": "string", "pattern": "^[0-9a-f]{32}$"}, "state": enum("", "scanned"), "expires_in": integer("seconds"),
+					"scene": obj{"type": "string", "pattern": "^[0-9a-f]{32}$"}, "state": enum("scanned; confirmed when its scanner scans again after confirming (a rescan is idempotent: the scene as it stands)", "scanned", "confirmed"), "expires_in": integer("seconds"),
 					"browser": answer([]string{"ip", "user_agent", "label", "created_at"}, obj{
 						"ip": str("the browser that created the scene"), "user_agent": str("as the browser sent it"),
 						"label":      str(`what to show a person, e.g. "Chrome 124 · Windows 10/11"; "" when unknown`),

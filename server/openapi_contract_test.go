@@ -163,6 +163,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", other, nil).must(t, 403)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 409)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
+	c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", tok, nil).must(t, 200) // the scanner again: the scene as it stands, confirmed
 	red := c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 200)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/redeem", sc.PollToken, nil).must(t, 409)
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/cancel", tok, nil).must(t, 409)
