@@ -105,7 +105,7 @@ var errorDescriptions = map[string]string{
 	"429": "rate_limited, with Retry-After",
 	"500": "internal: a bug, or a redeem whose session could not be created (get a new code)",
 	"502": "wechat_unavailable, with Retry-After",
-	"503": "unavailable (Redis cannot be reached) or overloaded (this instance is too busy: new work is refused first, docs/ARCHITECTURE.md#overload; or it could not reach a healthy Redis in time), with Retry-After",
+	"503": "unavailable (Redis or the database cannot be reached) or overloaded (this instance is too busy: new work is refused first, docs/ARCHITECTURE.md#overload; or a call to a healthy Redis or database did not finish in time), with Retry-After",
 }
 
 // Statuses shared by groups of routes. Every route can answer 413 (the
