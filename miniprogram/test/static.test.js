@@ -351,3 +351,43 @@ test('browser labels: names with a Chinese name of their own are shown in Chines
   }
   assert.equal(zhLabel(undefined), '')
 })
+
+for (const language of ['zh_CN', 'en']) {
+  test('home page (' + language + '): a failed launch login is said, not left as "signing in", and a tap tries again', async () => {
+    let logins = 0
+    let refuse = true
+    const s = await stub((req, res) => {
+      req.resume()
+      if (req.url === '/dev/wechat/login') return json(res, 200, { code: 'c' + logins })
+      if (req.url === '/api/v1/mp/login') {
+        logins++
+        if (refuse) return json(res, 403, { error: { code: 'wechat_denied', message: 'WeChat refused this user' } })
+        return json(res, 200, { token: 't1', user: { id: 'u1', nickname: 'Ada' }, is_new_user: false })
+      }
+      json(res, 500, { error: { code: 'internal', message: 'unexpected ' + req.url } })
+    })
+    try {
+      const phone = newPhone({ server: s.url, language })
+      const t = language === 'en' ? en : zh
+      const app = phone.launch()
+      const page = phone.open('pages/index/index')
+      assert.equal(await app.whenLoggedIn(), null)
+      await new Promise(resolve => setTimeout(resolve, 50))
+      const hello = page.textOf(page.get('#hello'))
+      assert.notEqual(hello, t.index.signingIn, 'nothing is signing in any more')
+      assert.equal(hello, t.index.signInFailed)
+      refuse = false
+      await page.tap('#hello')
+      await page.waitFor(() => page.data.signedIn, { what: 'signed in after the tap' })
+      assert.equal(logins, 2)
+      assert.equal(page.textOf(page.get('#hello')), i18nFormat(t.index.helloName, { name: 'Ada' }))
+      page.close()
+    } finally {
+      await s.close()
+    }
+  })
+}
+
+function i18nFormat (s, params) {
+  return s.replace(/\{(\w+)\}/g, (m, k) => String(params[k]))
+}

@@ -21,6 +21,9 @@ Page({
     t: i18n.strings('index'),
     greeting: '',
     signedIn: false,
+    // The launch login failed and no user is known: the greeting says so
+    // and a tap on it tries again (nothing else would until the next onShow).
+    loginFailed: false,
     nickname: '',
     avatar: ''
   },
@@ -32,9 +35,21 @@ Page({
 
   onShow () {
     this.show(api.getUser())
-    getApp().whenLoggedIn().then(data => {
+    this.login(false)
+  },
+
+  /** @param {boolean} retry */
+  login (retry) {
+    getApp().whenLoggedIn(retry).then(data => {
       if (data) this.show(api.getUser() || data.user)
+      else if (!this.data.signedIn) this.setData({ greeting: this.data.t.signInFailed, loginFailed: true })
     })
+  },
+
+  onHelloTap () {
+    if (!this.data.loginFailed) return
+    this.setData({ greeting: this.data.t.signingIn, loginFailed: false })
+    this.login(true)
   },
 
   /** @param {{nickname?: string, avatar_url?: string} | null} user */
@@ -42,6 +57,7 @@ Page({
     const t = this.data.t
     const nickname = (user && user.nickname) || ''
     this.setData({
+      loginFailed: false,
       greeting: !user ? t.signingIn : nickname ? i18n.format(t.helloName, { name: nickname }) : t.hello,
       signedIn: !!user,
       nickname: (user && user.nickname) || '',

@@ -21,6 +21,7 @@ module.exports = {
     hello: 'Hello',
     helloName: 'Hello, {name}',
     signingIn: 'Signing you in…',
+    signInFailed: 'Could not sign in. Tap to try again.',
     intro: 'To sign in on a computer, open its sign-in page and scan the code it shows, with WeChat itself or with the button below.',
     scan: 'Scan a sign-in code',
     account: 'My account and signed-in browsers',

@@ -21,6 +21,7 @@ module.exports = {
     hello: '你好',
     helloName: '你好，{name}',
     signingIn: '正在登录…',
+    signInFailed: '登录失败，点击重试',
     intro: '要在电脑上登录，请打开网站的登录页，用微信扫一扫页面上的二维码，也可以点击下方按钮扫码。',
     scan: '扫码登录电脑',
     account: '我的账号与登录设备',
