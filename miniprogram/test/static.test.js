@@ -391,3 +391,13 @@ for (const language of ['zh_CN', 'en']) {
 function i18nFormat (s, params) {
   return s.replace(/\{(\w+)\}/g, (m, k) => String(params[k]))
 }
+
+test('Chinese punctuation: no 顿号 before a conjunction (it joins words in a list, not clauses) and no English-style colon before an instruction', () => {
+  const bad = []
+  for (const [section, table] of Object.entries(zh)) {
+    for (const [key, s] of Object.entries(table)) {
+      if (/、(并且|而且|或者|但是)/.test(s) || /：(如果|请)/.test(s)) bad.push(section + '.' + key + ': ' + s)
+    }
+  }
+  assert.deepEqual(bad, [])
+})
