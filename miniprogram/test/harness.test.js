@@ -121,6 +121,29 @@ test('wx.request refuses methods WeChat does not send, as WeChat does', async ()
   }
 })
 
+test('wx.request and wx.uploadFile: at most 10 at once, as WeChat allows; the 11th fails', async () => {
+  const held = []
+  const server = http.createServer((req, res) => { req.resume(); held.push(res) })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  const url = 'http://127.0.0.1:' + server.address().port + '/x'
+  try {
+    const { wx, env } = strictWx()
+    const first = []
+    for (let i = 0; i < 10; i++) first.push(call(wx.request, { url }))
+    while (held.length < 10) await new Promise(resolve => setTimeout(resolve, 10))
+    const [how, res] = await Promise.race([call(wx.request, { url }), new Promise(resolve => setTimeout(() => resolve(['sent', {}]), 2000))])
+    assert.equal(how, 'fail', 'the 11th request at once')
+    assert.match(res.errMsg, /^request:fail /)
+    assert.equal(env.requests.length, 10, 'the 11th was not sent')
+    assert.match(env.violations[0], /10 at once/)
+    for (const r of held) r.end('{}')
+    for (const [h] of await Promise.all(first)) assert.equal(h, 'success')
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
+})
+
 test('wx.uploadFile results carry data and statusCode, no header', async () => {
   const server = http.createServer((req, res) => { req.resume(); res.writeHead(429, { 'Retry-After': '9' }); res.end('{"error":{}}') })
   await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))

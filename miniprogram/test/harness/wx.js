@@ -9,7 +9,8 @@
 // string with no header, getStorageSync returns '' for a missing key.
 //
 // It refuses what WeChat refuses (see docs in miniprogram/README.md, "Tests"):
-// a request method outside WeChat's list, a modal button over 4 characters, a
+// a request method outside WeChat's list, an 11th request or upload while 10
+// are in flight, a modal button over 4 characters, a
 // toast title over its length, navigation to a page not in app.json or past
 // the 10-page stack. Each refusal runs the call's fail callback as WeChat
 // would AND is recorded in env.violations (and the runtime's errors), which
@@ -34,6 +35,9 @@ const TOAST_ICON_MAX = 7
 const TOAST_TEXT_MAX = 24
 // The page stack is at most 10 deep.
 const STACK_MAX = 10
+// wx.request, wx.uploadFile and wx.downloadFile: at most 10 at once (WeChat's
+// wx.request reference; miniprogram/README.md "Tests").
+const NETWORK_MAX = 10
 // Storage: at most 1 MB under one key and 10 MB in all (WeChat's wx.setStorage
 // documentation; miniprogram/README.md "Test harness"); over either,
 // setStorageSync throws. Counted in UTF-8 bytes of the serialized value, the
@@ -183,6 +187,10 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
         refuse(o, 'request', 'method is invalid', 'method ' + JSON.stringify(m) + ' is not one WeChat sends (' + [...METHODS].join(', ') + ')')
         return { abort () {} }
       }
+    }
+    if (env.inFlight >= NETWORK_MAX) {
+      refuse(o, kind, 'exceed max task count', 'already ' + NETWORK_MAX + ' requests and uploads in flight; WeChat runs at most ' + NETWORK_MAX + ' at once')
+      return { abort () {} }
     }
     if (!/^https?:\/\//.test(o.url || '')) {
       later(o.fail, { errMsg: kind + ':fail invalid url "' + o.url + '"' })
@@ -394,4 +402,4 @@ function createWx ({ wechat, openid, nickname, storage, language }) {
   return { wx, env }
 }
 
-module.exports = { createWx, textWidth, charCount, METHODS, MODAL_BUTTON_MAX, TOAST_ICON_MAX, TOAST_TEXT_MAX, STACK_MAX }
+module.exports = { createWx, textWidth, charCount, METHODS, MODAL_BUTTON_MAX, TOAST_ICON_MAX, TOAST_TEXT_MAX, STACK_MAX, NETWORK_MAX }
