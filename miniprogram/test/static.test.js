@@ -401,3 +401,32 @@ test('Chinese punctuation: no 顿号 before a conjunction (it joins words in a l
   }
   assert.deepEqual(bad, [])
 })
+
+test('confirm page: while a tap is being sent, the button tapped shows it is working, never the other one', async () => {
+  const scene = '0123456789abcdef0123456789abcdef'
+  const s = await stub((req, res) => {
+    req.resume()
+    if (req.url === '/dev/wechat/login') return json(res, 200, { code: 'c1' })
+    if (req.url === '/api/v1/mp/login') return json(res, 200, { token: 't1', user: { id: 'u1' }, is_new_user: false })
+    if (req.url.endsWith('/scan')) {
+      return json(res, 200, { scene, state: 'scanned', expires_in: 60, browser: { ip: '203.0.113.9', label: 'Chrome 131 · Windows 10/11', created_at: new Date().toISOString() }, site: { name: 'Acme' } })
+    }
+    setTimeout(() => json(res, 200, { scene, state: req.url.endsWith('/cancel') ? 'cancelled' : 'confirmed' }), 200)
+  })
+  try {
+    for (const [tapped, other, final] of [['#decline', '#confirm', 'declined'], ['#confirm', '#decline', 'confirmed']]) {
+      const phone = newPhone({ server: s.url })
+      phone.launch()
+      const page = phone.open('pages/scan/scan', { scene })
+      await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+      const tapping = page.tap(tapped)
+      assert.ok(page.get(tapped).attrs.loading, tapped + ' shows it is working')
+      assert.ok(!page.get(other).attrs.loading, other + ' was not tapped: it must not look as if it were being sent')
+      await tapping
+      await page.waitFor(() => page.data.state === final, { what: final })
+      page.close()
+    }
+  } finally {
+    await s.close()
+  }
+})

@@ -25,6 +25,9 @@ Page({
     time: '',
     choices: [],
     picked: '',
+    // While working: the action being sent ('confirm' | 'decline'), whose
+    // button alone shows it is loading.
+    sending: '',
     title: '',
     message: '',
     canRetry: false
@@ -124,7 +127,7 @@ Page({
       }
       body.match_code = this.data.picked
     }
-    this.setData({ state: 'working' })
+    this.setData({ state: 'working', sending: 'confirm' })
     try {
       await api.request({ path: '/api/v1/qr/' + this.scene + '/confirm', method: 'POST', data: body })
     } catch (err) {
@@ -136,7 +139,7 @@ Page({
 
   async onDecline () {
     if (this.data.state !== 'ready') return
-    this.setData({ state: 'working' })
+    this.setData({ state: 'working', sending: 'decline' })
     try {
       await api.request({ path: '/api/v1/qr/' + this.scene + '/cancel', method: 'POST' })
     } catch (err) {
