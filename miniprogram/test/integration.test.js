@@ -198,6 +198,10 @@ describe('confirm page', () => {
     assert.match(warning, /只确认你眼前屏幕上的二维码/)
     assert.match(warning, /显示在你面前的屏幕上/)
     assert.match(warning, new RegExp(SITE + ' 不会通过短信、邮件或聊天发送登录二维码'))
+    // Anyone can get a scene's "open in WeChat" link (GET /api/v1/qr/{scene}/link)
+    // and send it: the warning names links as well as codes.
+    assert.match(warning, /发送登录二维码或链接/)
+    assert.match(warning, /如果有人把二维码或链接发给你/)
     assert.equal(p.env.title, '登录确认')
     assert.equal(page.query('#match'), null, 'no number choices when number matching is off')
 
@@ -589,7 +593,7 @@ describe('language', () => {
     assert.equal(p.env.title, 'Confirm sign-in')
     assert.equal(page.textOf(page.get('#heading')), 'Sign in to ' + SITE + ' on a computer?')
     assert.equal(page.textOf(page.get('#browser')), shownLabel(answerOf(p, '/scan').browser))
-    assert.match(page.textOf(page.get('#warning')), new RegExp(SITE + ' never sends sign-in codes by message or email'))
+    assert.match(page.textOf(page.get('#warning')), new RegExp(SITE + ' never sends sign-in codes or links by message or email: if someone sent you this code or link'))
     await page.tap(page.button('Confirm'))
     await page.waitFor(() => page.data.state === 'confirmed')
     assert.match(page.text(), /Signed in on your computer/)

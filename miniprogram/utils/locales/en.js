@@ -39,7 +39,7 @@ module.exports = {
     unknownBrowser: 'Unknown browser',
     unknown: 'unknown',
     warningTitle: 'Only confirm a code you are looking at right now.',
-    warningText: 'Confirm only if this code is on a screen in front of you and you started this sign-in yourself. {site} never sends sign-in codes by message or email: if someone sent you this code or asked you to scan it, tap Decline.',
+    warningText: 'Confirm only if this code is on a screen in front of you and you started this sign-in yourself. {site} never sends sign-in codes or links by message or email: if someone sent you this code or link, or asked you to scan it, tap Decline.',
     matchTitle: 'Tap the number shown on your computer screen',
     pickFirst: 'Tap the number on your computer first.',
     decline: 'Decline',
