@@ -89,6 +89,13 @@ func (p *Provider) renderForm(w http.ResponseWriter, r *http.Request, title stri
 	p.render(w, r, http.StatusOK, page{Title: title, Form: f}, m)
 }
 
+// pageCSP is the Content-Security-Policy of the pages above, as every HTML
+// page of scanlogin has one (docs/ARCHITECTURE.md#security): they run no
+// script and load only the site's stylesheet. There is no form-action: the
+// sign-out question's answer is redirected to the client's registered
+// post_logout_redirect_uri, and browsers apply form-action to that redirect.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, pg page, m msg) {
 	pg.Lang, pg.Message = "en", m.en
 	if isZh(r) {
@@ -99,6 +106,7 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, pg
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", pageCSP)
 	h.Del("Content-Length")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -437,3 +437,26 @@ func TestBusy(t *testing.T) {
 		}
 	})
 }
+
+// TestPagesHaveCSP: the provider's own HTML pages (an error page, the
+// sign-out question, the signed-out page) carry a Content-Security-Policy
+// as every HTML page of scanlogin does (docs/ARCHITECTURE.md#security): no
+// script, no plugins, no <base>, no framing.
+func TestPagesHaveCSP(t *testing.T) {
+	e := start(t, "", "")
+	b := newBrowser(t)
+	e.login(b, e.rp("app", secretA, rpBase+"/callback"), e.newPhone("csp")) // so that end_session asks
+	bad := url.Values{"client_id": {"nobody"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}}
+	for _, p := range []string{oidcop.PathAuthorize + "?" + bad.Encode(), oidcop.PathEndSession, oidcop.PathLoggedOut} {
+		resp := b.get(e.issuer() + p)
+		if resp.StatusCode == http.StatusFound || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s, want a page", p, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "style-src 'self'", "base-uri 'none'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %q", p, csp, want)
+			}
+		}
+	}
+}
