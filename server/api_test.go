@@ -483,7 +483,7 @@ func TestProductionMode(t *testing.T) {
 	hs := httptest.NewServer(a.Server)
 	defer hs.Close()
 	c := &client{t: t, base: hs.URL, hc: hs.Client()}
-	for _, p := range []string{"/dev/phone", "/dev/wechat/login"} {
+	for _, p := range []string{"/dev/phone", "/dev/wechat/login", "/static/phone.html"} {
 		c.req("GET", p, "", nil).must(t, 404)
 	}
 	c.req("POST", "/dev/wechat/login", "", `{"openid":"x"}`).must(t, 404)

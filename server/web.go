@@ -22,6 +22,12 @@ func (s *Server) staticFile(c echo.Context) error {
 	if !fs.ValidPath(name) || name == "." {
 		return errNoFile
 	}
+	if name == "phone.html" && s.opts.DevWeChat == nil {
+		// The phone simulator is dev mode's only, like /dev/phone
+		// (web/README.md): with real credentials it has no fake WeChat
+		// to sign in to, and it would be a confirm page on our origin.
+		return errNoFile
+	}
 	return s.serveWeb(c, name)
 }
 
