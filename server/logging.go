@@ -275,8 +275,8 @@ func requestID(c echo.Context) string {
 }
 
 // logRequest writes the access log line of a request: route pattern and
-// path (our URLs never carry secrets), status, duration, request id, client
-// IP.
+// path (our URLs never carry secrets; logPath keeps a client's out), status,
+// duration, request id, client IP.
 func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 	status := c.Response().Status
 	if err != nil {
@@ -291,11 +291,38 @@ func (s *Server) logRequest(c echo.Context, took time.Duration, err error) {
 		slog.String("method", c.Request().Method),
 		slog.String("proto", c.Request().Proto),
 		slog.String("route", c.Path()),
-		slog.String("path", c.Request().URL.Path),
+		slog.String("path", logPath(c.Request().URL.Path)),
 		slog.Int("status", status),
 		slog.Duration("duration", took),
 		slog.String("ip", c.RealIP()),
 	)
+}
+
+// logPath is a request's path for the access line. A client may put a
+// token in a URL it makes up (a poll or mp token pasted into a path gets a
+// 404), and the path is one string, so the redaction's whole-value test
+// would not see it: each segment long enough to be a secret (ours are 40+
+// characters; scene and other IDs are 32) is judged alone.
+func logPath(p string) string {
+	var b strings.Builder
+	rest, done := p, 0
+	for rest != "" {
+		seg, after, _ := strings.Cut(rest, "/")
+		start := len(p) - len(rest)
+		if len(seg) >= 40 {
+			if r := redactString(seg); r != seg {
+				b.WriteString(p[done:start])
+				b.WriteString(r)
+				done = start + len(seg)
+			}
+		}
+		rest = after
+	}
+	if done == 0 {
+		return p
+	}
+	b.WriteString(p[done:])
+	return b.String()
 }
 
 // logAttrs is l.LogAttrs without looking up the caller: no handler of ours

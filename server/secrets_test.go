@@ -45,6 +45,11 @@ func TestNoSecretsInLogsOrResponses(t *testing.T) {
 	created := c.req("POST", "/api/v1/qr", "", nil).must(t, 201)
 	id, poll := created.str("scene"), created.str("poll_token")
 	secrets[poll] = "POST /api/v1/qr"
+	// A client that puts a token in a URL it makes up gets a 404 (or a
+	// 400 for the scene); the access line's path must not keep the token.
+	c.req("GET", "/api/v1/qr/"+id+"/state/"+poll, "", nil).must(t, 404)
+	c.req("GET", "/"+poll, "", nil).must(t, 404)
+	c.req("GET", "/api/v1/qr/"+poll+"/state", "", nil).must(t, 400)
 	c.req("GET", "/api/v1/qr/"+id+"/image", "", nil).must(t, 200)
 	c.req("GET", "/api/v1/qr/"+id+"/state", poll, nil).must(t, 200)
 	c.req("GET", "/api/v1/qr/"+id+"/state", poll+"x", nil).must(t, 401)
