@@ -15,7 +15,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/skip2/go-qrcode"
-
 )
 
 // QR modes.
