@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -11,7 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -570,5 +573,36 @@ func TestPollScannedByOnChange(t *testing.T) {
 	done := c.req("GET", fmt.Sprintf("/api/v1/qr/%s/state?since=%d&wait=0", sc.ID, first.num("version")), sc.PollToken, nil).must(t, 200)
 	if _, ok := done.JSON["scanned_by"]; done.str("state") != "confirmed" || ok {
 		t.Fatalf("confirmed answer: %s (scanned_by is for the scanned state only)", done.Body)
+	}
+}
+
+// TestHead: the probes an uptime monitor may send with HEAD answer as their
+// GET does, headers without a body (before, 405).
+func TestHead(t *testing.T) {
+	inst := servertest.Start(t, servertest.Options{})
+	for _, p := range []string{"/healthz", "/readyz", "/"} {
+		get, err := http.Get(inst.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get.Body.Close()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(inst.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", p, strings.TrimPrefix(inst.URL, "http://"))
+		raw, err := io.ReadAll(conn)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), &http.Request{Method: "HEAD"})
+		if err != nil {
+			t.Fatalf("HEAD %s: %v in %q", p, err, raw)
+		}
+		head, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+		if resp.StatusCode != get.StatusCode || resp.Header.Get("Content-Type") != get.Header.Get("Content-Type") || len(body) != 0 {
+			t.Fatalf("HEAD %s: %s, a body of %d bytes; GET: %d %s", p, head, len(body), get.StatusCode, get.Header.Get("Content-Type"))
+		}
 	}
 }

@@ -132,6 +132,13 @@ func op(tag, id, summary string, security []obj, body obj, success map[string]ob
 	return o
 }
 
+// headOf is the HEAD operation of a GET route: its status and headers, no
+// body.
+func headOf(id, summary string) obj {
+	return obj{"tags": []string{"operations"}, "operationId": id, "summary": summary, "security": noAuth,
+		"responses": obj{"200": obj{"description": "as the GET answers, without the body"}, "503": obj{"description": "as the GET answers, without the body"}}}
+}
+
 func codes(groups ...[]string) []string {
 	var out []string
 	for _, g := range groups {
@@ -247,15 +254,17 @@ func OpenAPIDocument(publicURL string, dev bool, oidc []oidcop.Route) map[string
 		"/api/v1/config": obj{"get": op("pages", "publicConfig", "Public settings for the pages", noAuth, nil,
 			map[string]obj{"200": ok("settings", answer([]string{"site_name", "number_match", "dev_mode"}, obj{"site_name": str(""), "number_match": boolean(""), "dev_mode": boolean("")}))})},
 		"/healthz": obj{"get": op("operations", "healthz", "The process is alive", noAuth, nil,
-			map[string]obj{"200": ok("alive", answer([]string{"status"}, obj{"status": enum("", "ok")}))})},
+			map[string]obj{"200": ok("alive", answer([]string{"status"}, obj{"status": enum("", "ok")}))}),
+			"head": headOf("healthzHead", "The process is alive (for monitors that probe with HEAD)")},
 		"/readyz": obj{"get": op("operations", "readyz", "Redis reachable and not shutting down; the database's state is reported, not required", noAuth, nil, map[string]obj{
 			"200": ok("ready", answer([]string{"status", "database"}, obj{"status": enum("", "ready"), "database": enum("", "ok", "unavailable", "overloaded")})),
 			"503": {"description": "not ready", "headers": obj{"Retry-After": obj{"description": "seconds; absent while shutting down", "schema": obj{"type": "integer", "minimum": 1}}},
 				"content": obj{"application/json": obj{"schema": answer([]string{"status"}, obj{"status": enum("", "redis unavailable", "overloaded", "shutting down")})}}},
-		})},
+		}), "head": headOf("readyzHead", "Ready, as GET /readyz answers, without the body")},
 		"/metrics":      obj{"get": op("operations", "metrics", "Prometheus metrics", noAuth, nil, map[string]obj{"200": content("text exposition format", "text/plain")})},
 		"/openapi.json": obj{"get": op("operations", "openapi", "This document", noAuth, nil, map[string]obj{"200": ok("OpenAPI 3.1", obj{"type": "object"})})},
-		"/":             obj{"get": op("pages", "loginPage", "The login page", noAuth, nil, map[string]obj{"200": content("HTML (with a Content-Security-Policy)", "text/html")})},
+		"/": obj{"get": op("pages", "loginPage", "The login page", noAuth, nil, map[string]obj{"200": content("HTML (with a Content-Security-Policy)", "text/html")}),
+			"head": headOf("loginPageHead", "The login page's headers")},
 		"/scanlogin.js": obj{"get": op("pages", "widget", "The embeddable widget", noAuth, nil, map[string]obj{"200": content("JavaScript", "text/javascript")})},
 		"/static/{path}": obj{"get": withParams(op("pages", "staticFile", "Static files of the pages", noAuth, nil,
 			map[string]obj{"200": content("the file", "text/javascript", "text/css", "text/html", "image/svg+xml")}, "404"),

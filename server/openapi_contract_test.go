@@ -86,6 +86,9 @@ func TestOpenAPIContract(t *testing.T) {
 		"/dev/phone?scene=" + sc0} {
 		c.req("GET", p, "", nil)
 	}
+	for _, p := range []string{"/healthz", "/readyz", "/"} {
+		c.req("HEAD", p, "", nil).must(t, 200)
+	}
 	docBody := c.req("GET", "/openapi.json", "", nil).must(t, 200).Body
 	var doc map[string]any
 	if err := json.Unmarshal(docBody, &doc); err != nil {

@@ -59,6 +59,11 @@ func (s *Server) routes(e *echo.Echo) {
 	// Operations.
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	// HEAD too, for uptime monitors that probe with it (RFC 9110 9.3.2;
+	// net/http sends the headers of the GET and drops its body).
+	e.HEAD("/healthz", s.healthz)
+	e.HEAD("/readyz", s.readyz)
+	e.HEAD("/", s.webFile("index.html"))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 	e.GET("/openapi.json", s.openAPI)
 
