@@ -87,6 +87,11 @@ func TestComposeServices(t *testing.T) {
 	pg := c.Services["postgres"]
 	if pg.Healthcheck == nil || !slices.Contains(pg.Healthcheck.Test, "pg_isready") {
 		t.Errorf("postgres has no pg_isready healthcheck")
+	} else if i := slices.Index(pg.Healthcheck.Test, "-h"); i < 0 || i+1 == len(pg.Healthcheck.Test) || pg.Healthcheck.Test[i+1] != "127.0.0.1" {
+		// The image's first-start initialisation runs a server on the unix
+		// socket only: checked there, PostgreSQL looks ready before the
+		// replicas can reach it over the network.
+		t.Errorf("postgres's healthcheck %q does not ask over TCP (-h 127.0.0.1)", pg.Healthcheck.Test)
 	}
 	if len(pg.Volumes) == 0 || !strings.HasSuffix(pg.Volumes[0], ":/var/lib/postgresql/data") {
 		t.Fatalf("postgres keeps its data in no volume: %v", pg.Volumes)
