@@ -620,6 +620,20 @@ func TestStoresDownBehindCaddy(t *testing.T) {
 	b := startInstance(t, "b", env)
 	proxy := startCaddy(t, strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(b.url, "http://"))
 	c := newClient(t)
+	// The metrics are the replicas' own, for the scraper inside the
+	// network: the proxy does not publish them.
+	if status, _, err := c.try("GET", a.url+"/metrics", "", nil, nil); status != http.StatusOK {
+		t.Fatalf("a replica's /metrics: %d %v", status, err)
+	}
+	if resp, err := http.Get(proxy + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" || !bytes.Contains(b, []byte(`"not_found"`)) {
+			t.Fatalf("/metrics through the proxy: %d %s %.200q, want a 404 in the API's error shape", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
 	var code struct{ Code string }
 	c.must("POST", a.url+"/dev/wechat/login", "", map[string]string{"openid": "o_db_down"}, &code)
 
