@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,23 +50,18 @@ func (s *Server) setSessionCookie(c echo.Context, value string, ttl time.Duratio
 // below, for the other cookie setters (the OpenID provider).
 func SecureCookies(devMode bool, publicURL string) bool { return secureCookies(devMode, publicURL) }
 
-// secureCookies: Secure everywhere except the plain-HTTP localhost demo,
-// where the browser would otherwise drop the cookie (docs/ARCHITECTURE.md#security). With real
-// WeChat credentials a cookie is always Secure, whatever the URL.
+// secureCookies: Secure everywhere except the plain-HTTP demo, where the
+// browser would otherwise drop the cookie (docs/ARCHITECTURE.md#security).
+// That is localhost, and also a LAN address such as http://192.168.1.20:8080,
+// which README.md gives for scanning with a real phone: a browser keeps no
+// Secure cookie set over plain HTTP on any host. With real WeChat
+// credentials a cookie is always Secure, whatever the URL.
 func secureCookies(devMode bool, publicURL string) bool {
 	if !devMode {
 		return true
 	}
 	u, err := url.Parse(publicURL)
-	if err != nil || u.Scheme == "https" {
-		return true
-	}
-	host := u.Hostname()
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
+	return err != nil || u.Scheme != "http"
 }
 
 // webSession authenticates a browser by its access token: the
