@@ -37,7 +37,7 @@ Page({
   // confirm window closes.
   scene: '',
   // scancodeTime: Unix seconds of the scan, which WeChat gives a page opened
-  // by a plain-link code; the server checks it against the code's life.
+  // by a plain-link code; passed on in the scan body.
   scancodeTime: 0,
   unloaded: false,
   expiryTimer: /** @type {any} */ (0),
