@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -106,7 +107,7 @@ func (s *Server) start(bin string) error {
 			return fmt.Errorf("redis-server exited: %v; log: %s", err, s.logTail())
 		default:
 		}
-		if s.ping() == nil {
+		if s.ping(cmd.Process.Pid) == nil {
 			s.mu.Lock()
 			s.cmd = cmd
 			s.mu.Unlock()
@@ -119,22 +120,34 @@ func (s *Server) start(bin string) error {
 	return fmt.Errorf("redis-server did not answer on port %d; log: %s", s.port, s.logTail())
 }
 
-func (s *Server) ping() error {
+// ping checks that the redis-server of process pid answers on the port. A
+// PONG alone is not enough: when ours could not bind the port, another
+// test's server that holds it answers, and the test would share its data.
+func (s *Server) ping(pid int) error {
 	c, err := net.DialTimeout("tcp", s.Addr(), 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected reply %q", line)
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if !strings.HasPrefix(head, "$") || err != nil {
+		return fmt.Errorf("unexpected reply %q", head)
+	}
+	info := make([]byte, n)
+	if _, err := io.ReadFull(r, info); err != nil {
+		return err
+	}
+	if !strings.Contains(string(info), "\r\nprocess_id:"+strconv.Itoa(pid)+"\r\n") {
+		return fmt.Errorf("another redis-server (not process %d) answers on port %d", pid, s.port)
 	}
 	return nil
 }
@@ -177,7 +190,7 @@ func (s *Server) Stop() {
 	_ = cmd.Process.Kill()
 	// Wait until the port is released so a Restart can bind it again.
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && s.ping() == nil {
+	for time.Now().Before(deadline) && s.ping(cmd.Process.Pid) == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

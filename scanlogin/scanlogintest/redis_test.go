@@ -30,3 +30,16 @@ func TestParseCommandStats(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestStartNotFooledByAnotherServer: a redis-server that cannot bind its
+// port (another server took it, as another test package's may between
+// freePort and the bind) is not taken for up because the other one answers
+// PING; a test would otherwise share that server's data.
+func TestStartNotFooledByAnotherServer(t *testing.T) {
+	other := Start(t)
+	s := &Server{tb: t, dir: t.TempDir(), port: other.Port()}
+	if err := s.start(Binary(t)); err == nil {
+		s.Stop()
+		t.Fatal("start succeeded on a port another redis-server holds")
+	}
+}
