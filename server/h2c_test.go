@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,11 +25,12 @@ func TestH2CPollsShareOneConnection(t *testing.T) {
 	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
 
 	var conns sync.Map
-	do := func(method, path, bearer, body string, out any) *http.Response {
-		t.Helper()
+	// try is one request; the polls' goroutines call it, and only the
+	// test's own goroutine may stop the test (do).
+	try := func(method, path, bearer, body string, out any) error {
 		req, err := http.NewRequest(method, in.URL+path, strings.NewReader(body))
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 			GotConn: func(info httptrace.GotConnInfo) { conns.Store(info.Conn.LocalAddr().String(), true) },
@@ -39,18 +41,24 @@ func TestH2CPollsShareOneConnection(t *testing.T) {
 		}
 		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		defer resp.Body.Close()
 		if resp.ProtoMajor != 2 {
-			t.Fatalf("%s %s answered over %s, want HTTP/2", method, path, resp.Proto)
+			return fmt.Errorf("%s %s answered over %s, want HTTP/2", method, path, resp.Proto)
 		}
 		if out != nil {
 			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatal(err)
+				return fmt.Errorf("%s %s: %v", method, path, err)
 			}
 		}
-		return resp
+		return nil
+	}
+	do := func(method, path, bearer, body string, out any) {
+		t.Helper()
+		if err := try(method, path, bearer, body, out); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	const n = 20
@@ -67,17 +75,22 @@ func TestH2CPollsShareOneConnection(t *testing.T) {
 	do("POST", "/api/v1/mp/login", "", fmt.Sprintf(`{"code":%q}`, phone), &login)
 
 	var wg sync.WaitGroup
+	defer wg.Wait() // no poll reports after the test has ended
 	states := make([]string, n)
 	for i, s := range scenes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var st struct{ State string }
-			do("GET", "/api/v1/qr/"+s.Scene+"/state?since=1&wait=15", s.PollToken, "", &st)
+			if err := try("GET", "/api/v1/qr/"+s.Scene+"/state?since=1&wait=15", s.PollToken, "", &st); err != nil {
+				t.Errorf("poll %d: %v", i, err)
+			}
 			states[i] = st.State
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Every poll is waiting before the first scan, so each is woken by it
+	// rather than reading the news on arrival.
+	waitGauge(t, in, strconv.Itoa(n))
 	start := time.Now()
 	for _, s := range scenes {
 		do("POST", "/api/v1/qr/"+s.Scene+"/scan", login.Token, "{}", nil)
