@@ -64,25 +64,35 @@ func (r *response) num(key string) int64 {
 
 // req sends method path with an optional bearer token and body (string,
 // []byte or anything JSON-encodable), and extra headers as key, value pairs.
+// See reqCtx for a request that gets no answer.
 func (c *client) req(method, path, token string, body any, headers ...string) *response {
 	c.t.Helper()
 	return c.reqCtx(context.Background(), method, path, token, body, headers...)
 }
 
+// reqCtx is req under ctx.
+//
+// Tests call it from their own goroutines too (a waiting poll), where
+// t.Fatal must not be called: a request that gets no answer fails the test
+// with t.Errorf and returns a response of Status 0, which every check of
+// the status rejects.
 func (c *client) reqCtx(ctx context.Context, method, path, token string, body any, headers ...string) *response {
 	c.t.Helper()
 	req, err := newRequest(ctx, method, c.base+path, token, body, headers...)
 	if err != nil {
-		c.t.Fatal(err)
+		c.t.Errorf("%s %s: %v", method, path, err)
+		return &response{}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		c.t.Errorf("%s %s: %v", method, path, err)
+		return &response{}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: read: %v", method, path, err)
+		c.t.Errorf("%s %s: read: %v", method, path, err)
+		return &response{}
 	}
 	r := &response{Status: resp.StatusCode, Header: resp.Header, Close: resp.Close, Body: data}
 	if c.record {
