@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -530,7 +531,7 @@ func TestShutdownAnswersPolls(t *testing.T) {
 		sc := c.create()
 		go func() { ch <- c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=1&wait=30", sc.PollToken, nil) }()
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitGauge(t, inst, strconv.Itoa(n)) // Close finds every poll waiting
 	start := time.Now()
 	inst.Close()
 	for range n {

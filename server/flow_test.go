@@ -59,7 +59,7 @@ func TestFlow(t *testing.T) {
 		return ch
 	}
 	waiting := poll("1")
-	time.Sleep(200 * time.Millisecond) // let the poll register
+	waitGauge(t, inst, "1") // the scan wakes a waiting poll, not one arriving after it
 	scan := c.req("POST", "/api/v1/qr/"+sc.ID+"/scan", mpToken, nil).must(t, 200)
 	browser, _ := scan.JSON["browser"].(map[string]any)
 	site, _ := scan.JSON["site"].(map[string]any)
@@ -77,7 +77,7 @@ func TestFlow(t *testing.T) {
 	}
 
 	waiting = poll("2")
-	time.Sleep(200 * time.Millisecond)
+	waitGauge(t, inst, "1")
 	c.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", mpToken, nil).must(t, 200)
 	got = recvWithin(t, waiting, 3*time.Second).must(t, 200)
 	if got.str("state") != "confirmed" || got.num("version") != 3 {
@@ -189,7 +189,7 @@ func TestTwoInstances(t *testing.T) {
 
 	ch := make(chan *response, 1)
 	go func() { ch <- ca.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=2&wait=20", sc.PollToken, nil) }()
-	time.Sleep(200 * time.Millisecond)
+	waitGauge(t, a, "1")
 	start := time.Now()
 	cb.req("POST", "/api/v1/qr/"+sc.ID+"/confirm", tok, nil).must(t, 200)
 	got := recvWithin(t, ch, 3*time.Second).must(t, 200)

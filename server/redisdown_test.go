@@ -19,7 +19,7 @@ func TestRedisDown(t *testing.T) {
 	go func() {
 		waiting <- c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=1&wait=25", sc.PollToken, nil)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	waitGauge(t, inst, "1") // the poll is waiting when Redis goes
 	stopped := time.Now()
 	inst.Redis.Stop()
 

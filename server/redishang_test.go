@@ -249,7 +249,7 @@ func TestRedisHangs(t *testing.T) {
 
 	waiting := make(chan *response, 1)
 	go func() { waiting <- c.req("GET", "/api/v1/qr/"+sc.ID+"/state?since=1&wait=25", sc.PollToken, nil) }()
-	time.Sleep(200 * time.Millisecond)
+	waitGauge(t, inst, "1") // the poll is waiting when Redis hangs
 	hungAt := time.Now()
 	proxy.freeze()
 	// The calls start with the hang, before the engine can know of it, and
