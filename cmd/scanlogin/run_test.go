@@ -91,6 +91,33 @@ func get(t *testing.T, url, token string) (int, map[string]any) {
 	return do(t, req)
 }
 
+// waitingPolls waits until the server's scanlogin_waiting_polls gauge is
+// want.
+func waitingPolls(t *testing.T, base, want string) {
+	t.Helper()
+	got := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "scanlogin_waiting_polls "); ok {
+				got = strings.TrimSpace(v)
+			}
+		}
+		if got == want {
+			return
+		}
+	}
+	t.Fatalf("waiting polls: %q, want %s", got, want)
+}
+
 func do(t *testing.T, req *http.Request) (int, map[string]any) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -139,7 +166,7 @@ func TestRunShutsDownCleanly(t *testing.T) {
 			states <- st["state"]
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitingPolls(t, base, "4") // the shutdown finds every poll waiting
 	start := time.Now()
 	cancel()
 	for range n {
@@ -177,11 +204,16 @@ func TestRunReadyzFailsFirst(t *testing.T) {
 		"SCANLOGIN_ADDR":           "127.0.0.1:0",
 		"SCANLOGIN_REDIS_URL":      rs.URL(),
 		"SCANLOGIN_DATA_DIR":       t.TempDir(),
-		"SCANLOGIN_SHUTDOWN_DELAY": "1s",
+		"SCANLOGIN_SHUTDOWN_DELAY": "3s", // the checks below fit in it on a slow machine
 	})
 	cancel()
-	time.Sleep(200 * time.Millisecond)
-	if code, _ := get(t, base+"/readyz", ""); code != 503 {
+	// readyz turns 503 as soon as run sees the cancel, not after a guessed
+	// pause.
+	code := 0
+	for deadline := time.Now().Add(time.Second); code != 503 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		code, _ = get(t, base+"/readyz", "")
+	}
+	if code != 503 {
 		t.Errorf("readyz during shutdown: %d", code)
 	}
 	if code, _ := get(t, base+"/healthz", ""); code != 200 {
