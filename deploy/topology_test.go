@@ -325,7 +325,8 @@ func loginAcross(t *testing.T, c *client, browserBase, phoneBase, openid string)
 		}
 		woke <- st
 	}()
-	time.Sleep(200 * time.Millisecond) // let the poll start waiting
+	// The scan wakes a waiting poll, not one arriving after it.
+	waitFor(t, 10*time.Second, func() bool { return waitingPolls(t, browserBase) == 1 })
 	start := time.Now()
 	c.must("POST", phoneBase+"/api/v1/qr/"+s.Scene+"/scan", token, map[string]any{}, nil)
 	st := <-woke
