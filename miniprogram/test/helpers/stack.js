@@ -9,6 +9,7 @@ const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
+const { command } = require('./redis.js')
 
 const REPO = path.resolve(__dirname, '..', '..', '..')
 const children = new Set()
@@ -42,19 +43,16 @@ function sleep (ms) {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
 
-function redisPing (port) {
-  return new Promise(resolve => {
-    const sock = net.connect(port, '127.0.0.1')
-    let buf = ''
-    sock.setTimeout(500)
-    sock.on('connect', () => sock.write('PING\r\n'))
-    sock.on('data', d => {
-      buf += d
-      if (buf.includes('\r\n')) { sock.destroy(); resolve(buf.startsWith('+PONG')) }
-    })
-    sock.on('timeout', () => { sock.destroy(); resolve(false) })
-    sock.on('error', () => resolve(false))
-  })
+// redisIsOurs says whether the redis-server of process pid answers on port.
+// A PONG alone is not enough: when ours could not bind the port, another
+// test's server holding it answers, and the tests would share its data.
+async function redisIsOurs (port, pid) {
+  try {
+    const info = await command(port, 'INFO', 'server')
+    return info.includes('\r\nprocess_id:' + pid + '\r\n')
+  } catch (e) {
+    return false
+  }
 }
 
 // track starts a child process whose output is kept for error messages.
@@ -84,7 +82,7 @@ async function startRedis (dir) {
     const port = await freePort()
     const child = track('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'])
     for (let i = 0; i < 100; i++) {
-      if (await redisPing(port)) return { port, child, url: 'redis://127.0.0.1:' + port + '/0' }
+      if (await redisIsOurs(port, child.pid)) return { port, child, url: 'redis://127.0.0.1:' + port + '/0' }
       if (!children.has(child)) break
       await sleep(50)
     }
