@@ -27,12 +27,16 @@ func TestLoginFlow(t *testing.T) {
 		}
 		done <- s
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitForWaiters(t, e, 1) // the scan wakes a sleeping wait, not one arriving after it
+	scanned := time.Now()
 	if _, err := e.Scan(ctx, sc.ID, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	if s := <-done; s == nil || s.State != StateScanned || s.Version != 2 {
 		t.Fatalf("wait got %+v", s)
+	}
+	if took := time.Since(scanned); took > 2*time.Second { // its 5s end would find the news too
+		t.Errorf("the wait was woken %s after the scan", took)
 	}
 	if _, err := e.Confirm(ctx, sc.ID, u.ID, ""); err != nil {
 		t.Fatal(err)
