@@ -113,13 +113,15 @@ func (s *Server) makeSceneLink(ctx context.Context, sc *scanlogin.Scene) (string
 			}
 		}
 	}
-	// The link opens the confirm page with the scene as its query; it lives
-	// as long as the code can still be scanned.
+	// The link opens the confirm page with the scene as its query, and
+	// via=link: the browser is on the phone that opens it (README.md "Open
+	// in WeChat"), so the page speaks of this phone's browser, not of a
+	// computer. It lives as long as the code can still be scanned.
 	expires := sc.ExpiresAt
 	if expires.IsZero() || !expires.After(s.now()) {
 		return "", scanlogin.ErrSceneExpired
 	}
-	link, err := s.wx.GenerateURLLink(ctx, s.opts.MPPage, "scene="+sc.ID, s.opts.MPEnvVersion, expires)
+	link, err := s.wx.GenerateURLLink(ctx, s.opts.MPPage, "scene="+sc.ID+"&via=link", s.opts.MPEnvVersion, expires)
 	if err != nil {
 		return "", err
 	}

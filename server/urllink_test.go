@@ -44,7 +44,7 @@ func TestSceneLink(t *testing.T) {
 		t.Fatalf("%d generate_urllink calls, want 1", n)
 	}
 	l, err := inst.Fake.ResolveURLLink(t.Context(), links[0])
-	if err != nil || l.Path != "pages/scan/scan" || l.Query != "scene="+sc.ID || l.EnvVersion != "develop" {
+	if err != nil || l.Path != "pages/scan/scan" || l.Query != "scene="+sc.ID+"&via=link" || l.EnvVersion != "develop" {
 		t.Fatalf("the link opens %+v (%v)", l, err)
 	}
 	if until := time.Until(l.Expires); until < 100*time.Second || until > 121*time.Second {

@@ -127,7 +127,7 @@ func TestOpenInWeChat(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&answer)
 	resp.Body.Close()
 	l, err := inst.Fake.ResolveURLLink(t.Context(), answer.URLLink)
-	if err != nil || l.Path != "pages/scan/scan" || l.Query != "scene="+scene {
+	if err != nil || l.Path != "pages/scan/scan" || l.Query != "scene="+scene+"&via=link" {
 		t.Fatalf("link %q opens %+v (%v)", answer.URLLink, l, err)
 	}
 

@@ -229,6 +229,38 @@ describe('confirm page', () => {
     page.close()
   })
 
+  it('opened by the "open in WeChat" link, asks about the browser on this phone, then Confirm signs it in', async () => {
+    // The link the page's 在微信中打开 leads to, as the server made it, and
+    // what tapping it opens (dev mode's fake WeChat answers with the page's
+    // query, as WeChat opens the confirm page with it).
+    const scene = await createScene(server, CHROME_WINDOWS)
+    const link = await call(server, 'GET', '/api/v1/qr/' + scene.scene + '/link', { headers: { Accept: 'application/json' } })
+    assert.equal(link.status, 200, JSON.stringify(link.body))
+    const opened = await fetch(link.body.url_link, { redirect: 'manual' })
+    assert.equal(opened.status, 302)
+    const options = Object.fromEntries(new URL(opened.headers.get('location')).searchParams)
+    assert.equal(options.via, 'link')
+
+    const p = await launched()
+    const page = p.open('pages/scan/scan', options)
+    await page.waitFor(() => page.data.state === 'ready', { what: 'scan' })
+    assert.equal(page.textOf(page.get('#heading')), '确认在手机浏览器中登录 ' + SITE + '？')
+    const warning = page.textOf(page.get('#warning'))
+    assert.match(warning, /只确认你本人刚刚发起的登录/)
+    assert.match(warning, /在这部手机的浏览器里打开 Acme Test Shop 的登录页，并点了“在微信中打开”/)
+    assert.match(warning, /如果链接是别人发给你的，请点“取消登录”/)
+    assert.ok(!/电脑|二维码/.test(page.text()), 'no computer or code on this path: ' + page.text())
+
+    await page.tap(page.button('确认登录'))
+    await page.waitFor(() => page.data.state === 'confirmed', { what: 'confirmed' })
+    assert.match(page.text(), /已确认登录/)
+    assert.match(page.text(), /现在可以回到浏览器了/)
+    assert.ok(!/电脑/.test(page.text()), page.text())
+    const polled = await waitState(server, scene.scene, scene.poll_token, 'confirmed')
+    assert.equal(polled.body.state, 'confirmed')
+    page.close()
+  })
+
   it('Decline cancels the scene', async () => {
     const scene = await createScene(server)
     const p = await launched()

@@ -83,6 +83,8 @@ test('dark mode: every @variable of app.json is in both themes of theme.json', (
 test('the string tables: same keys and placeholders in zh and en, no English in zh, within WeChat\'s limits', () => {
   const placeholders = s => (s.match(/\{\w+\}/g) || []).sort().join()
   assert.deepEqual(Object.keys(zh), Object.keys(en))
+  // The link path's words replace the scan page's: each must be one of them.
+  for (const k of Object.keys(zh.scanLink)) assert.ok(k in zh.scan, 'scanLink.' + k + ' replaces nothing in scan')
   for (const section of Object.keys(zh)) {
     assert.deepEqual(Object.keys(zh[section]).sort(), Object.keys(en[section]).sort(), section)
     for (const [k, v] of Object.entries(zh[section])) {

@@ -18,7 +18,7 @@ function lang () {
 
 /**
  * strings returns one section of the current language's table.
- * @param {'common' | 'index' | 'scan' | 'profile' | 'privacy'} section
+ * @param {'common' | 'index' | 'scan' | 'scanLink' | 'profile' | 'privacy'} section
  * @returns {Record<string, string>}
  */
 function strings (section) {

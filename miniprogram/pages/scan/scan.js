@@ -43,8 +43,13 @@ Page({
   expiryTimer: /** @type {any} */ (0),
 
   onLoad (options) {
-    // The language can differ from the one the page was defined in.
-    this.setData({ t: i18n.strings('scan') })
+    // The language can differ from the one the page was defined in. Opened
+    // by "在微信中打开" (the URL Link's via=link), the browser asking is on
+    // this phone: the words speak of it, not of a computer.
+    const t = (options || {}).via === 'link'
+      ? Object.assign({}, i18n.strings('scan'), i18n.strings('scanLink'))
+      : i18n.strings('scan')
+    this.setData({ t })
     wx.setNavigationBarTitle({ title: this.data.t.navTitle })
     this.scene = sceneFrom(options || {})
     const st = Number((options || {}).scancode_time)

@@ -71,6 +71,24 @@ module.exports = {
     declinedTitle: 'Sign-in declined',
     declinedText: 'The computer was not signed in. If you did not try to sign in yourself, nothing else is needed.'
   },
+  // The confirm page opened by "Open in WeChat" (the URL Link, query
+  // via=link): the browser asking is on this phone. These replace scan's.
+  scanLink: {
+    heading: 'Sign in to {site} in your phone\'s browser?',
+    warningTitle: 'Only confirm a sign-in you just started.',
+    warningText: 'Confirm only if you just opened the {site} sign-in page in this phone\'s browser and tapped "Open in WeChat". {site} never sends sign-in links by message or email: if someone sent you this link, tap Decline.',
+    matchTitle: 'Tap the number shown in your browser',
+    pickFirst: 'Tap the number in your browser first.',
+    invalidText: 'This link is not a valid sign-in link. Go back to your browser and open the sign-in page again.',
+    expiredText: 'Sign-in links only work for a few minutes. Go back to your browser, refresh the sign-in page and try again.',
+    takenText: 'Another WeChat account has already opened this sign-in link, so you cannot use it. If that was not you, refresh the sign-in page in your browser and do not share the link.',
+    usedText: 'This sign-in has already been completed or cancelled. Refresh the sign-in page in your browser to sign in again.',
+    mismatchText: 'You picked a number that is not the one in your browser, so this sign-in was cancelled to protect your account. If you did not start it, someone may be trying to trick you.',
+    againText: 'You have already confirmed this sign-in. Go back to your browser; it signs in by itself.',
+    confirmedTitle: 'Sign-in confirmed',
+    confirmedText: 'You can go back to your browser now; it signs in by itself. You can sign that browser out at any time from your account page.',
+    declinedText: 'The browser was not signed in. If you did not try to sign in yourself, nothing else is needed.'
+  },
   profile: {
     navTitle: 'My account',
     setAvatar: 'Set avatar',

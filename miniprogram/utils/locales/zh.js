@@ -71,6 +71,24 @@ module.exports = {
     declinedTitle: '已取消登录',
     declinedText: '电脑没有登录。如果不是你本人发起的登录，无需其他操作。'
   },
+  // The confirm page opened by "在微信中打开" (the URL Link, query via=link):
+  // the browser asking is on this phone. These replace scan's strings.
+  scanLink: {
+    heading: '确认在手机浏览器中登录 {site}？',
+    warningTitle: '只确认你本人刚刚发起的登录',
+    warningText: '只有当你刚刚在这部手机的浏览器里打开 {site} 的登录页，并点了“在微信中打开”时，才点“确认登录”。{site} 不会通过短信、邮件或聊天发送登录链接。如果链接是别人发给你的，请点“取消登录”。',
+    matchTitle: '请点选浏览器页面上显示的数字',
+    pickFirst: '请先点选浏览器上显示的数字',
+    invalidText: '请回到浏览器，重新打开网站的登录页。',
+    expiredText: '登录链接只在几分钟内有效。请回到浏览器刷新登录页后再试。',
+    takenText: '另一个微信账号已经打开了这个登录链接，你无法再使用它。如果不是你本人操作，请回到浏览器刷新登录页，并且不要把链接发给别人。',
+    usedText: '这次登录已经完成或已取消。如需再次登录，请回到浏览器刷新登录页。',
+    mismatchText: '你选的数字和浏览器页面上显示的不一致，为保护你的账号，这次登录已取消。如果不是你本人发起的登录，可能有人在骗你打开链接。',
+    againText: '请回到浏览器，网页会自动完成登录。',
+    confirmedTitle: '已确认登录',
+    confirmedText: '现在可以回到浏览器了，网页会自动完成登录。你可以随时在“我的账号”里让这个浏览器退出登录。',
+    declinedText: '浏览器没有登录。如果不是你本人发起的登录，无需其他操作。'
+  },
   profile: {
     navTitle: '我的账号',
     setAvatar: '设置头像',
