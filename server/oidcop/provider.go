@@ -291,15 +291,31 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathLoggedOut:
 		p.loggedOut(w, r)
 	case PathAuthorize:
-		ctx := context.WithValue(r.Context(), ctxBrowser, &browserInfo{IP: clientIP(r), UserAgent: r.UserAgent(), Binding: p.bindBrowser(w, r)})
+		binding := p.bindBrowser(w, r)
+		ctx := context.WithValue(r.Context(), ctxBrowser, &browserInfo{IP: clientIP(r), UserAgent: r.UserAgent(), Binding: binding})
 		pw := newPageWriter(w, r, p)
+		// Answered at once (an error, or prompt=none's answer to the
+		// client), the request needs no binding: its cookie goes again.
+		pw.onRedirect = func() {
+			if !strings.Contains(w.Header().Get("Location"), PathLogin+"?") {
+				p.unbindBrowser(w, hashHex(binding))
+			}
+		}
 		p.op.ServeHTTP(pw, r.WithContext(ctx))
+		if pw.status >= 400 {
+			p.unbindBrowser(w, hashHex(binding))
+		}
 		pw.finish()
 	case PathCallback:
-		if !p.callbackAllowed(w, r) {
+		a, ok := p.callbackAllowed(w, r)
+		if !ok {
 			return
 		}
 		pw := newPageWriter(w, r, p)
+		// The code goes back to the client: the binding is spent. Cookies
+		// a browser keeps per site are few (about 180), and each request
+		// made one.
+		pw.onRedirect = func() { p.unbindBrowser(w, a.Browser) }
 		p.op.ServeHTTP(pw, r)
 		pw.finish()
 	case PathEndSession:
@@ -503,6 +519,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.hasPrompt(oidc.PromptNone) {
+		p.unbindBrowser(w, a.Browser) // answered: the binding is spent
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired(), p.op)
 		return
 	}
@@ -760,6 +777,16 @@ func (p *Provider) bindBrowser(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
+// unbindBrowser removes the cookie of the request whose binding hashes
+// to h.
+func (p *Provider) unbindBrowser(w http.ResponseWriter, h string) {
+	if len(h) < 16 {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: browserCookie(h), Value: "", Path: "/oidc/", HttpOnly: true,
+		Secure: p.opts.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
 // browserCookie names the cookie of the request whose binding hashes to h.
 func browserCookie(h string) string { return BrowserCookie + "_" + h[:16] }
 
@@ -774,19 +801,19 @@ func (p *Provider) sameBrowser(r *http.Request, a *authRequest) bool {
 
 // callbackAllowed lets the library's callback give a request's code only
 // to the browser that made the request; anything else gets an error page.
-func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) bool {
+func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) (*authRequest, bool) {
 	a, err := p.st.authRequest(r.Context(), r.URL.Query().Get("id"))
 	switch {
 	case err != nil && isServerError(err):
 		w.Header().Set("Retry-After", "2")
 		p.renderPage(w, r, http.StatusServiceUnavailable, "Service unavailable / 服务暂时不可用", msgServerError, "")
-		return false
+		return nil, false
 	case err != nil:
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
-		return false
+		return nil, false
 	case !p.sameBrowser(r, a):
 		p.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
-		return false
+		return nil, false
 	}
-	return true
+	return a, true
 }

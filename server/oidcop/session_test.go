@@ -545,3 +545,62 @@ func TestLogoutOfAnEndedSession(t *testing.T) {
 		t.Fatalf("logout of an ended session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestBindingCookieSpent: a request's browser cookie is removed once it is
+// spent: by the code going back to the client, or by an answer given at
+// once (an error page, prompt=none's login_required). Each request makes
+// one, and a browser keeps few cookies a site (about 180, then it drops
+// the oldest): left to their 10 minutes, an application that starts
+// sign-ins in a loop could push out the session cookie.
+func TestBindingCookieSpent(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	bindings := func(b *browser) []string {
+		t.Helper()
+		var names []string
+		for _, c := range b.c.Jar.Cookies(mustURL(t, e.issuer()+oidcop.PathCallback)) {
+			if strings.HasPrefix(c.Name, oidcop.BrowserCookie+"_") {
+				names = append(names, c.Name)
+			}
+		}
+		return names
+	}
+
+	b := newBrowser(t)
+	e.login(b, r, e.newPhone("u1"))
+	if n := bindings(b); len(n) != 0 {
+		t.Errorf("after a sign-in, the browser keeps %v", n)
+	}
+	e.login(b, r, nil) // signed in already: the code comes at once
+	if n := bindings(b); len(n) != 0 {
+		t.Errorf("after a second, single sign-on, sign-in, the browser keeps %v", n)
+	}
+
+	fresh := newBrowser(t)
+	resp := fresh.get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier), oauth2.SetAuthURLParam("prompt", "none")))
+	next, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if resp = fresh.get(next.String()); !strings.Contains(resp.Header.Get("Location"), "error=login_required") {
+		t.Fatalf("prompt=none without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := fresh.get(e.issuer() + oidcop.PathAuthorize + "?client_id=nobody&response_type=code&scope=openid&redirect_uri=" + url.QueryEscape(rpBase+"/callback")); resp.StatusCode < 400 {
+		t.Fatalf("an unknown client: %d", resp.StatusCode)
+	}
+	if n := bindings(fresh); len(n) != 0 {
+		t.Errorf("after answers given at once, the browser keeps %v", n)
+	}
+
+	// A request under way keeps its cookie.
+	resp = fresh.get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier)))
+	if !strings.Contains(resp.Header.Get("Location"), oidcop.PathLogin+"?") || len(bindings(fresh)) != 1 {
+		t.Fatalf("a sign-in under way: %s, bindings %v", resp.Header.Get("Location"), bindings(fresh))
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
