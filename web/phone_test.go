@@ -144,9 +144,23 @@ func TestOpenInWeChat(t *testing.T) {
 	if got := wx.str(`document.getElementById('req-browser').textContent`); !strings.Contains(got, "Safari") || strings.Contains(got, "Mozilla") {
 		t.Errorf("confirm page names the browser %q, want the label only", got)
 	}
+	// The link's via=link: the browser asking is on this phone, so the
+	// simulator says what the mini-program says there (its scanLink
+	// strings), not "on a computer".
+	if got := wx.str(`new URLSearchParams(location.search).get('via')`); got != "link" {
+		t.Fatalf("simulator opened without via=link: %q", got)
+	}
+	for _, id := range []string{"confirm-title", "warning-text"} {
+		if got := wx.str(`document.getElementById('` + id + `').textContent`); strings.Contains(got, "电脑") || !strings.Contains(got, "浏览器") {
+			t.Errorf("opened by the URL Link, #%s says %q; want this phone's browser, not a computer", id, got)
+		}
+	}
 	wx.shot("phone-2-simulator-confirm-zh")
 	wx.do(chromedp.Click(chromedp.ID("confirm")))
 	wx.wait("confirmed", `document.body.dataset.result === 'confirmed'`, 10*time.Second)
+	if got := wx.str(`document.getElementById('result-title').textContent + document.getElementById('result-text').textContent`); strings.Contains(got, "电脑") {
+		t.Errorf("opened by the URL Link, the result says %q; the browser is on this phone", got)
+	}
 
 	// Back in the browser: the same long poll finishes the login.
 	b.wait("signed in", `document.body.dataset.view === 'user'`, 15*time.Second)

@@ -61,6 +61,24 @@ export const TEXT = {
         overloaded: 'The service is busy. Try again in a moment.',
       },
       generic: 'Something went wrong. Try again.',
+      // Opened by "Open in WeChat" (the URL Link, via=link): the browser
+      // asking is on this phone. These replace the strings above, as the
+      // mini-program's scanLink replaces its scan strings.
+      link: {
+        confirmTitle: (site) => `Sign in to ${site} in your phone's browser?`,
+        warning: (site) => `Confirm only if you just opened the ${site} sign-in page in this phone's browser and tapped "Open in WeChat". ${site} never sends sign-in links by message or email: if someone sent you this link, tap Cancel login.`,
+        matchLegend: 'Choose the number shown in your browser', pickFirst: 'Choose the number shown in your browser first.',
+        doneTitle: 'Sign-in confirmed', doneText: 'You can go back to your browser now; it signs in by itself.',
+        declinedText: 'The browser was not signed in.',
+        errors: {
+          already_scanned: 'Someone else has already opened this sign-in link.',
+          scene_expired: 'This sign-in link has expired. Go back to your browser, refresh the sign-in page and try again.',
+          scene_final: 'This sign-in link has already been used or cancelled.',
+          scene_not_found: 'This sign-in link is unknown or too old. Refresh the sign-in page in your browser.',
+          not_scanner: 'This sign-in link was opened by another WeChat user.',
+          match_mismatch: 'That number did not match your browser. The login was cancelled to keep you safe.',
+        },
+      },
     },
     zh: {
       simulated: '模拟小程序（开发模式）', sceneTitle: '要扫哪个码？',
@@ -94,6 +112,21 @@ export const TEXT = {
         overloaded: '服务繁忙，请稍后再试。',
       },
       generic: '出了点问题，请重试。',
+      link: {
+        confirmTitle: (site) => `确认在手机浏览器中登录 ${site}？`,
+        warning: (site) => `只有当你刚刚在这部手机的浏览器里打开 ${site} 的登录页，并点了“在微信中打开”时，才点“确认登录”。${site} 不会通过短信、邮件或聊天发送登录链接。如果链接是别人发给你的，请点“取消登录”。`,
+        matchLegend: '请选择浏览器页面上显示的数字', pickFirst: '请先选择浏览器页面上显示的数字。',
+        doneTitle: '已确认登录', doneText: '现在可以回到浏览器了，网页会自动完成登录。',
+        declinedText: '浏览器没有登录。',
+        errors: {
+          already_scanned: '这个登录链接已被其他人打开。',
+          scene_expired: '登录链接已失效，请回到浏览器刷新登录页后再试。',
+          scene_final: '这个登录链接已被使用或已取消。',
+          scene_not_found: '无法识别这个登录链接，或它已失效。请回到浏览器刷新登录页。',
+          not_scanner: '这个登录链接已被其他微信用户打开。',
+          match_mismatch: '所选数字与浏览器页面上的不一致。为保护你的帐号安全，本次登录已取消。',
+        },
+      },
     },
   },
   landing: {

@@ -21,7 +21,12 @@ const ICONS = {
 
 const params = new URLSearchParams(location.search);
 const lang = pickLang(params);
-const t = TEXT.phone[lang];
+// A URL Link ("Open in WeChat") opens the confirm page with via=link: the
+// browser asking is on this phone, and the page says so (README.md, "Open
+// in WeChat"), as the mini-program does.
+const viaLink = params.get('via') === 'link';
+const base = TEXT.phone[lang];
+const t = viaLink ? { ...base, ...base.link, errors: { ...base.errors, ...base.link.errors } } : base;
 const $ = (id) => document.getElementById(id);
 const STORE = 'scanlogin.phone.user';
 
