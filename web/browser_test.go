@@ -815,7 +815,7 @@ func TestPhoneDecline(t *testing.T) {
 	ph.do(chromedp.SendKeys(chromedp.ID("openid"), "e2e-lei"), chromedp.SendKeys(chromedp.ID("nickname"), "小雷"),
 		chromedp.Click(chromedp.ID("scan-button")))
 	ph.wait("confirm step", `document.body.dataset.step === 'confirm'`, 10*time.Second)
-	if got := ph.str(`document.getElementById('warning-text').textContent`); !strings.Contains(got, "不会通过短信或邮件发送登录码") {
+	if got := ph.str(`document.getElementById('warning-text').textContent`); !strings.Contains(got, "不会通过短信或邮件发送登录二维码") {
 		t.Errorf("zh warning = %q", got)
 	}
 	ph.shot("decline-1-phone-confirm-zh")
