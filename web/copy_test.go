@@ -76,3 +76,47 @@ func TestChineseCopy(t *testing.T) {
 		t.Errorf("only %d lines of Chinese found; the test reads the wrong files", n)
 	}
 }
+
+// TestButtonNames: the words that name the mini-program's buttons are its
+// own (miniprogram/utils/locales): the simulator, which plays its confirm
+// page, has the same buttons, and the widget's "scanned" hint tells the
+// user to tap the button the phone shows.
+func TestButtonNames(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	str := func(src, key string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`\b`+key+`: '([^']*)'`).FindAllStringSubmatch(src, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	locales := read("static/locales.js")
+	widget := read("static/scanlogin.js")
+	// locales.js and scanlogin.js have English first, then Chinese.
+	for i, lang := range []string{"en", "zh"} {
+		mini := read("../miniprogram/utils/locales/" + lang + ".js")
+		confirm, decline := str(mini, "confirm"), str(mini, "decline")
+		if len(confirm) != 1 || len(decline) != 1 {
+			t.Fatalf("%s.js: confirm %q, decline %q", lang, confirm, decline)
+		}
+		if got := str(locales, "confirm"); len(got) != 2 || got[i] != confirm[0] {
+			t.Errorf("simulator's confirm buttons %q; want %s %q, the mini-program's", got, lang, confirm[0])
+		}
+		if got := str(locales, "decline"); len(got) != 2 || got[i] != decline[0] {
+			t.Errorf("simulator's decline buttons %q; want %s %q, the mini-program's", got, lang, decline[0])
+		}
+		word := confirm[0]
+		if lang == "zh" {
+			word = "确认" // WeChat's own web login page: 请在微信中点击确认即可登录
+		}
+		if got := str(widget, "scannedHint"); len(got) != 2 || !strings.Contains(got[i], word) {
+			t.Errorf("widget's scannedHint %q; want %s to name the mini-program's %q", got, lang, word)
+		}
+	}
+}

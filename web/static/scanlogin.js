@@ -65,7 +65,7 @@
       expiredTitle: 'The code expired',
       cancelled: 'Login cancelled on the phone',
       scannedTitle: 'Scanned',
-      scannedHint: 'Tap Sign in in WeChat to finish.',
+      scannedHint: 'Tap Confirm in WeChat to finish.',
       cancelledTitle: 'You cancelled this login',
       cancelledHint: 'Get a new code to sign in again, or close this window.',
       redeemedHint: 'You can continue now.',
