@@ -25,9 +25,11 @@ var (
 	msgServerError    = msg{"服务暂时不可用，请稍后重试。", "The service is temporarily unavailable. Please try again shortly."}
 )
 
-var zhMatcher = language.NewMatcher([]language.Tag{language.English, language.Chinese})
-
-// isZh: the page speaks Chinese to this browser.
+// isZh: the page speaks Chinese to this browser, by the rule of the other
+// pages (README.md, "Languages"; web/static/i18n.js): the first of its
+// languages that is zh-* or en-* decides. (A language matcher would pick
+// en over zh-TW or zh-HK, a weaker match, where the login page shows
+// Chinese.)
 func isZh(r *http.Request) bool {
 	switch r.URL.Query().Get("lang") {
 	case "zh":
@@ -35,12 +37,16 @@ func isZh(r *http.Request) bool {
 	case "en":
 		return false
 	}
-	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return false
+	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	for _, tag := range tags { // by preference
+		switch base, _ := tag.Base(); base.String() {
+		case "zh":
+			return true
+		case "en":
+			return false
+		}
 	}
-	_, i, _ := zhMatcher.Match(tags...)
-	return i == 1
+	return false
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
