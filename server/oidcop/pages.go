@@ -126,6 +126,16 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 	p.renderPage(w, r, status, title, m, "")
 }
 
+// unavailablePage: the store could not be reached; the page, title too,
+// in the reader's language.
+func (p *Provider) unavailablePage(w http.ResponseWriter, r *http.Request) {
+	title := "Service unavailable"
+	if isZh(r) {
+		title = "服务暂时不可用"
+	}
+	p.renderPage(w, r, http.StatusServiceUnavailable, title, msgServerError, "")
+}
+
 // loggedOut is where RP-initiated logout lands without a registered
 // post_logout_redirect_uri.
 func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {

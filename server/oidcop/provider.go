@@ -487,7 +487,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if isServerError(err) {
 			w.Header().Set("Retry-After", "2")
-			p.renderPage(w, r, http.StatusServiceUnavailable, "Service unavailable / 服务暂时不可用", msgServerError, "")
+			p.unavailablePage(w, r)
 			return
 		}
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
@@ -806,7 +806,7 @@ func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) (*aut
 	switch {
 	case err != nil && isServerError(err):
 		w.Header().Set("Retry-After", "2")
-		p.renderPage(w, r, http.StatusServiceUnavailable, "Service unavailable / 服务暂时不可用", msgServerError, "")
+		p.unavailablePage(w, r)
 		return nil, false
 	case err != nil:
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)

@@ -287,6 +287,19 @@ func TestRedisDown(t *testing.T) {
 	req, _ = http.NewRequest("GET", e.inst.URL+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef", nil)
 	st, h = do(req)
 	check("login step", st, h)
+	// Its page speaks one language: the reader's.
+	for lang, want := range map[string]string{"zh-CN": "<title>服务暂时不可用</title>", "en-US": "<title>Service unavailable</title>"} {
+		req, _ = http.NewRequest("GET", e.inst.URL+oidcop.PathLogin+"?id=0123456789abcdef0123456789abcdef", nil)
+		req.Header.Set("Accept-Language", lang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := bodyOf(resp); !strings.Contains(body, want) {
+			t.Errorf("login step with Redis down, %s: want %s in %s", lang, want, body)
+		}
+		resp.Body.Close()
+	}
 	v := url.Values{"client_id": {"app"}, "redirect_uri": {rpBase + "/callback"}, "response_type": {"code"}, "scope": {"openid"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
