@@ -26,10 +26,11 @@ var (
 )
 
 // isZh: the page speaks Chinese to this browser, by the rule of the other
-// pages (README.md, "Languages"; web/static/i18n.js): the first of its
-// languages that is zh-* or en-* decides. (A language matcher would pick
-// en over zh-TW or zh-HK, a weaker match, where the login page shows
-// Chinese.)
+// pages (README.md, "Languages"; web/static/i18n.js): ?lang=, then the
+// request's ui_locales (an authorization's or a logout's: the relying
+// party's choice), then the browser's languages; the first that is zh-*
+// or en-* decides. (A language matcher would pick en over zh-TW or zh-HK,
+// a weaker match, where the login page shows Chinese.)
 func isZh(r *http.Request) bool {
 	switch r.URL.Query().Get("lang") {
 	case "zh":
@@ -37,8 +38,18 @@ func isZh(r *http.Request) bool {
 	case "en":
 		return false
 	}
-	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	for _, tag := range tags { // by preference
+	q := r.URL.Query()
+	if r.Form != nil { // a POSTed logout request's too
+		q = r.Form
+	}
+	var tags []language.Tag
+	for _, s := range strings.Fields(q.Get("ui_locales")) {
+		if tag, err := language.Parse(s); err == nil {
+			tags = append(tags, tag)
+		}
+	}
+	accepted, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	for _, tag := range append(tags, accepted...) { // by preference
 		switch base, _ := tag.Base(); base.String() {
 		case "zh":
 			return true

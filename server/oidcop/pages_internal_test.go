@@ -2,6 +2,7 @@ package oidcop
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,12 @@ func TestIsZh(t *testing.T) {
 		{"", "", false},
 		{"?lang=en", "zh-CN", false},
 		{"?lang=zh", "en-US", true},
+		// An authorization's or a logout's ui_locales is the relying
+		// party's choice (README.md, "Languages"), before the browser's.
+		{"?ui_locales=zh-CN%20en", "en-US", true},
+		{"?ui_locales=en", "zh-CN", false},
+		{"?ui_locales=fr", "zh-CN", true},
+		{"?lang=en&ui_locales=zh-CN", "zh-CN", false},
 	} {
 		r := httptest.NewRequest("GET", "/oidc/authorize"+tc.query, nil)
 		if tc.accept != "" {
@@ -32,5 +39,13 @@ func TestIsZh(t *testing.T) {
 		if got := isZh(r); got != tc.want {
 			t.Errorf("%s Accept-Language %q: Chinese %v, want %v", tc.query, tc.accept, got, tc.want)
 		}
+	}
+	// A logout request may come as a form (end_session takes POST).
+	r := httptest.NewRequest("POST", "/oidc/end_session", strings.NewReader("ui_locales=zh-CN"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept-Language", "en-US")
+	_ = r.ParseForm()
+	if !isZh(r) {
+		t.Error("a POSTed ui_locales=zh-CN: English")
 	}
 }
