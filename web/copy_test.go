@@ -21,6 +21,7 @@ var chineseRules = []struct {
 }{
 	{regexp.MustCompile(`帐号`), "账号, as the mini-program writes it"},
 	{regexp.MustCompile(`登入`), "登录"},
+	{regexp.MustCompile(`轻触|轻点`), "点击, on a phone too, as WeChat and the mini-program say"},
 	{regexp.MustCompile(`登录码|这个码|该码|小程序码`), "二维码 (登录二维码), as the mini-program calls the code"},
 	{regexp.MustCompile(`\p{Han}[,.?!:;)]|[,?!:;(]\p{Han}`), "full-width punctuation (，。？！：；（）) next to Chinese"},
 	{regexp.MustCompile(` [，。？！：；、）”》]|[，。？！：；、（“《] `), "no space around full-width punctuation"},
