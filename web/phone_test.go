@@ -352,6 +352,19 @@ func TestTranslationsComplete(t *testing.T) {
 	  };
 	  const out = Object.entries(TEXT).flatMap(([name, t]) => diff(name, t.en, t.zh));
 	  out.push(...diff('widget', ScanLogin.strings.en, ScanLogin.strings.zh));
+	  // The same kind (string or function of as many values) in both, and
+	  // no English left in the Chinese but names (as the mini-program's
+	  // test/static.test.js has it).
+	  const names = /\b(IP|ID|OpenID Connect|OpenID|JavaScript|scanlogin|scene|WeChat)\b/g;
+	  const walk = (name, en, zh) => Object.keys(zh).flatMap(k => {
+	    const a = en[k], b = zh[k], at = name + '.' + k;
+	    if (b && typeof b === 'object') return walk(at, a || {}, b);
+	    if (typeof a !== typeof b || (typeof b === 'function' && a.length !== b.length)) return [at + ': en and zh differ in kind'];
+	    const text = typeof b === 'function' ? b(...Array(b.length).fill('')) : b;
+	    return /[A-Za-z]{2,}/.test(String(text).replace(names, '')) ? [at + ': English in zh: ' + text] : [];
+	  });
+	  out.push(...Object.entries(TEXT).flatMap(([name, t]) => walk(name, t.en, t.zh)));
+	  out.push(...walk('widget', ScanLogin.strings.en, ScanLogin.strings.zh));
 	  if (Object.keys(TEXT).length < 4) out.push('tables missing: ' + Object.keys(TEXT));
 	  return out.join('\n');
 	})()`)

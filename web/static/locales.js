@@ -83,7 +83,7 @@ export const TEXT = {
     zh: {
       simulated: '模拟小程序（开发模式）', sceneTitle: '要扫哪个码？',
       sceneLead: '粘贴登录二维码的 scene。用手机相机扫描电脑上的二维码，会自动填好它并打开本页面。',
-      sceneLabel: 'Scene', continue: '继续', userTitle: '谁在扫码？',
+      sceneLabel: 'scene 参数', continue: '继续', userTitle: '谁在扫码？',
       userLead: '本页面模拟微信小程序。请选择扫码的测试微信用户。',
       someoneElse: '其他用户', nickname: '昵称', scan: '扫码', scanning: '正在扫码…',
       signingInAs: '登录账号', confirmTitle: (site) => `确认在电脑上登录 ${site}？`,
