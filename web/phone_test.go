@@ -150,6 +150,10 @@ func TestOpenInWeChat(t *testing.T) {
 	if got := wx.str(`new URLSearchParams(location.search).get('via')`); got != "link" {
 		t.Fatalf("simulator opened without via=link: %q", got)
 	}
+	// Chinese brackets around Chinese: 16:58:38（刚刚）.
+	if got := wx.str(`document.getElementById('req-time').textContent`); !strings.Contains(got, "（刚刚）") {
+		t.Errorf("request time %q, want the Chinese （刚刚）", got)
+	}
 	for _, id := range []string{"confirm-title", "warning-text"} {
 		if got := wx.str(`document.getElementById('` + id + `').textContent`); strings.Contains(got, "电脑") || !strings.Contains(got, "浏览器") {
 			t.Errorf("opened by the URL Link, #%s says %q; want this phone's browser, not a computer", id, got)

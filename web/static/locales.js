@@ -44,6 +44,7 @@ export const TEXT = {
       doneTitle: 'Signed in on the computer', doneText: 'You can go back to the computer now.',
       declinedTitle: 'Sign-in declined', declinedText: 'The computer was not signed in.',
       failedTitle: 'Could not sign in', unknownBrowser: 'Unknown browser', ago: (s) => s < 5 ? 'just now' : `${s} s ago`,
+      at: (time, ago) => `${time} (${ago})`,
       invalidUser: 'Enter an OpenID of letters, digits, _ or -.', network: 'Network problem. Check the connection and try again.',
       defaultSite: 'scanlogin demo',
       errors: {
@@ -95,6 +96,7 @@ export const TEXT = {
       doneTitle: '已在电脑上登录', doneText: '现在可以回到电脑上继续操作了。',
       declinedTitle: '已取消登录', declinedText: '电脑没有登录。',
       failedTitle: '无法登录', unknownBrowser: '未知浏览器', ago: (s) => s < 5 ? '刚刚' : `${s} 秒前`,
+      at: (time, ago) => `${time}（${ago}）`,
       invalidUser: 'OpenID 只能包含字母、数字、_ 或 -。', network: '网络连接失败，请检查网络后重试。',
       defaultSite: 'scanlogin 演示',
       errors: {

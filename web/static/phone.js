@@ -154,7 +154,7 @@ function showRequest(r) {
     $('countdown').textContent = t.expiresIn(left);
     if (created && !Number.isNaN(created.getTime())) {
       const ago = Math.max(0, Math.round((Date.now() - created.getTime()) / 1000));
-      $('req-time').textContent = `${created.toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en')} (${t.ago(ago)})`;
+      $('req-time').textContent = t.at(created.toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en'), t.ago(ago));
     } else {
       $('req-time').textContent = '?';
     }
