@@ -1,0 +1,70 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
+	"github.com/scanlogin/scanlogin/server/servertest"
+)
+
+// contrastJS is the WCAG contrast ratio of an element's text against the
+// first opaque background behind it (through shadow roots), from the
+// computed colours.
+const contrastJS = `((el) => {
+  const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let bg = [255, 255, 255];
+  for (let n = el; n; n = n.parentElement || (n.getRootNode() && n.getRootNode().host)) {
+    const v = rgb(getComputedStyle(n).backgroundColor);
+    if (v.length === 3 || (v.length === 4 && v[3] === 1)) { bg = v; break; }
+  }
+  const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg);
+  return String((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05));
+})`
+
+func (b *tab) contrast(elExpr string) float64 {
+	b.t.Helper()
+	v, err := strconv.ParseFloat(b.str(contrastJS+"("+elExpr+")"), 64)
+	if err != nil {
+		b.t.Fatalf("%s: contrast of %s: %v", b.name, elExpr, err)
+	}
+	return v
+}
+
+// TestOpenInWeChatContrast: the phone path's "Open in WeChat" button, in
+// the widget and on link mode's landing page, has text of at least WCAG
+// AA's 4.5:1 (it is normal-size text).
+func TestOpenInWeChatContrast(t *testing.T) {
+	chromium(t)
+	inst := servertest.Start(t, servertest.Options{Config: &app.Config{QRMode: "link", QRLinkPrefix: "https://login.example.com/s/"}})
+	b := newBrowserLang(t, "zh-CN")
+	b.emulatePhone(uaIPhoneSafari, "zh-CN")
+	b.navigate(inst.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second)
+	open := widget + `.shadowRoot.querySelector('[data-action=open-in-wechat]')`
+	b.wait("open in WeChat", open+` && !`+open+`.hidden`, 5*time.Second)
+	if c := b.contrast(open); c < 4.5 {
+		t.Errorf("widget's Open in WeChat text contrast %.2f:1, want at least 4.5:1", c)
+	}
+
+	cr, err := http.Post(inst.URL+"/api/v1/qr", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh struct{ Scene string }
+	_ = json.NewDecoder(cr.Body).Decode(&fresh)
+	cr.Body.Close()
+	b.navigate(inst.URL + "/s/" + fresh.Scene)
+	b.wait("landing", `!document.getElementById('landing-open').hidden`, 10*time.Second)
+	if c := b.contrast(`document.getElementById('landing-open')`); c < 4.5 {
+		t.Errorf("landing page's Open in WeChat text contrast %.2f:1, want at least 4.5:1", c)
+	}
+}
