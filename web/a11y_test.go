@@ -68,3 +68,25 @@ func TestOpenInWeChatContrast(t *testing.T) {
 		t.Errorf("landing page's Open in WeChat text contrast %.2f:1, want at least 4.5:1", c)
 	}
 }
+
+// TestScannedAnnouncesMatchCode: with number matching, a screen reader
+// hears which number to choose on the phone, as the overlay shows it, not
+// only "confirm on your phone".
+func TestScannedAnnouncesMatchCode(t *testing.T) {
+	srv := startServer(t, serverOptions{NumberMatch: true})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
+	match := b.shadowText("#scanlogin", ".match strong")
+	if match == "" {
+		t.Fatal("number matching is on but no match code is shown")
+	}
+	newPhone(t, srv.URL, "e2e-ann", "Ann").scan(scene)
+	b.widgetState("#scanlogin", "scanned", 10*time.Second)
+	if got := b.shadowText("#scanlogin", ".overlay"); !strings.Contains(got, match) {
+		t.Fatalf("scanned overlay says %q, want the match code %s", got, match)
+	}
+	if got := b.shadowText("#scanlogin", ".status"); !strings.Contains(got, "Ann") || !strings.Contains(got, match) {
+		t.Errorf("scanned status announces %q, want the scanner Ann and the number %s to choose", got, match)
+	}
+}

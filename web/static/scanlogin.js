@@ -54,6 +54,7 @@
       confirmOnPhone: 'Confirm on your phone',
       pickOnPhone: (n) => `Choose ${n} on your phone`,
       scannedStatus: (name) => `Scanned by ${name}. Confirm on your phone.`,
+      scannedPick: (name, n) => `Scanned by ${name}. Choose ${n} on your phone.`,
       someone: 'WeChat user',
       avatarAlt: (name) => `Profile picture of ${name}`,
       confirmed: 'Confirmed. Signing you in…',
@@ -92,6 +93,7 @@
       confirmOnPhone: '请在手机上确认',
       pickOnPhone: (n) => `请在手机上选择 ${n}`,
       scannedStatus: (name) => `${name} 已扫码，请在手机上确认。`,
+      scannedPick: (name, n) => `${name} 已扫码，请在手机上选择 ${n}。`,
       someone: '微信用户',
       avatarAlt: (name) => `${name} 的头像`,
       confirmed: '已确认，正在登录…',
@@ -377,7 +379,14 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
       this.notice('');
       delete this.frame.dataset.down;
       if (this.state === 'pending') this.say(this.t.ready);
-      else if (this.state === 'scanned') this.say(this.t.scannedStatus(this.lastScanner));
+      else if (this.state === 'scanned') this.say(this.scannedSay(this.lastScanner));
+    }
+
+    // What is said once scanned: with number matching, the number to choose
+    // on the phone too, as the overlay shows it.
+    scannedSay(name) {
+      const s = this.scene;
+      return s && s.numberMatch && s.matchCode ? this.t.scannedPick(name, s.matchCode) : this.t.scannedStatus(name);
     }
 
     showOverlay(node, dim = true) {
@@ -418,7 +427,7 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
         pic,
         el('span', { class: 'name', 'data-role': 'nickname' }, name),
         ask));
-      this.say(t.scannedStatus(name));
+      this.say(this.scannedSay(name));
     }
 
     renderExpired() {
