@@ -90,3 +90,25 @@ func TestScannedAnnouncesMatchCode(t *testing.T) {
 		t.Errorf("scanned status announces %q, want the scanner Ann and the number %s to choose", got, match)
 	}
 }
+
+// TestRenewalsAnnounced: every automatic renewal of an idle code is
+// announced, not only the first (the live region's text must change).
+func TestRenewalsAnnounced(t *testing.T) {
+	const ttl = 3 * time.Second
+	srv := startServer(t, serverOptions{SceneTTL: ttl})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second)
+	b.str(`(() => {
+	  const st = ` + widget + `.shadowRoot.querySelector('[role=status]');
+	  window.__said = [];
+	  new MutationObserver(() => window.__said.push(st.textContent)).observe(st, {childList: true, characterData: true, subtree: true});
+	  return '';
+	})()`)
+	b.widgetState("#scanlogin", "expired", 6*ttl)
+	said := b.str(`JSON.stringify(window.__said)`)
+	renewed := strings.Count(said, `"The code expired. Here is a new one."`)
+	if renewed != 3 {
+		t.Errorf("the 3 automatic renewals were announced %d times; the status region said %s", renewed, said)
+	}
+}

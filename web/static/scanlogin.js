@@ -532,7 +532,10 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
       this.match.removeAttribute('data-on');
       this.matchCode.textContent = '';
       this.spinnerOverlay(); // the old code is useless from here on
-      if (!auto) this.say(this.t.loading);
+      // A renewal says nothing until its code is there; emptying the status
+      // makes that message a change, so the second and third renewals are
+      // announced as the first was (a live region only speaks changes).
+      this.say(auto ? '' : this.t.loading);
       this.setState('loading');
       let created;
       for (let failures = 1; ; failures++) {
