@@ -60,6 +60,8 @@ func isZh(r *http.Request) bool {
 	return false
 }
 
+// The page. Its Detail is the library's (or Go's) error text, English
+// whatever the page's language: lang="en" has screen readers read it so.
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
 <head>
@@ -73,7 +75,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <main class="page"><section class="card">
 <h1>{{.Title}}</h1>
 <p class="lead" id="message">{{.Message}}</p>
-{{if .Detail}}<p class="dev"><code>{{.Detail}}</code></p>{{end}}
+{{if .Detail}}<p class="dev"><code lang="en">{{.Detail}}</code></p>{{end}}
 {{if .Link}}<p><a class="btn" href="{{.Link}}">{{.LinkText}}</a></p>{{end}}
 {{with .Form}}<form method="post" action="{{.Action}}">
 {{range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">

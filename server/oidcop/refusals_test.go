@@ -473,3 +473,33 @@ func TestPagesHaveCSP(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesSpeakTheirLanguage: a provider page's words are in the language
+// of its <html lang>, or marked with their own (WCAG 3.1.2), so a screen
+// reader reads each in the right voice: the library's English error detail
+// on a Chinese page, and the page a broken store gives.
+func TestPagesSpeakTheirLanguage(t *testing.T) {
+	e := start(t, "", "")
+	bad := url.Values{"client_id": {"nobody"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}, "lang": {"zh"}}
+	page := bodyOf(newBrowser(t).get(e.issuer() + oidcop.PathAuthorize + "?" + bad.Encode()))
+	if !strings.Contains(page, `<html lang="zh-CN">`) || !strings.Contains(page, "<code") {
+		t.Fatalf("a bad request's page, in Chinese, with the detail:\n%s", page)
+	}
+	if !strings.Contains(page, `<code lang="en">`) {
+		t.Errorf("the English detail on a Chinese page is not marked lang=\"en\":\n%s", page)
+	}
+
+	e.inst.Redis.Stop()
+	for _, tc := range []struct{ lang, html, foreign string }{
+		{"zh", `<html lang="zh-CN">`, "Service"},
+		{"en", `<html lang="en">`, "服务"},
+	} {
+		page := bodyOf(newBrowser(t).get(e.inst.URL + oidcop.PathLogin + "?id=0123456789abcdef0123456789abcdef&lang=" + tc.lang))
+		if !strings.Contains(page, tc.html) {
+			t.Fatalf("?lang=%s: page without %s:\n%s", tc.lang, tc.html, page)
+		}
+		if strings.Contains(page, tc.foreign) {
+			t.Errorf("?lang=%s: the page says %q in the other language:\n%s", tc.lang, tc.foreign, page)
+		}
+	}
+}
