@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
 	"github.com/scanlogin/scanlogin/cmd/scanlogin/app"
 	"github.com/scanlogin/scanlogin/server/servertest"
 )
@@ -110,5 +113,27 @@ func TestRenewalsAnnounced(t *testing.T) {
 	renewed := strings.Count(said, `"The code expired. Here is a new one."`)
 	if renewed != 3 {
 		t.Errorf("the 3 automatic renewals were announced %d times; the status region said %s", renewed, said)
+	}
+}
+
+// TestReducedMotion: with prefers-reduced-motion the dimming of the code
+// (an expired or stale code) is not animated, as the widget's style means.
+func TestReducedMotion(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.navigate(srv.URL + "/")
+	b.widgetState("#scanlogin", "pending", 15*time.Second)
+	got := b.str(`(() => {
+	  const r = ` + widget + `.shadowRoot;
+	  r.querySelector('.frame').dataset.dim = '';
+	  return getComputedStyle(r.querySelector('.qr')).transitionDuration;
+	})()`)
+	if strings.Trim(strings.ReplaceAll(got, "0s", ""), ", ") != "" {
+		t.Errorf("dimming the code is animated (transition-duration %s) although the reader prefers reduced motion", got)
 	}
 }

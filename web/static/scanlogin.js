@@ -200,7 +200,9 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 .spinner { width: 32px; height: 32px; border: 3px solid #d0d7de; border-top-color: #067a38; border-radius: 50%;
   animation: spin 1s linear infinite; }
 @keyframes spin { to { transform: rotate(360deg); } }
-@media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 4s; } .qr { transition: none; } }
+/* .frame[data-dim] .qr, as the rule that sets the transition: a bare .qr
+   is less specific and would lose to it. */
+@media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 4s; } .frame[data-dim] .qr { transition: none; } }
 `;
 
   const ICONS = {
