@@ -137,3 +137,27 @@ func TestReducedMotion(t *testing.T) {
 		t.Errorf("dimming the code is animated (transition-duration %s) although the reader prefers reduced motion", got)
 	}
 }
+
+// TestSecondaryButtonContrast: the phone simulator's secondary button
+// (Cancel login) has text of at least WCAG AA's 4.5:1, at rest and hovered.
+func TestSecondaryButtonContrast(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/dev/phone")
+	b.wait("simulator", `document.body.dataset.step !== 'loading'`, 10*time.Second)
+	if c := b.contrast(`document.getElementById('decline')`); c < 4.5 {
+		t.Errorf("Cancel login text contrast %.2f:1, want at least 4.5:1", c)
+	}
+	// Hovered: the colours of the :hover rule on a copy of the button.
+	hover := b.str(`(() => {
+	  const d = document.getElementById('decline'), s = getComputedStyle(document.documentElement);
+	  const c = d.cloneNode(true);
+	  c.id = 'decline-hover';
+	  c.style.background = s.getPropertyValue('--secondary-hover');
+	  document.body.append(c);
+	  return String(` + contrastJS + `(c));
+	})()`)
+	if c, _ := strconv.ParseFloat(hover, 64); c < 4.5 {
+		t.Errorf("hovered Cancel login text contrast %s:1, want at least 4.5:1", hover)
+	}
+}
