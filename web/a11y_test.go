@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -159,5 +162,54 @@ func TestSecondaryButtonContrast(t *testing.T) {
 	})()`)
 	if c, _ := strconv.ParseFloat(hover, 64); c < 4.5 {
 		t.Errorf("hovered Cancel login text contrast %s:1, want at least 4.5:1", hover)
+	}
+}
+
+// axNames lists the roles and names of the page's accessibility tree
+// (Chromium's, through the widget's shadow root) that are not ignored.
+func (b *tab) axNames() []string {
+	b.t.Helper()
+	tree, err := chromedp.Call(b.ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var out []string
+	for _, n := range tree.Nodes {
+		if n.Ignored || n.Role == nil || n.Name == nil {
+			continue
+		}
+		var role, name string
+		_ = json.Unmarshal(n.Role.Value, &role)
+		_ = json.Unmarshal(n.Name.Value, &name)
+		out = append(out, role+": "+name)
+	}
+	return out
+}
+
+// TestSpentCodeNotOffered: a screen reader is offered the code image
+// ("Scan it with WeChat") while it can be scanned, not once it is spent
+// (cancelled here) and shows only dimmed behind the overlay.
+func TestSpentCodeNotOffered(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
+	b.wait("QR image loaded", widget+`.shadowRoot.querySelector('img.qr').naturalWidth > 0`, 10*time.Second)
+	const code = "image: Mini-program login code. Scan it with WeChat."
+	if got := b.axNames(); !slices.Contains(got, code) {
+		t.Fatalf("pending: the accessibility tree has no %q: %q", code, got)
+	}
+	bob := newPhone(t, srv.URL, "e2e-bob", "Bob")
+	bob.scan(scene)
+	b.widgetState("#scanlogin", "scanned", 10*time.Second)
+	bob.cancel(scene)
+	b.widgetState("#scanlogin", "cancelled", 10*time.Second)
+	if got := b.axNames(); slices.Contains(got, code) {
+		t.Errorf("cancelled: the spent code is still offered as %q: %q", code, got)
+	}
+	b.do(chromedp.Click(chromedp.JSPath(widget + `.shadowRoot.querySelector('button[data-action=refresh]')`)))
+	b.wait("a new code", widget+`.dataset.state === 'pending' && `+widget+fmt.Sprintf(`.dataset.scene !== %q`, scene), 10*time.Second)
+	if got := b.axNames(); !slices.Contains(got, code) {
+		t.Errorf("new code: the accessibility tree has no %q: %q", code, got)
 	}
 }

@@ -397,8 +397,13 @@ a:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
       this.overlay.replaceWith(node);
       this.overlay = node;
       node.hidden = !node.childNodes.length;
-      if (dim && !node.hidden) this.frame.dataset.dim = '';
+      // A dimmed code is spent, expired or being replaced: no longer an
+      // image to "scan with WeChat" for a screen reader either.
+      const dimmed = dim && !node.hidden;
+      if (dimmed) this.frame.dataset.dim = '';
       else delete this.frame.dataset.dim;
+      if (dimmed) this.qr.setAttribute('aria-hidden', 'true');
+      else this.qr.removeAttribute('aria-hidden');
       if (hadFocus) (node.matches('button') ? node : node.querySelector('button') || this.frame).focus();
     }
 
