@@ -377,6 +377,45 @@ func TestTranslationsComplete(t *testing.T) {
 	}
 }
 
+// TestChineseNamesJoined: a name in a Chinese sentence (a site, an
+// application, a WeChat nickname) sits without spaces beside Chinese when it
+// is Chinese itself ("张三已扫码"), and with a space when it is Latin
+// ("Alice 已扫码"), in every table of the pages and the widget.
+func TestChineseNamesJoined(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	b.wait("widget script", `!!window.ScanLogin`, 10*time.Second)
+	got := b.str(`(async () => {
+	  const { TEXT } = await import('/static/locales.js');
+	  const w = ScanLogin.strings.zh, p = TEXT.phone.zh;
+	  // The sentences that take a name (the widget's scannedPick also a number).
+	  const sentences = {
+	    'page.signInTo': (n) => TEXT.page.zh.signInTo(n), 'page.avatarAlt': (n) => TEXT.page.zh.avatarAlt(n),
+	    'phone.confirmTitle': p.confirmTitle, 'phone.warning': p.warning,
+	    'phone.link.confirmTitle': p.link.confirmTitle, 'phone.link.warning': p.link.warning,
+	    'widget.scannedStatus': w.scannedStatus, 'widget.scannedPick': (n) => w.scannedPick(n, 42), 'widget.avatarAlt': w.avatarAlt,
+	  };
+	  const bad = {
+	    // No space beside a Chinese name where Chinese (or its punctuation) meets it.
+	    '京东商城': /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef] 京东商城|京东商城 [\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/,
+	    // A space between a Latin name and a Chinese character.
+	    'Acme': /[\u3400-\u9fff]Acme|Acme[\u3400-\u9fff]/,
+	  };
+	  const out = [];
+	  for (const [at, f] of Object.entries(sentences)) {
+	    for (const [name, re] of Object.entries(bad)) {
+	      const text = String(f(name));
+	      if (!text.includes(name) || re.test(text)) out.push(at + '(' + name + '): ' + text);
+	    }
+	  }
+	  return out.join('\n');
+	})()`)
+	if got != "" {
+		t.Errorf("names spaced wrongly in Chinese:\n%s", got)
+	}
+}
+
 // TestRefusedOrigin: a site missing from SCANLOGIN_ALLOWED_ORIGINS gets a
 // widget that says it is a configuration error (onError code cors_refused)
 // instead of retrying "connection problem" forever, and the server logs the

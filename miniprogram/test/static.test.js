@@ -432,3 +432,18 @@ test('confirm page: while a tap is being sent, the button tapped shows it is wor
     await s.close()
   }
 })
+
+test('a Chinese site name sits in a Chinese sentence without spaces, a Latin one with them', () => {
+  const { format } = require('../utils/i18n.js')
+  for (const [site, heading, warning, opened] of [
+    ['京东商城', '确认在电脑上登录京东商城？', '京东商城不会通过短信', '打开京东商城的登录页'],
+    ['scanlogin demo', '确认在电脑上登录 scanlogin demo？', 'scanlogin demo 不会通过短信', '打开 scanlogin demo 的登录页'],
+    ['Acme 商城', '确认在电脑上登录 Acme 商城？', 'Acme 商城不会通过短信', '打开 Acme 商城的登录页']
+  ]) {
+    assert.equal(format(zh.scan.heading, { site }), heading)
+    assert.ok(format(zh.scan.warningText, { site }).includes(warning), format(zh.scan.warningText, { site }))
+    assert.ok(format(zh.scanLink.warningText, { site }).includes(opened), format(zh.scanLink.warningText, { site }))
+  }
+  assert.equal(format(en.scan.heading, { site: '京东商城' }), 'Sign in to 京东商城 on a computer?')
+  assert.equal(format(zh.scan.errRateLimited, { s: 5 }), '操作太频繁，请 5 秒后再试。')
+})

@@ -25,13 +25,27 @@ function strings (section) {
   return tables[lang()][section]
 }
 
+// CJK matches a Chinese character or Chinese (full-width) punctuation.
+const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/
+
 /**
- * format fills {name} placeholders.
+ * format fills {name} placeholders. A space written beside a placeholder
+ * separates Chinese from a Latin name ("登录 Acme？"); between Chinese and a
+ * Chinese name it goes ("登录京东？"), as Chinese is written without spaces.
  * @param {string} template
  * @param {Record<string, string | number>} [params]
  */
 function format (template, params) {
-  return String(template).replace(/\{(\w+)\}/g, (m, k) => params && params[k] !== undefined ? String(params[k]) : m)
+  const t = String(template)
+  return t.replace(/( ?)\{(\w+)\}( ?)/g, (m, before, k, after, at) => {
+    if (!params || params[k] === undefined) return m
+    const v = String(params[k])
+    const prev = t.charAt(at - 1)
+    const next = t.charAt(at + m.length)
+    if (before && CJK.test(prev) && CJK.test(v.charAt(0))) before = ''
+    if (after && CJK.test(next) && CJK.test(v.charAt(v.length - 1))) after = ''
+    return before + v + after
+  })
 }
 
 /**

@@ -5,6 +5,17 @@
 
 const DEFAULT_SITE = 'scanlogin demo'; // SCANLOGIN_SITE_NAME's default, shown in the reader's language
 
+// zh fills a Chinese sentence with names: a space the template writes beside
+// a name separates Chinese from a Latin one ("登录到 Grafana") and goes
+// between Chinese and a Chinese one ("登录到内部系统"), as Chinese is written.
+const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
+const zh = (parts, ...names) => parts.reduce((out, part, i) => {
+  const name = String(names[i - 1]);
+  if (out.endsWith(' ') && CJK.test(out[out.length - 2]) && CJK.test(name[0])) out = out.slice(0, -1);
+  if (part.startsWith(' ') && CJK.test(part[1]) && CJK.test(name[name.length - 1])) part = part.slice(1);
+  return out + name + part;
+});
+
 export const TEXT = {
   page: {
     en: {
@@ -22,9 +33,9 @@ export const TEXT = {
       signOut: '退出登录', signingOut: '正在退出…', signedOut: '你已退出登录。',
       signOutFailed: '退出失败，请重试。', devLink: '手边没有手机？打开手机模拟器',
       rpLink: '演示：通过 OpenID Connect 登录一个示例应用',
-      signInTo: (n) => `登录到 ${n}`, continuing: '已登录，正在返回应用…',
+      signInTo: (n) => zh`登录到 ${n}`, continuing: '已登录，正在返回应用…',
       footer: '微信扫码登录。本页面只在内存中保存登录凭据。',
-      welcome: (n) => `已登录：${n}`, unnamed: '微信用户', avatarAlt: (n) => `${n} 的头像`,
+      welcome: (n) => `已登录：${n}`, unnamed: '微信用户', avatarAlt: (n) => zh`${n} 的头像`,
       defaultSite: 'scanlogin 演示', language: '语言',
     },
   },
@@ -87,9 +98,9 @@ export const TEXT = {
       sceneLabel: 'scene 参数', continue: '继续', userTitle: '谁在扫码？',
       userLead: '本页面模拟微信小程序。请选择扫码的测试微信用户。',
       someoneElse: '其他用户', nickname: '昵称', scan: '扫码', scanning: '正在扫码…',
-      signingInAs: '登录账号', confirmTitle: (site) => `确认在电脑上登录 ${site}？`,
+      signingInAs: '登录账号', confirmTitle: (site) => zh`确认在电脑上登录 ${site}？`,
       ip: '浏览器 IP', browser: '浏览器', time: '请求时间', requestLabel: '请求登录的浏览器',
-      warning: (site) => `请只确认你眼前屏幕上的登录二维码。${site} 不会通过短信或邮件发送登录二维码；如果二维码是别人发给你的，请点“取消登录”。`,
+      warning: (site) => zh`请只确认你眼前屏幕上的登录二维码。${site} 不会通过短信或邮件发送登录二维码；如果二维码是别人发给你的，请点“取消登录”。`,
       matchLegend: '请选择电脑屏幕上显示的数字', pickFirst: '请先选择电脑屏幕上显示的数字。',
       expiresIn: (s) => `${s} 秒后失效`, decline: '取消登录', confirm: '确认登录',
       confirming: '正在登录…', declining: '正在取消…', again: '输入其他二维码',
@@ -115,8 +126,8 @@ export const TEXT = {
       },
       generic: '出了点问题，请重试。',
       link: {
-        confirmTitle: (site) => `确认在手机浏览器中登录 ${site}？`,
-        warning: (site) => `只有当你刚刚在这部手机的浏览器里打开 ${site} 的登录页，并点了“在微信中打开”时，才点“确认登录”。${site} 不会通过短信、邮件或聊天发送登录链接。如果链接是别人发给你的，请点“取消登录”。`,
+        confirmTitle: (site) => zh`确认在手机浏览器中登录 ${site}？`,
+        warning: (site) => zh`只有当你刚刚在这部手机的浏览器里打开 ${site} 的登录页，并点了“在微信中打开”时，才点“确认登录”。${site} 不会通过短信、邮件或聊天发送登录链接。如果链接是别人发给你的，请点“取消登录”。`,
         matchLegend: '请选择浏览器页面上显示的数字', pickFirst: '请先选择浏览器页面上显示的数字。',
         doneTitle: '已确认登录', doneText: '现在可以回到浏览器了，网页会自动完成登录。',
         declinedText: '浏览器没有登录。',

@@ -42,6 +42,16 @@
   // The states of a scene (the state answer's "state"); anything else is no answer of ours.
   const STATES = new Set(['pending', 'scanned', 'confirmed', 'redeemed', 'cancelled', 'expired']);
 
+  // zh fills a Chinese sentence with a name: the space the template writes
+  // beside it stays next to a Latin name and goes next to a Chinese one
+  // ("张三已扫码", "Alice 已扫码"), as Chinese is written.
+  const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
+  const zh = (parts, ...names) => parts.reduce((out, part, i) => {
+    const name = String(names[i - 1]);
+    const a = out.endsWith(' ') && CJK.test(out[out.length - 2]) && CJK.test(name[0]) ? out.slice(0, -1) : out;
+    return a + name + (part.startsWith(' ') && CJK.test(part[1]) && CJK.test(name[name.length - 1]) ? part.slice(1) : part);
+  });
+
   const STRINGS = {
     en: {
       title: 'Scan with WeChat to sign in',
@@ -92,10 +102,10 @@
       scanned: '已扫码',
       confirmOnPhone: '请在手机上确认',
       pickOnPhone: (n) => `请在手机上选择 ${n}`,
-      scannedStatus: (name) => `${name} 已扫码，请在手机上确认。`,
-      scannedPick: (name, n) => `${name} 已扫码，请在手机上选择 ${n}。`,
+      scannedStatus: (name) => zh`${name} 已扫码，请在手机上确认。`,
+      scannedPick: (name, n) => zh`${name} 已扫码，请在手机上选择 ${n}。`,
       someone: '微信用户',
-      avatarAlt: (name) => `${name} 的头像`,
+      avatarAlt: (name) => zh`${name} 的头像`,
       confirmed: '已确认，正在登录…',
       redeemed: '登录成功',
       expired: '点击刷新',
