@@ -3,7 +3,6 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,14 +60,7 @@ func TestOpenInWeChatContrast(t *testing.T) {
 		t.Errorf("widget's Open in WeChat text contrast %.2f:1, want at least 4.5:1", c)
 	}
 
-	cr, err := http.Post(inst.URL+"/api/v1/qr", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fresh struct{ Scene string }
-	_ = json.NewDecoder(cr.Body).Decode(&fresh)
-	cr.Body.Close()
-	b.navigate(inst.URL + "/s/" + fresh.Scene)
+	b.navigate(inst.URL + "/s/" + createScene(t, inst.URL))
 	b.wait("landing", `!document.getElementById('landing-open').hidden`, 10*time.Second)
 	if c := b.contrast(`document.getElementById('landing-open')`); c < 4.5 {
 		t.Errorf("landing page's Open in WeChat text contrast %.2f:1, want at least 4.5:1", c)
@@ -79,11 +71,7 @@ func TestOpenInWeChatContrast(t *testing.T) {
 // hears which number to choose on the phone, as the overlay shows it, not
 // only "confirm on your phone".
 func TestScannedAnnouncesMatchCode(t *testing.T) {
-	srv := startServer(t, serverOptions{NumberMatch: true})
-	b := newBrowser(t)
-	b.navigate(srv.URL + "/")
-	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
-	match := b.shadowText("#scanlogin", ".match strong")
+	srv, b, scene, match := matchPage(t)
 	if match == "" {
 		t.Fatal("number matching is on but no match code is shown")
 	}

@@ -578,11 +578,7 @@ func TestCancel(t *testing.T) {
 // scans, shows the request and the warning, picks the match number and
 // confirms; the first tab signs in.
 func TestPhoneSimulator(t *testing.T) {
-	srv := startServer(t, serverOptions{NumberMatch: true})
-	desk := newBrowser(t)
-	desk.navigate(srv.URL + "/")
-	scene := desk.widgetState("#scanlogin", "pending", 15*time.Second)
-	match := desk.shadowText("#scanlogin", ".match strong")
+	srv, desk, scene, match := matchPage(t)
 	if !regexp.MustCompile(`^\d\d$`).MatchString(match) {
 		t.Fatalf("number matching is on but the page shows match code %q", match)
 	}
@@ -838,11 +834,7 @@ func TestPhoneDecline(t *testing.T) {
 // TestMatchMismatch: picking the wrong number on the phone cancels the
 // login (QR-phishing defence); both sides say so.
 func TestMatchMismatch(t *testing.T) {
-	srv := startServer(t, serverOptions{NumberMatch: true})
-	desk := newBrowser(t)
-	desk.navigate(srv.URL + "/")
-	scene := desk.widgetState("#scanlogin", "pending", 15*time.Second)
-	match := desk.shadowText("#scanlogin", ".match strong")
+	srv, desk, scene, match := matchPage(t)
 
 	ph := desk.newTab("phone")
 	ph.do(chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
@@ -1003,4 +995,30 @@ func TestCodeImageTrouble(t *testing.T) {
 			t.Fatalf("expired for good, yet %q with the notice %q", down, notice)
 		}
 	})
+}
+
+// matchPage opens the login page of a server with number matching on: the
+// browser, its scene and the match code it shows.
+func matchPage(t *testing.T) (srv *testServer, b *tab, scene, match string) {
+	t.Helper()
+	srv = startServer(t, serverOptions{NumberMatch: true})
+	b = newBrowser(t)
+	b.navigate(srv.URL + "/")
+	scene = b.widgetState("#scanlogin", "pending", 15*time.Second)
+	return srv, b, scene, b.shadowText("#scanlogin", ".match strong")
+}
+
+// createScene makes a scene as a browser's page does, over plain HTTP.
+func createScene(t *testing.T, base string) string {
+	t.Helper()
+	cr, err := http.Post(base+"/api/v1/qr", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.Body.Close()
+	var sc struct{ Scene string }
+	if err := json.NewDecoder(cr.Body).Decode(&sc); err != nil || sc.Scene == "" {
+		t.Fatalf("POST /api/v1/qr: %d %v", cr.StatusCode, err)
+	}
+	return sc.Scene
 }

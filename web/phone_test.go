@@ -244,17 +244,11 @@ func TestLinkModeEndToEnd(t *testing.T) {
 
 	// A fresh code's URL opened by a phone camera: the landing page, with
 	// the code and the way into WeChat.
-	cr, err := http.Post(inst.URL+"/api/v1/qr", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fresh struct{ Scene string }
-	_ = json.NewDecoder(cr.Body).Decode(&fresh)
-	cr.Body.Close()
+	fresh := createScene(t, inst.URL)
 	land := newBrowserLang(t, "zh-CN")
 	land.emulatePhone(uaIPhoneSafari, "zh-CN")
-	land.navigate(inst.URL + "/s/" + fresh.Scene)
-	land.wait("landing", `document.body.dataset.scene === '`+fresh.Scene+`' && document.body.dataset.qr === 'shown' && !document.getElementById('landing-open').hidden`, 10*time.Second)
+	land.navigate(inst.URL + "/s/" + fresh)
+	land.wait("landing", `document.body.dataset.scene === '`+fresh+`' && document.body.dataset.qr === 'shown' && !document.getElementById('landing-open').hidden`, 10*time.Second)
 	if got := land.str(`document.getElementById('landing-open').textContent`); got != "在微信中打开" {
 		t.Errorf("landing button %q", got)
 	}
@@ -342,12 +336,7 @@ func TestLanguages(t *testing.T) {
 // TestTranslationsComplete fails on a missing translation: every table has
 // the same keys (and nested keys) in Chinese and English, the widget's too.
 func TestTranslationsComplete(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	b := newBrowser(t)
-	b.navigate(srv.URL + "/")
-	b.wait("widget script", `!!window.ScanLogin`, 10*time.Second)
-	got := b.str(`(async () => {
-	  const { TEXT } = await import('/static/locales.js');
+	got := inTables(t, `
 	  const keys = (o, p = '') => Object.keys(o).flatMap(k => o[k] && typeof o[k] === 'object' ? keys(o[k], p + k + '.') : [p + k]).sort();
 	  const diff = (name, a, b) => {
 	    const ka = keys(a), kb = keys(b);
@@ -371,10 +360,21 @@ func TestTranslationsComplete(t *testing.T) {
 	  out.push(...walk('widget', ScanLogin.strings.en, ScanLogin.strings.zh));
 	  if (Object.keys(TEXT).length < 4) out.push('tables missing: ' + Object.keys(TEXT));
 	  return out.join('\n');
-	})()`)
+	`)
 	if got != "" {
 		t.Errorf("missing translations:\n%s", got)
 	}
+}
+
+// inTables runs an async function body in the login page, with TEXT (the
+// pages' tables) and ScanLogin.strings (the widget's) at hand.
+func inTables(t *testing.T, body string) string {
+	t.Helper()
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	b.wait("widget script", `!!window.ScanLogin`, 10*time.Second)
+	return b.str(`(async () => { const { TEXT } = await import('/static/locales.js');` + body + `})()`)
 }
 
 // TestChineseNamesJoined: a name in a Chinese sentence (a site, an
@@ -382,12 +382,7 @@ func TestTranslationsComplete(t *testing.T) {
 // is Chinese itself ("张三已扫码"), and with a space when it is Latin
 // ("Alice 已扫码"), in every table of the pages and the widget.
 func TestChineseNamesJoined(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	b := newBrowser(t)
-	b.navigate(srv.URL + "/")
-	b.wait("widget script", `!!window.ScanLogin`, 10*time.Second)
-	got := b.str(`(async () => {
-	  const { TEXT } = await import('/static/locales.js');
+	got := inTables(t, `
 	  const w = ScanLogin.strings.zh, p = TEXT.phone.zh;
 	  // The sentences that take a name (the widget's scannedPick also a number).
 	  const sentences = {
@@ -410,7 +405,7 @@ func TestChineseNamesJoined(t *testing.T) {
 	    }
 	  }
 	  return out.join('\n');
-	})()`)
+	`)
 	if got != "" {
 		t.Errorf("names spaced wrongly in Chinese:\n%s", got)
 	}
