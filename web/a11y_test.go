@@ -178,11 +178,7 @@ func (b *tab) axNames() []string {
 // ("Scan it with WeChat") while it can be scanned, not once it is spent
 // (cancelled here) and shows only dimmed behind the overlay.
 func TestSpentCodeNotOffered(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	b := newBrowser(t)
-	b.navigate(srv.URL + "/")
-	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
-	b.wait("QR image loaded", widget+`.shadowRoot.querySelector('img.qr').naturalWidth > 0`, 10*time.Second)
+	srv, b, scene := codeShown(t)
 	const code = "image: Mini-program login code. Scan it with WeChat."
 	if got := b.axNames(); !slices.Contains(got, code) {
 		t.Fatalf("pending: the accessibility tree has no %q: %q", code, got)

@@ -381,11 +381,7 @@ func (p *phone) cancel(scene string) {
 // TestLoginPage: open /, scan and confirm as the phone, see the scanner,
 // then the signed-in page; the session cookie survives a reload; sign out.
 func TestLoginPage(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	b := newBrowser(t)
-	b.navigate(srv.URL + "/")
-	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
-	b.wait("QR image loaded", widget+`.shadowRoot.querySelector('img.qr').naturalWidth > 0`, 10*time.Second)
+	srv, b, scene := codeShown(t)
 	if alt := b.str(widget + `.shadowRoot.querySelector('img.qr').alt`); alt == "" {
 		t.Error("the QR image has no alt text")
 	}
@@ -1021,4 +1017,16 @@ func createScene(t *testing.T, base string) string {
 		t.Fatalf("POST /api/v1/qr: %d %v", cr.StatusCode, err)
 	}
 	return sc.Scene
+}
+
+// codeShown opens the login page and waits until its code is shown: the
+// server, the browser and the scene.
+func codeShown(t *testing.T) (*testServer, *tab, string) {
+	t.Helper()
+	srv := startServer(t, serverOptions{})
+	b := newBrowser(t)
+	b.navigate(srv.URL + "/")
+	scene := b.widgetState("#scanlogin", "pending", 15*time.Second)
+	b.wait("QR image loaded", widget+`.shadowRoot.querySelector('img.qr').naturalWidth > 0`, 10*time.Second)
+	return srv, b, scene
 }
