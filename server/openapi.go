@@ -135,8 +135,7 @@ func op(tag, id, summary string, security []obj, body obj, success map[string]ob
 // headOf is the HEAD operation of a GET route: its status and headers, no
 // body.
 func headOf(id, summary string) obj {
-	return obj{"tags": []string{"operations"}, "operationId": id, "summary": summary, "security": noAuth,
-		"responses": obj{"200": obj{"description": "as the GET answers, without the body"}, "503": obj{"description": "as the GET answers, without the body"}}}
+	return op("operations", id, summary, noAuth, nil, map[string]obj{"200": {"description": "as the GET answers, without the body"}})
 }
 
 func codes(groups ...[]string) []string {
