@@ -167,12 +167,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // pageWriter turns the library's plain-text error answers at the
 // browser-facing endpoints (an error it cannot send back to a registered
-// redirect_uri) into our page, and runs onRedirect before a redirect.
+// redirect_uri) into our page, and runs onAnswer before any other answer
+// (a redirect, or form_post's page) is written.
 type pageWriter struct {
 	http.ResponseWriter
 	r          *http.Request
 	p          *Provider
-	onRedirect func()
+	onAnswer func(status int)
 	status     int
 	body       bytes.Buffer
 }
@@ -189,8 +190,8 @@ func (w *pageWriter) WriteHeader(status int) {
 	if status >= 400 {
 		return // held until finish
 	}
-	if status >= 300 && status < 400 && w.onRedirect != nil {
-		w.onRedirect()
+	if w.onAnswer != nil {
+		w.onAnswer(status)
 	}
 	w.ResponseWriter.WriteHeader(status)
 }

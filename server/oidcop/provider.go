@@ -291,20 +291,18 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathLoggedOut:
 		p.loggedOut(w, r)
 	case PathAuthorize:
-		binding := p.bindBrowser(w, r)
+		binding := newID()
 		ctx := context.WithValue(r.Context(), ctxBrowser, &browserInfo{IP: clientIP(r), UserAgent: r.UserAgent(), Binding: binding})
 		pw := newPageWriter(w, r, p)
-		// Answered at once (an error, or prompt=none's answer to the
-		// client), the request needs no binding: its cookie goes again.
-		pw.onRedirect = func() {
-			if !strings.Contains(w.Header().Get("Location"), PathLogin+"?") {
-				p.unbindBrowser(w, hashHex(binding))
+		// The binding's cookie goes only with a request that goes on to
+		// the login step: one answered at once (an error, a redirect to
+		// the client) needs none.
+		pw.onAnswer = func(int) {
+			if strings.HasPrefix(w.Header().Get("Location"), p.loginURL("")) {
+				p.bindBrowser(w, binding)
 			}
 		}
 		p.op.ServeHTTP(pw, r.WithContext(ctx))
-		if pw.status >= 400 {
-			p.unbindBrowser(w, hashHex(binding))
-		}
 		pw.finish()
 	case PathCallback:
 		a, ok := p.callbackAllowed(w, r)
@@ -312,10 +310,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pw := newPageWriter(w, r, p)
-		// The code goes back to the client: the binding is spent. Cookies
-		// a browser keeps per site are few (about 180), and each request
-		// made one.
-		pw.onRedirect = func() { p.unbindBrowser(w, a.Browser) }
+		// The code goes back to the client (a redirect, or form_post's
+		// page): the binding is spent. A browser keeps few cookies a site
+		// (about 180), and each request made one.
+		pw.onAnswer = func(int) { p.unbindBrowser(w, a.Browser) }
 		p.op.ServeHTTP(pw, r)
 		pw.finish()
 	case PathEndSession:
@@ -511,6 +509,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err := p.st.completeAuthRequest(r.Context(), a, s); err != nil {
+			p.unbindBrowser(w, a.Browser) // answered: the binding is spent
 			op.AuthRequestError(w, r, a, err, p.op)
 			return
 		}
@@ -593,8 +592,8 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := newPageWriter(w, r, p)
-	pw.onRedirect = func() {
-		if !hasSession(own, end) {
+	pw.onAnswer = func(status int) {
+		if status < 300 || status >= 400 || !hasSession(own, end) {
 			return // another browser's session: this one's cookies stay
 		}
 		p.clearSSO(w)
@@ -764,17 +763,15 @@ func (p *Provider) discover(w http.ResponseWriter, r *http.Request) {
 	op.Discover(w, cfg)
 }
 
-// bindBrowser makes the binding of the authorization request being made: a
-// random value in a cookie of this request's own (browserCookie), so that
-// requests a browser makes at once, in two tabs, or by a form POST that
-// carries no cookies, never overwrite each other's.
-func (p *Provider) bindBrowser(w http.ResponseWriter, r *http.Request) string {
-	v := newID()
+// bindBrowser sets the cookie that binds a request to this browser: its
+// own (browserCookie), holding the random binding whose hash the request
+// keeps, so that requests a browser makes at once, in two tabs, or by a
+// form POST that carries no cookies, never overwrite each other's.
+func (p *Provider) bindBrowser(w http.ResponseWriter, binding string) {
 	// Lax: the client sends the browser here by a top-level navigation,
 	// and the scan page and the login step are ours.
-	http.SetCookie(w, &http.Cookie{Name: browserCookie(hashHex(v)), Value: v, Path: "/oidc/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: browserCookie(hashHex(binding)), Value: binding, Path: "/oidc/", HttpOnly: true,
 		Secure: p.opts.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(authRequestTTL / time.Second)})
-	return v
 }
 
 // unbindBrowser removes the cookie of the request whose binding hashes

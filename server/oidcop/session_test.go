@@ -584,6 +584,8 @@ func TestBindingCookieSpent(t *testing.T) {
 	}
 	if resp := fresh.get(e.issuer() + oidcop.PathAuthorize + "?client_id=nobody&response_type=code&scope=openid&redirect_uri=" + url.QueryEscape(rpBase+"/callback")); resp.StatusCode < 400 {
 		t.Fatalf("an unknown client: %d", resp.StatusCode)
+	} else if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Errorf("an unknown client's error page sets cookies: %q", c) // not even one it removes again
 	}
 	if n := bindings(fresh); len(n) != 0 {
 		t.Errorf("after answers given at once, the browser keeps %v", n)
