@@ -409,19 +409,24 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-// SCANLOGIN_ISSUER may end in "/" (an absolute URL without path), as
-// SCANLOGIN_PUBLIC_URL may. The OpenID provider drops the slash, so the
-// access tokens' iss must too: README.md says the issuer is also the
-// OpenID provider's, and a verifier that takes it from discovery would
-// otherwise refuse every access token.
+// SCANLOGIN_ISSUER ending in "/" with the OpenID provider on is refused:
+// the provider drops the slash, and the access tokens' iss would then not
+// be the issuer of discovery (README.md says they are one), so a verifier
+// that takes it from discovery would refuse every access token.
 func TestIssuerTrailingSlash(t *testing.T) {
-	env := map[string]string{"SCANLOGIN_ISSUER": "https://login.example.com/", "SCANLOGIN_PUBLIC_URL": "https://login.example.com/"}
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
+	clients := filepath.Join(t.TempDir(), "clients.yaml")
+	if err := os.WriteFile(clients, []byte("clients: [{id: grafana, secret: \"0123456789abcdef0123456789abcdef\", redirect_uris: [\"https://g.example.com/cb\"]}]"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.WithDefaults().Issuer; got != "https://login.example.com" {
-		t.Fatalf("issuer %q, want https://login.example.com as the OpenID provider has it", got)
+	env := map[string]string{"SCANLOGIN_ISSUER": "https://login.example.com/", "SCANLOGIN_PUBLIC_URL": "https://login.example.com/"}
+	get := func(k string) string { return env[k] }
+	env["SCANLOGIN_OIDC_CLIENTS_FILE"] = clients
+	if _, err := loadConfig(get); err == nil || !strings.Contains(err.Error(), "SCANLOGIN_ISSUER") || !strings.Contains(err.Error(), "trailing slash") {
+		t.Fatalf("with OpenID Connect, an issuer ending in /: %v", err)
+	}
+	env["SCANLOGIN_ISSUER"] = "https://login.example.com"
+	if _, err := loadConfig(get); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -154,9 +154,6 @@ func (c Config) WithDefaults() Config {
 	if c.Issuer == "" {
 		c.Issuer = c.PublicURL
 	}
-	// Without the slash a URL may end in, as the OpenID provider has it:
-	// access tokens and ID tokens name one issuer (README.md).
-	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	if c.Audience == "" {
 		c.Audience = DefaultAudience
 	}
@@ -319,8 +316,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.OIDCEnabled() {
-		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			bad("SCANLOGIN_ISSUER", "the OpenID provider needs an absolute http(s) URL without path (discovery is at {issuer}/.well-known/openid-configuration), got %q", c.Issuer)
+		// Not even a trailing "/": the provider's issuer has none, and the
+		// access tokens must name the same one (README.md). Refused, not
+		// trimmed, so that tokens never change their iss unannounced.
+		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			bad("SCANLOGIN_ISSUER", "the OpenID provider needs an absolute http(s) URL without path or trailing slash (discovery is at {issuer}/.well-known/openid-configuration), got %q", c.Issuer)
 		}
 		if !c.DevMode() && len(c.OIDCRSAKeys) == 0 {
 			bad("SCANLOGIN_OIDC_RSA_KEY_FILE", "required with SCANLOGIN_OIDC_CLIENTS_FILE (make one with `scanlogin keygen rsa`)")
