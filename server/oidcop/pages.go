@@ -171,11 +171,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // (a redirect, or form_post's page) is written.
 type pageWriter struct {
 	http.ResponseWriter
-	r          *http.Request
-	p          *Provider
+	r        *http.Request
+	p        *Provider
 	onAnswer func(status int)
-	status     int
-	body       bytes.Buffer
+	status   int
+	body     bytes.Buffer
 }
 
 func newPageWriter(w http.ResponseWriter, r *http.Request, p *Provider) *pageWriter {
