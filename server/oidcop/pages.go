@@ -16,6 +16,7 @@ import (
 type msg struct{ zh, en string }
 
 var (
+	msgDone           = msg{"这次登录已经完成，不能再继续。请回到应用。", "This sign-in is already complete and cannot go on. Go back to the application."}
 	msgOtherBrowser   = msg{"这个登录请求是在另一个浏览器里发起的，不能在这里继续。请回到应用，在这个浏览器里重新登录。", "This sign-in was started in another browser and cannot go on here. Go back to the application and sign in again in this browser."}
 	msgUnknownRequest = msg{"这个登录请求不存在或已过期。请回到应用重新登录。", "This sign-in request is unknown or has expired. Go back to the application and sign in again."}
 	msgBadRequest     = msg{"应用发来的登录请求无效（应用未登记，或回跳地址未登记），因此无法继续。请联系该应用的管理员。", "The application's sign-in request is invalid (unknown application, or a return address it has not registered), so it cannot continue. Please contact the application's administrator."}

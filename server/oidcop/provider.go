@@ -492,7 +492,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !p.sameBrowser(r, a) {
-		p.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		p.errorPage(w, withLocales(r, a), http.StatusBadRequest, notOursMsg(a))
 		return
 	}
 	if a.IsDone {
@@ -796,6 +796,30 @@ func (p *Provider) sameBrowser(r *http.Request, a *authRequest) bool {
 	return err == nil && subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(a.Browser)) == 1
 }
 
+// withLocales gives r the ui_locales of its authorization request when r
+// carries none: the pages of the later steps (the login step, the
+// callback) speak the language the client asked for, as the scan page does.
+func withLocales(r *http.Request, a *authRequest) *http.Request {
+	if a.UILocales == "" || r.URL.Query().Get("ui_locales") != "" {
+		return r
+	}
+	r = r.Clone(r.Context())
+	q := r.URL.Query()
+	q.Set("ui_locales", a.UILocales)
+	r.URL.RawQuery = q.Encode()
+	return r
+}
+
+// notOursMsg is what a browser without a request's cookie reads: the
+// request is done (its cookie went with the code: a second tab, a replayed
+// callback), or another browser started it.
+func notOursMsg(a *authRequest) msg {
+	if a.IsDone {
+		return msgDone
+	}
+	return msgOtherBrowser
+}
+
 // callbackAllowed lets the library's callback give a request's code only
 // to the browser that made the request; anything else gets an error page.
 func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) (*authRequest, bool) {
@@ -809,7 +833,7 @@ func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) (*aut
 		p.errorPage(w, r, http.StatusBadRequest, msgUnknownRequest)
 		return nil, false
 	case !p.sameBrowser(r, a):
-		p.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		p.errorPage(w, withLocales(r, a), http.StatusBadRequest, notOursMsg(a))
 		return nil, false
 	}
 	return a, true

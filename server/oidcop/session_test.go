@@ -414,7 +414,16 @@ func TestRequestBoundToBrowser(t *testing.T) {
 	if loc.Query().Get("code") == "" {
 		t.Fatalf("the victim's own sign-in: %s", loc)
 	}
-	refused("the attacker at the callback afterwards", attacker.get(e.issuer()+oidcop.PathCallback+"?id="+id))
+	// Afterwards the request is done: nobody goes on with it, the victim's
+	// own browser (its cookie went with the code) included, and they read
+	// so, not that another browser started it.
+	for who, b := range map[string]*browser{"the attacker": attacker, "the victim again": victim} {
+		for _, path := range []string{oidcop.PathCallback, oidcop.PathLogin} {
+			if resp := b.get(e.issuer() + path + "?id=" + id); resp.StatusCode != http.StatusBadRequest || !strings.Contains(bodyOf(resp), "already complete") {
+				t.Errorf("%s at %s after the sign-in: %d %s", who, path, resp.StatusCode, bodyOf(resp))
+			}
+		}
+	}
 
 	// The reverse: a request the attacker made, sent to the victim.
 	resp = attacker.get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier)))
@@ -605,4 +614,26 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestStepsSpeakTheRequestsLanguage: a page of a later step (here a browser
+// that did not start the request, at the login step) speaks the language
+// the client asked for with ui_locales, as the scan page does, whatever the
+// browser's own languages.
+func TestStepsSpeakTheRequestsLanguage(t *testing.T) {
+	e := start(t, "", "")
+	r := e.rp("app", secretA, rpBase+"/callback")
+	resp := newBrowser(t).get(r.cfg.AuthCodeURL(randState(), oauth2.S256ChallengeOption(newPKCE().verifier), oauth2.SetAuthURLParam("ui_locales", "zh-CN")))
+	login, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	req := mustRequest(t, "GET", login.String())
+	req.Header.Set("Accept-Language", "en-US")
+	other := newBrowser(t)
+	got, err := other.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bodyOf(got)
+	if got.StatusCode != http.StatusBadRequest || !strings.Contains(body, "另一个浏览器") || !strings.Contains(body, `lang="zh`) {
+		t.Fatalf("another browser at the login step of a ui_locales=zh-CN request: %d %s", got.StatusCode, body)
+	}
 }
