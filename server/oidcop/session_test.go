@@ -567,7 +567,8 @@ func TestBindingCookieSpent(t *testing.T) {
 	bindings := func(b *browser) []string {
 		t.Helper()
 		var names []string
-		for _, c := range b.c.Jar.Cookies(mustURL(t, e.issuer()+oidcop.PathCallback)) {
+		at, _ := url.Parse(e.issuer() + oidcop.PathCallback)
+		for _, c := range b.c.Jar.Cookies(at) {
 			if strings.HasPrefix(c.Name, oidcop.BrowserCookie+"_") {
 				names = append(names, c.Name)
 			}
@@ -605,15 +606,6 @@ func TestBindingCookieSpent(t *testing.T) {
 	if !strings.Contains(resp.Header.Get("Location"), oidcop.PathLogin+"?") || len(bindings(fresh)) != 1 {
 		t.Fatalf("a sign-in under way: %s, bindings %v", resp.Header.Get("Location"), bindings(fresh))
 	}
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 // TestStepsSpeakTheRequestsLanguage: a page of a later step (here a browser
